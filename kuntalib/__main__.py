@@ -1,0 +1,7 @@
+"""``python -m kuntalib``."""
+
+import sys
+
+from kuntalib.cli import main
+
+sys.exit(main())

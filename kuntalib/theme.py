@@ -1,0 +1,164 @@
+"""Finnish-first chart theme: palettes, number formats, captions.
+
+Labels come in Finnish, Swedish and English (in that order); numbers are
+written the Finnish way: ``58 %``, ``3 099``, ``1,5``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
+
+from kuntalib.i18n import LANGS, check_lang, pick
+
+__all__ = [
+    "LANGS",
+    "NBSP",
+    "PALETTE",
+    "TRAFFIC",
+    "NOT_PUBLISHED_COLOR",
+    "check_lang",
+    "pick",
+    "fmt_num",
+    "fmt_pct",
+    "percent_axis",
+    "set_theme",
+    "add_caption",
+    "mark_synthetic",
+    "NOT_PUBLISHED",
+    "SYNTHETIC",
+    "new_axes",
+]
+
+NBSP = "\u00a0"
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE: dict[str, str] = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+NOT_PUBLISHED_COLOR = "#BBBBBB"
+
+#: Traffic lights: colour-blind safe colours *and* a symbol, never colour alone.
+TRAFFIC: dict[str, tuple[str, str]] = {
+    "green": (PALETTE["green"], "✓"),
+    "yellow": (PALETTE["yellow"], "!"),
+    "red": (PALETTE["vermillion"], "✗"),
+    "unknown": (NOT_PUBLISHED_COLOR, "?"),
+}
+
+NOT_PUBLISHED: dict[str, str] = {
+    "fi": "ei julkaistu",
+    "sv": "inte publicerad",
+    "en": "not published",
+}
+SYNTHETIC: dict[str, str] = {
+    "fi": "SYNTEETTINEN AINEISTO",
+    "sv": "SYNTETISKA DATA",
+    "en": "SYNTHETIC DATA",
+}
+
+
+def fmt_num(value: float, decimals: int = 0) -> str:
+    """Finnish number format: ``3 099``, ``1,5``, ``−2``.
+
+    Thousands are separated by a no-break space, the decimal mark is a comma
+    and negatives take a true minus sign.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{abs(value):,.{decimals}f}".replace(",", NBSP).replace(".", ",")
+    if round(value, decimals) < 0:
+        text = "−" + text
+    return text
+
+
+def fmt_pct(value: float, decimals: int = 0) -> str:
+    """Finnish percentage: ``58 %`` (no-break space before the sign)."""
+    return f"{fmt_num(value, decimals)}{NBSP}%"
+
+
+def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0) -> Axes:
+    """Label an axis that holds percentages in the Finnish format."""
+    fmt = FuncFormatter(lambda v, _pos: fmt_pct(v, decimals))
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+    return ax
+
+
+def set_theme() -> None:
+    """Apply kuntalib's style: seaborn whitegrid, Okabe–Ito colours, fixed SVG ids.
+
+    ``svg.hashsalt`` is fixed so that SVG element ids, and so the files, are
+    byte-identical from run to run.
+    """
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", palette=list(PALETTE.values()))
+    mpl.rcParams.update(
+        {
+            "svg.hashsalt": "kuntalib",
+            "svg.fonttype": "path",
+            "font.family": "DejaVu Sans",
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.titlesize": 12,
+            "axes.titlelocation": "left",
+            "figure.figsize": (9, 5.5),
+        }
+    )
+
+
+def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:
+    """Write caption lines (question, respondents, N, year, source) under the plot."""
+    fig = ax.figure
+    fig.text(
+        0.01,
+        -0.01,
+        "\n".join(lines),
+        ha="left",
+        va="top",
+        fontsize=fontsize,
+        color="#333333",
+        transform=fig.transFigure,
+    )
+    return ax
+
+
+def mark_synthetic(ax: Axes, lang: str = "fi") -> Axes:
+    """Stamp the chart as drawn from synthetic data (all three languages, ``lang`` first)."""
+    order = [lang] + [x for x in LANGS if x != lang]
+    text = " / ".join(SYNTHETIC[x] for x in order)
+    ax.text(
+        0.99,
+        0.99,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=9,
+        fontweight="bold",
+        color=PALETTE["vermillion"],
+        bbox={"facecolor": "white", "edgecolor": PALETTE["vermillion"], "alpha": 0.85},
+        zorder=10,
+    )
+    return ax
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    """The given Axes, or a new figure's Axes."""
+    if ax is not None:
+        return ax
+    _fig, ax = plt.subplots(figsize=figsize)
+    return ax
