@@ -1,0 +1,1 @@
+"""The papermill build: discover, validate, run, normalise, publish."""

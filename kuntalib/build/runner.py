@@ -1,0 +1,261 @@
+"""Run notebooks with papermill, in parallel, incrementally and reproducibly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kuntalib import paths
+from kuntalib.build.params import ParameterError, read_parameters, validate_overrides
+from kuntalib.build.state import BuildState, RunRecord, package_hash, static_fingerprint
+from kuntalib.i18n import LANGS, check_lang
+from kuntalib.provenance import INPUT_LOG_ENV
+
+__all__ = ["Job", "JobResult", "BuildReport", "discover", "recorded_jobs", "plan", "run_build", "normalise_notebook"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook in one language with its parameters."""
+
+    notebook: Path
+    lang: str
+    params: dict[str, Any]
+
+    @property
+    def stem(self) -> str:
+        return self.notebook.stem
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.stem}/{self.lang}"
+
+    @property
+    def output(self) -> Path:
+        return paths.executed_dir(self.lang) / f"{self.stem}.ipynb"
+
+    def output_dirs(self) -> list[Path]:
+        return [paths.figures_dir(self.stem, self.lang), paths.tables_dir(self.stem, self.lang)]
+
+
+@dataclass
+class JobResult:
+    """Outcome of one job: ok, skipped (up to date) or failed with a message."""
+
+    job: Job
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    """All job results of a build."""
+
+    results: list[JobResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ran(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "ok"]
+
+    @property
+    def skipped(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        lines = [f"{len(self.ran)} run, {len(self.skipped)} up to date, {len(self.failed)} failed"]
+        lines += [f"FAILED {r.job.run_id}: {r.message}" for r in self.failed]
+        return "\n".join(lines)
+
+
+def recorded_jobs() -> list[Job]:
+    """The jobs of the last build, as ``outputs/.build-state.json`` records them."""
+    jobs = []
+    for run_id, rec in sorted(BuildState().records.items()):
+        stem, _, lang = run_id.partition("/")
+        jobs.append(Job(paths.notebooks_dir() / f"{stem}.ipynb", lang, rec.params))
+    return jobs
+
+
+def discover(names: list[str] | None = None) -> list[Path]:
+    """Notebooks in ``notebooks/`` (sorted), or those whose stem is in ``names``."""
+    found = sorted(paths.notebooks_dir().glob("*.ipynb"))
+    if names:
+        by_stem = {p.stem: p for p in found}
+        unknown = [n for n in names if n not in by_stem]
+        if unknown:
+            raise ParameterError(f"no such notebook(s) in {paths.notebooks_dir()}: {', '.join(unknown)}")
+        found = [by_stem[n] for n in names]
+    return found
+
+
+def plan(
+    notebooks: list[Path],
+    langs: tuple[str, ...] = LANGS,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> list[Job]:
+    """Validate every override against its notebook's parameters cell; return the jobs.
+
+    Nothing runs if any notebook's parameters are wrong: the first problem
+    raises ``ParameterError``.
+    """
+    overrides = overrides or {}
+    for lang in langs:
+        check_lang(lang)
+    stems = {nb.stem for nb in notebooks}
+    for key in overrides:
+        if key not in stems:
+            raise ParameterError(f"parameters given for unknown notebook {key!r}")
+    jobs: list[Job] = []
+    for nb in notebooks:
+        declared = read_parameters(nb)
+        extra = dict(overrides.get(nb.stem, {}))
+        validate_overrides(nb, declared, extra)
+        if "lang" not in declared:
+            raise ParameterError(f"{nb.name}: the parameters cell must declare 'lang: str'")
+        if "lang" in extra:
+            raise ParameterError(f"{nb.name}: choose languages with --lang, not a 'lang' parameter")
+        for lang in langs:
+            jobs.append(Job(nb, lang, {**extra, "lang": lang}))
+    return jobs
+
+
+def normalise_notebook(path: Path) -> None:
+    """Strip what changes from run to run: timestamps, durations, paths, random cell ids."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    nb.metadata["papermill"] = {"parameters": pm.get("parameters", {})}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str]]:
+    """Worker: run one job; return (status, message, inputs read)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ.update(env)
+    fd, log = tempfile.mkstemp(prefix="kuntalib-inputs-", suffix=".txt")
+    os.close(fd)
+    os.environ[INPUT_LOG_ENV] = log
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    for d in job.output_dirs():
+        shutil.rmtree(d, ignore_errors=True)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    status, message = "ok", ""
+    try:
+        pm.execute_notebook(
+            str(job.notebook),
+            str(job.output),
+            parameters=job.params,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=str(job.notebook.parent),
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as exc:
+        status = "failed"
+        first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
+        message = (
+            f"cell {exc.cell_index} of the executed notebook (execution count {exc.exec_count}, "
+            f"starting {first[:60]!r}) raised {exc.ename}: {exc.evalue}; "
+            f"failed notebook kept at {job.output}"
+        )
+    except Exception as exc:  # kernel died, notebook unreadable, ...
+        status = "failed"
+        message = f"{type(exc).__name__}: {exc}"
+    if job.output.exists():
+        normalise_notebook(job.output)
+        if status == "failed":
+            kept = paths.failed_dir(job.lang) / job.output.name
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(job.output), kept)
+            message = message.replace(str(job.output), str(kept))
+    with open(log, encoding="utf-8") as fh:
+        inputs = sorted({line.strip() for line in fh if line.strip()})
+    os.unlink(log)
+    return status, message, inputs
+
+
+def _written(job: Job) -> list[Path]:
+    files = [job.output] if job.output.exists() else []
+    for d in job.output_dirs():
+        if d.exists():
+            files += sorted(p for p in d.rglob("*") if p.is_file())
+    return files
+
+
+def run_build(
+    jobs: list[Job],
+    *,
+    force: bool = False,
+    workers: int = 2,
+    progress: bool = True,
+) -> BuildReport:
+    """Run the jobs that are out of date, ``workers`` at a time.
+
+    A failing notebook does not stop the others; its record is dropped so
+    that the next build tries it again.
+    """
+    import time
+
+    state = BuildState()
+    pkg = package_hash()
+    report = BuildReport()
+    todo: list[tuple[Job, str]] = []
+    for job in jobs:
+        static = static_fingerprint(job.notebook, job.params, pkg)
+        rec = state.get(job.run_id)
+        if not force and rec is not None and rec.is_current(static):
+            report.results.append(JobResult(job, "skipped"))
+        else:
+            todo.append((job, static))
+    if not todo:
+        return report
+
+    from tqdm import tqdm
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("KUNTALIB_")}
+    env["KUNTALIB_ROOT"] = str(paths.proj_root())
+    env["KUNTALIB_OUTPUTS"] = str(paths.outputs_dir())
+    bar = tqdm(total=len(todo), desc="notebooks", unit="nb", disable=not progress, file=sys.stderr)
+    started = {job.run_id: time.perf_counter() for job, _ in todo}
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(_execute, job, env): (job, static) for job, static in todo}
+        for fut in as_completed(futures):
+            job, static = futures[fut]
+            try:
+                status, message, inputs = fut.result()
+            except Exception as exc:  # worker crashed
+                status, message, inputs = "failed", f"{type(exc).__name__}: {exc}", []
+            secs = time.perf_counter() - started[job.run_id]
+            if status == "ok":
+                state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], _written(job)))
+            else:
+                state.set(job.run_id, None)
+            report.results.append(JobResult(job, status, message, secs))
+            bar.set_postfix_str(f"{job.run_id} {status}")
+            bar.update(1)
+    bar.close()
+    state.save()
+    return report

@@ -1,0 +1,151 @@
+"""Publish executed notebooks as a self-contained static site.
+
+Layout::
+
+    outputs/site/index.html                 language choice
+    outputs/site/<lang>/index.html          notebooks, both variants
+    outputs/site/<lang>/<nb>.html           without code (Kuntaliitto's site)
+    outputs/site/<lang>/code/<nb>.html      with code
+
+Pages load nothing from other hosts: the template drops require.js, MathJax,
+Mermaid and widget scripts, and images are embedded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from kuntalib import paths
+from kuntalib.i18n import LANGS
+
+__all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
+
+UI = {
+    "fi": {"index": "Sisällys", "code": "koodin kanssa", "nocode": "ilman koodia", "title": "kuntalib – julkaistut muistiot"},
+    "sv": {"index": "Innehåll", "code": "med kod", "nocode": "utan kod", "title": "kuntalib – publicerade anteckningsböcker"},
+    "en": {"index": "Contents", "code": "with code", "nocode": "without code", "title": "kuntalib – published notebooks"},
+}
+LANG_NAMES = {"fi": "suomeksi", "sv": "på svenska", "en": "in English"}
+
+
+def notebook_title(nb_path: Path) -> str:
+    """First Markdown heading of a notebook, or its file stem."""
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            src = "".join(cell.get("source", []))
+            for line in src.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return nb_path.stem
+
+
+def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
+    up = "../" if with_code else ""
+    here = "code/" if with_code else ""
+    parts = [f'<a href="{up}index.html">{UI[lang]["index"]}</a>']
+    for other in LANGS:
+        if other == lang:
+            parts.append(f'<span class="current">{other}</span>')
+        elif other in available:
+            parts.append(f'<a href="{up}../{other}/{here}{stem}.html" hreflang="{other}">{other}</a>')
+    if with_code:
+        parts.append(f'<a href="../{stem}.html">{UI[lang]["nocode"]}</a>')
+    else:
+        parts.append(f'<a href="code/{stem}.html">{UI[lang]["code"]}</a>')
+    return '<nav class="kuntalib">' + " ".join(parts) + "</nav>"
+
+
+def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, available: set[str]) -> Path:
+    """Convert one executed notebook to HTML with kuntalib's template."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="kuntalib",
+        extra_template_basedirs=[str(paths.package_dir() / "templates")],
+        exclude_input=not with_code,
+        exclude_input_prompt=not with_code,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata["title"] = notebook_title(nb_path)
+    resources = {
+        "kuntalib_nav": _nav(nb_path.stem, lang, with_code, available),
+        "language_code": lang,
+        "metadata": {"name": nb_path.stem},
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _page(title: str, lang: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
+        "li{margin:.4em 0}</style>\n</head>\n<body>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
+
+
+def write_indexes() -> list[Path]:
+    """(Re)write the top index and one index per language from what is on disk."""
+    site = paths.site_dir()
+    written: list[Path] = []
+    langs = [lang for lang in LANGS if (paths.executed_dir(lang)).exists()]
+    for lang in langs:
+        items = []
+        for nb in sorted(paths.executed_dir(lang).glob("*.ipynb")):
+            if not (site / lang / f"{nb.stem}.html").exists():
+                continue
+            title = html.escape(notebook_title(nb))
+            items.append(
+                f'<li><a href="{nb.stem}.html">{title}</a> '
+                f'(<a href="code/{nb.stem}.html">{UI[lang]["code"]}</a>)</li>'
+            )
+        switch = " ".join(
+            f'<a href="../{o}/index.html" hreflang="{o}">{LANG_NAMES[o]}</a>' for o in langs if o != lang
+        )
+        body = (
+            f'<p><a href="../index.html">kuntalib</a> · {switch}</p>\n'
+            f"<h1>{UI[lang]['title']}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>"
+        )
+        path = site / lang / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_page(UI[lang]["title"], lang, body), encoding="utf-8")
+        written.append(path)
+    links = "\n".join(
+        f'<li><a href="{lang}/index.html" hreflang="{lang}">{UI[lang]["title"]} ({LANG_NAMES[lang]})</a></li>'
+        for lang in langs
+    )
+    top = site / "index.html"
+    top.parent.mkdir(parents=True, exist_ok=True)
+    top.write_text(_page("kuntalib", "fi", f"<h1>kuntalib</h1>\n<ul>\n{links}\n</ul>"), encoding="utf-8")
+    written.append(top)
+    return written
+
+
+def publish(run_ids: list[str] | None = None) -> list[Path]:
+    """Export pages for the given ``<stem>/<lang>`` runs (all when None, or missing pages)."""
+    site = paths.site_dir()
+    written: list[Path] = []
+    available: dict[str, set[str]] = {}
+    for lang in LANGS:
+        for nb in paths.executed_dir(lang).glob("*.ipynb") if paths.executed_dir(lang).exists() else []:
+            available.setdefault(nb.stem, set()).add(lang)
+    for stem, langs in sorted(available.items()):
+        for lang in sorted(langs):
+            nb = paths.executed_dir(lang) / f"{stem}.ipynb"
+            targets = {False: site / lang / f"{stem}.html", True: site / lang / "code" / f"{stem}.html"}
+            stale = run_ids is None or f"{stem}/{lang}" in run_ids
+            for with_code, out in targets.items():
+                if stale or not out.exists():
+                    written.append(export_page(nb, out, lang=lang, with_code=with_code, available=langs))
+    written += write_indexes()
+    return written
