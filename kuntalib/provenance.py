@@ -28,6 +28,7 @@ __all__ = [
     "open_raw",
     "track_input",
     "REQUIRED_FIELDS",
+    "write_sidecar",
 ]
 
 REQUIRED_FIELDS = ("source", "address", "date", "licence", "sha256")
@@ -140,3 +141,18 @@ def open_raw(*parts: str, check: bool = True) -> tuple[Path, Provenance]:
     track_input(path)
     track_input(sidecar_path(path))
     return path, prov
+
+
+def write_sidecar(path: str | Path, **fields: Any) -> Path:
+    """Write ``<path>.provenance.yml`` with ``fields`` and the file's SHA-256.
+
+    Used once, when a raw file is added; raw files are never edited after.
+    """
+    path = Path(path)
+    meta = {**fields, "sha256": sha256_file(path)}
+    missing = [f for f in REQUIRED_FIELDS if not meta.get(f)]
+    if missing:
+        raise ProvenanceError(f"{path}: sidecar needs {', '.join(missing)}")
+    side = sidecar_path(path)
+    side.write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return side

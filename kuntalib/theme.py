@@ -137,21 +137,23 @@ def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:
 
 
 def mark_synthetic(ax: Axes, lang: str = "fi") -> Axes:
-    """Stamp the chart as drawn from synthetic data (all three languages, ``lang`` first)."""
+    """Stamp the figure as drawn from synthetic data (all three languages, ``lang`` first).
+
+    The stamp sits above the plot area, so it never hides data.
+    """
     order = [lang] + [x for x in LANGS if x != lang]
     text = " / ".join(SYNTHETIC[x] for x in order)
-    ax.text(
+    ax.figure.text(
         0.99,
-        0.99,
+        1.0,
         text,
-        transform=ax.transAxes,
         ha="right",
-        va="top",
+        va="bottom",
         fontsize=9,
         fontweight="bold",
         color=PALETTE["vermillion"],
-        bbox={"facecolor": "white", "edgecolor": PALETTE["vermillion"], "alpha": 0.85},
-        zorder=10,
+        bbox={"facecolor": "white", "edgecolor": PALETTE["vermillion"]},
+        transform=ax.figure.transFigure,
     )
     return ax
 

@@ -1,0 +1,177 @@
+"""A synthetic respondent-level barometer data set that reproduces every published share and N.
+
+The real answers are Kuntaliitto's and not public. This seeded generator
+writes respondents whose answers, tabulated like the report, give exactly the
+published (rounded) shares and Ns; values the seed does not publish are drawn
+within their bounds and order, so they mean nothing. Every row says
+``synthetic = 1`` and every chart drawn from it is stamped.
+
+Construction, per question:
+
+- ``support`` / ``partners``: ``k₀`` respondents choose the "none" category;
+  every other category is chosen only among the rest.
+- ``types``: 183 respondents answer (item Ns drawn in 171–183, nested);
+  ``adopted`` respondents choose at least one type, the others none.
+- ``promoters``: each factor answered by 156–159 of the 159 respondents with a
+  most significant innovation; counts for promoted / barrier from the
+  published shares, unpublished shares drawn ascending in chart order with
+  barrier < promoted.
+- ``key_figures/established``: answered by all respondents (its N is not
+  published).
+
+A count ``k`` for share ``s`` of ``n`` is the integer nearest ``s·n/100`` whose
+rounded percentage is ``s``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["generate_synthetic", "write_synthetic", "count_for", "round_half_up", "reproduction_errors"]
+
+
+def round_half_up(x: float) -> int:
+    """Round as reports do: 0.5 goes up."""
+    return int(math.floor(x + 0.5))
+
+
+def count_for(share: float, n: int) -> int:
+    """The count out of ``n`` whose percentage rounds to ``share``; ValueError if none."""
+    k0 = round_half_up(share * n / 100)
+    for k in sorted(range(max(0, k0 - 2), min(n, k0 + 2) + 1), key=lambda k: abs(k - k0)):
+        if round_half_up(100 * k / n) == round_half_up(share):
+            return k
+    raise ValueError(f"no count out of {n} rounds to {share} %")
+
+
+def _rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _shares(rows: pd.DataFrame, gen: np.random.Generator, ordered: bool) -> dict[str, float]:
+    """Published shares, and draws within bounds (ascending in chart order if ``ordered``)."""
+    rows = rows.sort_values("chart_order")
+    out = {r.category_id: float(r.share) for r in rows.itertuples() if pd.notna(r.share)}
+    unknown = rows[rows.share.isna()]
+    if len(unknown):
+        lo, hi = unknown.lower.to_numpy(float), unknown.upper.to_numpy(float)
+        draws = lo + 1 + gen.random(len(unknown)) * np.maximum(hi - lo - 2, 0)
+        if ordered:
+            draws = np.sort(draws)
+        out.update(dict(zip(unknown.category_id, draws, strict=True)))
+    return out
+
+
+def generate_synthetic(figures: pd.DataFrame, *, rng: int | np.random.Generator | None = 2022, n_respondents: int = 195) -> pd.DataFrame:
+    """Wide synthetic export (strings, as a survey tool writes) for :func:`read_wide`.
+
+    Parameters
+    ----------
+    figures
+        The published figures table.
+    rng
+        Seed or generator; the default reproduces the shipped file.
+    n_respondents
+        Respondents in all (the 2022 round had 195 responses).
+    """
+    gen = _rng(rng)
+    ids = np.array([f"s{i:04d}" for i in range(1, n_respondents + 1)])
+    n_kunta = round_half_up(n_respondents * 121 / 161)
+    org = np.array(["kunta"] * n_kunta + ["kuntayhtymä"] * (n_respondents - n_kunta))
+    size = np.where(org == "kunta", gen.choice(["alle 5 000", "5 000–20 000", "yli 20 000"], n_respondents, p=[0.45, 0.35, 0.2]), "kuntayhtymä")
+    wide = pd.DataFrame({"respondent_id": ids, "org_type": org, "size_class": size, "synthetic": "1"})
+    cols: dict[str, np.ndarray] = {}
+
+    def item(q: str, c: str) -> np.ndarray:
+        return cols.setdefault(f"{q}__{c}", np.full(n_respondents, "", dtype=object))
+
+    def choose(pool: np.ndarray, k: int) -> np.ndarray:
+        if k > len(pool):
+            raise ValueError(f"cannot choose {k} of {len(pool)}")
+        return gen.choice(pool, size=k, replace=False)
+
+    all_idx = np.arange(n_respondents)
+    for q, none_cat in (("support", "not_supported"), ("partners", "no_collaboration"), ("motivators", None), ("achievements", None)):
+        rows = figures[figures.question_id == q]
+        n = int(rows.n_max.iloc[0])
+        answerers = choose(all_idx, n)
+        shares = _shares(rows, gen, ordered=q != "achievements")
+        pool = answerers
+        if none_cat:
+            nones = choose(answerers, count_for(shares[none_cat], n))
+            pool = np.setdiff1d(answerers, nones)
+            col = item(q, none_cat)
+            col[answerers] = "0"
+            col[nones] = "1"
+        for c, s in shares.items():
+            if c == none_cat:
+                continue
+            col = item(q, c)
+            col[answerers] = "0"
+            col[choose(pool, count_for(s, n))] = "1"
+
+    # innovation types: nested answerer sets, adopters choose at least one type
+    rows = figures[figures.question_id == "types"]
+    n_max, n_min = int(rows.n_max.iloc[0]), int(rows.n_min.iloc[0])
+    answerers = choose(all_idx, n_max)
+    adopters = choose(answerers, count_for(float(rows.set_index("category_id").share["any"]), n_max))
+    types = ["service", "product", "process"]
+    sizes = [n_max, int(gen.integers(n_min, n_max + 1)), n_min]
+    primary = dict(zip(adopters, gen.integers(0, 1, len(adopters)), strict=True))  # service: answered by all
+    for t, n_t in zip(types, sizes, strict=True):
+        ans_t = np.concatenate([adopters, np.setdiff1d(answerers, adopters)])[:n_t] if t == "service" else choose(answerers, n_t)
+        col = item("types", t)
+        col[ans_t] = "0"
+        p = 0.3 + 0.5 * gen.random()
+        for i in ans_t:
+            if i in primary and (types[primary[i]] == t or gen.random() < p):
+                col[i] = "1"
+
+    # promoters: 159 respondents with a most significant innovation
+    rows = figures[figures.question_id == "promoters"]
+    pool = choose(np.asarray(adopters), int(rows.n_max.max()))
+    promoted = _shares(rows[rows.answer == "promoted"], gen, ordered=True)
+    barrier_rows = rows[rows.answer == "barrier"].set_index("category_id")
+    for c, p_share in promoted.items():
+        n_f = int(gen.integers(int(rows.n_min.min()), int(rows.n_max.max()) + 1))
+        ans = choose(pool, n_f)
+        k_p = count_for(p_share, n_f)
+        b = barrier_rows.loc[c]
+        b_share = float(b.share) if pd.notna(b.share) else float(gen.uniform(b.lower, min(b.upper, p_share) - 1))
+        k_b = count_for(b_share, n_f)
+        order = gen.permutation(ans)
+        col = item("promoters", c)
+        col[order] = "2"
+        col[order[:k_p]] = "1"
+        col[order[k_p:k_p + k_b]] = "3"
+
+    est = item("key_figures", "established")
+    est[:] = "0"
+    k = figures[(figures.question_id == "key_figures") & (figures.category_id == "established")].share.iloc[0]
+    est[choose(all_idx, count_for(float(k), n_respondents))] = "1"
+    return pd.concat([wide, pd.DataFrame(dict(sorted(cols.items())))], axis=1)
+
+
+def reproduction_errors(figures: pd.DataFrame, estimates: pd.DataFrame) -> list[str]:
+    """Each published share or N that ``estimates`` (from :func:`estimate_shares`) does not reproduce."""
+    est = estimates.set_index(["question_id", "category_id", "answer"])
+    errors = []
+    for r in figures[figures.share.notna()].itertuples():
+        key = (r.question_id, r.category_id, r.answer)
+        if key not in est.index:
+            errors.append(f"{key}: not estimated")
+            continue
+        e = est.loc[key]
+        if round_half_up(e.share) != round_half_up(r.share):
+            errors.append(f"{key}: {e.share:.2f} % does not round to {r.share} %")
+        if pd.notna(r.n_min) and not r.n_min <= e.n <= r.n_max:
+            errors.append(f"{key}: N {e.n} outside {r.n_min:.0f}–{r.n_max:.0f}")
+    return errors
+
+
+def write_synthetic(path, figures: pd.DataFrame, *, rng: int = 2022) -> None:
+    """Write the synthetic export as UTF-8 CSV with ';' separators (as Finnish survey tools do)."""
+    generate_synthetic(figures, rng=rng).to_csv(path, sep=";", index=False, lineterminator="\n", encoding="utf-8")
