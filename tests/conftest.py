@@ -1,0 +1,79 @@
+"""Shared fixtures: a tiny project tree, seeded generators, figures closed after each test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from kuntalib import paths  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20220914)
+
+
+def write_notebook(path: Path, params: str, *code: str, title: str = "# Fixture") -> Path:
+    """A minimal notebook: a title, a parameters cell, code cells (no outputs)."""
+    cells = [{"cell_type": "markdown", "id": "c0", "metadata": {}, "source": title}]
+    cells.append({"cell_type": "code", "id": "c1", "metadata": {"tags": ["parameters"]}, "source": params,
+                  "outputs": [], "execution_count": None})
+    for i, src in enumerate(code, 2):
+        cells.append({"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": src, "outputs": [], "execution_count": None})
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                                       "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return path
+
+
+PLOT_CODE = (
+    "import matplotlib.pyplot as plt\n"
+    "from kuntalib import theme, outputs\n"
+    "from kuntalib.provenance import open_raw\n"
+    "import pandas as pd\n"
+    "theme.set_theme()\n"
+    "path, prov = open_raw('demo', 'values.csv')\n"
+    "df = pd.read_csv(path)\n"
+    "fig, ax = plt.subplots(figsize=(3, 2))\n"
+    "ax.bar(df['x'][:n], df['y'][:n])\n"
+    "ax.set_title(lang)\n"
+    "outputs.save_figure(ax, 'bars', notebook='a_plot', lang=lang)\n"
+    "outputs.save_table(df, 'values', notebook='a_plot', lang=lang)\n"
+    "plt.show()"
+)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project tree with one raw file (with sidecar) and one plotting notebook."""
+    from kuntalib.provenance import write_sidecar
+
+    root = tmp_path / "proj"
+    raw = root / "data" / "raw" / "demo"
+    raw.mkdir(parents=True)
+    (raw / "values.csv").write_text("x,y\n1,3\n2,5\n3,4\n", encoding="utf-8")
+    write_sidecar(raw / "values.csv", source="test fixture", address="tests/conftest.py", date="2026-11-29",
+                  licence="CC0", synthetic=True)
+    write_notebook(root / "notebooks" / "a_plot.ipynb",
+                   'lang: str = "fi"  # fi, sv or en\nn: int = 3  # bars to draw', PLOT_CODE, title="# Demo plot")
+    monkeypatch.setenv("KUNTALIB_ROOT", str(root))
+    monkeypatch.delenv("KUNTALIB_OUTPUTS", raising=False)
+    assert paths.proj_root() == root.resolve()
+    return root

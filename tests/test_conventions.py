@@ -1,0 +1,86 @@
+"""Every committed notebook follows the parameters convention and carries no outputs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+
+from kuntalib.build.params import read_parameters
+from kuntalib.provenance import read_provenance, sidecar_path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_conventions(nb):
+    params = read_parameters(nb)  # raises on any breach of the convention
+    assert "lang" in params and params["lang"].default == "fi"
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    for cell in data["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{nb.name}: committed outputs"
+            assert cell.get("execution_count") is None, f"{nb.name}: committed execution count"
+    assert data["cells"][0]["cell_type"] == "markdown" and "".join(data["cells"][0]["source"]).startswith("# ")
+
+
+RAW = sorted(p for p in (REPO / "data" / "raw").rglob("*") if p.is_file() and not p.name.endswith(".provenance.yml"))
+
+
+@pytest.mark.parametrize("path", RAW, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_raw_file_has_a_sound_sidecar(path):
+    prov = read_provenance(path)  # checks the checksum too
+    if "synthetic" in path.name:
+        assert prov.synthetic, f"{path.name} is synthetic but its sidecar does not say so"
+
+
+def test_sidecar_errors_name_the_file(tmp_path):
+    from kuntalib.provenance import ProvenanceError, write_sidecar
+
+    f = tmp_path / "x.csv"
+    f.write_text("a\n1\n")
+    with pytest.raises(ProvenanceError, match="x.csv: no provenance sidecar"):
+        read_provenance(f)
+    write_sidecar(f, source="s", address="a", date="d", licence="l")
+    f.write_text("a\n2\n")
+    with pytest.raises(ProvenanceError, match="x.csv: checksum"):
+        read_provenance(f)
+    sidecar_path(f).write_text("source: s\n")
+    with pytest.raises(ProvenanceError, match="missing field"):
+        read_provenance(f, check=False)
+
+
+def _name(req: str) -> tuple[str, str]:
+    for op in (">=", "=="):
+        if op in req:
+            n, v = req.split(op)
+            return n.strip().lower().replace("_", "-"), v.strip()
+    return req.strip().lower(), ""
+
+
+def test_environment_yml_matches_pyproject():
+    py = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = dict(_name(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"])
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = dict(_name(d) for d in env["dependencies"] if isinstance(d, str) and not d.startswith("python="))
+    assert conda == wanted
+
+
+def test_lock_file_pins_every_dependency():
+    py = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lock = dict(_name(line) for line in (REPO / "requirements-lock.txt").read_text().splitlines() if "==" in line)
+    for req in py["dependencies"] + py["optional-dependencies"]["dev"]:
+        name, _ = _name(req)
+        assert name in lock, f"{name} not pinned in requirements-lock.txt"
+
+
+def test_ci_calls_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci

@@ -1,0 +1,88 @@
+"""The papermill build on a tiny fixture project: incremental, validated, failing well, reproducible."""
+
+import json
+
+import pytest
+
+from kuntalib import paths
+from kuntalib.build.manifest import read_manifest
+from kuntalib.build.params import ParameterError
+from kuntalib.build.runner import discover, plan, run_build
+from kuntalib.cli import build, main
+from tests.conftest import write_notebook
+
+pytestmark = pytest.mark.slow
+
+
+def _run(langs=("fi",), overrides=None, **kw):
+    return run_build(plan(discover(), langs, overrides), progress=False, **kw)
+
+
+def test_build_writes_outputs_then_skips(project):
+    assert build(langs=("fi", "sv"), progress=False) == 0
+    out = paths.outputs_dir()
+    for lang in ("fi", "sv"):
+        assert (out / "figures" / "a_plot" / lang / "bars.png").exists()
+        assert (out / "figures" / "a_plot" / lang / "bars.svg").exists()
+        assert (out / "tables" / "a_plot" / lang / "values.csv").exists()
+        assert (out / "notebooks" / lang / "a_plot.ipynb").exists()
+        assert (out / "site" / lang / "a_plot.html").exists()
+        assert (out / "site" / lang / "code" / "a_plot.html").exists()
+    state = json.loads(paths.build_state_file().read_text())
+    assert "data/raw/demo/values.csv" in state["a_plot/fi"]["inputs"]
+    manifest = read_manifest(paths.manifest_file())
+    assert "figures/a_plot/fi/bars.png" in manifest and "site/index.html" in manifest
+    report = _run(("fi", "sv"))
+    assert [r.status for r in report.results] == ["skipped", "skipped"]
+
+
+def test_reruns_when_params_data_or_notebook_change(project):
+    _run()
+    assert _run(overrides={"a_plot": {"n": 2}}).ran  # parameter changed
+    assert not _run(overrides={"a_plot": {"n": 2}}).ran
+    raw = project / "data" / "raw" / "demo" / "values.csv"
+    raw.write_text(raw.read_text() + "4,1\n")  # data changed (checksum now fails: run is attempted)
+    report = _run(overrides={"a_plot": {"n": 2}})
+    assert report.failed and "checksum" in report.failed[0].message
+
+
+def test_bad_parameters_run_nothing(project):
+    with pytest.raises(ParameterError, match="unknown parameter 'bars'"):
+        plan(discover(), ("fi",), {"a_plot": {"bars": 2}})
+    with pytest.raises(ParameterError, match="must be int"):
+        plan(discover(), ("fi",), {"a_plot": {"n": "two"}})
+    assert main(["build", "-p", "a_plot:bars=2", "--no-progress"]) == 2
+    assert not paths.outputs_dir().exists()
+
+
+def test_failing_notebook_is_named_kept_and_others_finish(project, capsys):
+    write_notebook(project / "notebooks" / "b_fail.ipynb", 'lang: str = "fi"  # l', "x = 1", "raise RuntimeError('boom')")
+    assert build(langs=("fi",), progress=False) == 1
+    text = capsys.readouterr().out
+    assert "FAILED b_fail/fi" in text and "RuntimeError: boom" in text and "raise RuntimeError" in text
+    assert (paths.outputs_dir() / "failed" / "fi" / "b_fail.ipynb").exists()
+    assert (paths.outputs_dir() / "notebooks" / "fi" / "a_plot.ipynb").exists()
+    assert not (paths.site_dir() / "fi" / "b_fail.html").exists()
+    assert json.loads(paths.build_state_file().read_text()).keys() == {"a_plot/fi"}
+
+
+def test_executed_notebooks_are_normalised(project):
+    _run()
+    nb = json.loads((paths.outputs_dir() / "notebooks" / "fi" / "a_plot.ipynb").read_text())
+    assert nb["metadata"]["papermill"] == {"parameters": {"lang": "fi"}}
+    assert [c["id"] for c in nb["cells"]] == [f"cell-{i:03d}" for i in range(len(nb["cells"]))]
+    assert not any("execution" in c["metadata"] or "papermill" in c["metadata"] for c in nb["cells"])
+
+
+def test_two_builds_same_bytes_and_verify(project, capsys):
+    assert build(langs=("fi", "en"), progress=False) == 0
+    assert main(["verify", "--no-progress"]) == 0
+    assert "0 differ" in capsys.readouterr().out
+    # a tampered output is reported by name
+    png = paths.outputs_dir() / "figures" / "a_plot" / "en" / "bars.png"
+    png.write_bytes(png.read_bytes() + b"x")
+    from kuntalib.build.manifest import write_manifest
+
+    write_manifest()
+    assert main(["verify", "--no-progress"]) == 1
+    assert "differs: figures/a_plot/en/bars.png" in capsys.readouterr().out

@@ -1,0 +1,58 @@
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import pytest
+
+from kuntalib import paths, theme
+from kuntalib.i18n import check_lang, pick
+
+
+def test_finnish_number_formats():
+    assert theme.fmt_pct(58) == "58\u00a0%"
+    assert theme.fmt_pct(52.46, 1) == "52,5\u00a0%"
+    assert theme.fmt_num(3099) == "3\u00a0099"
+    assert theme.fmt_num(1.5, 1) == "1,5"
+    assert theme.fmt_num(-25) == "−25"
+    assert theme.fmt_num(float("nan")) == "–"
+
+
+def test_lang_checks_and_fallback():
+    assert pick({"fi": "Asukasluku", "sv": "", "en": "Population"}, "sv") == "Asukasluku"
+    assert pick({"fi": "Asukasluku", "en": "Population"}, "en") == "Population"
+    with pytest.raises(ValueError, match="lang must be one of"):
+        check_lang("de")
+
+
+def test_theme_fixes_svg_ids_and_percent_axis():
+    theme.set_theme()
+    assert mpl.rcParams["svg.hashsalt"] == "kuntalib"
+    fig, ax = plt.subplots()
+    ax.set_xlim(0, 100)
+    theme.percent_axis(ax, "x")
+    assert ax.xaxis.get_major_formatter()(40, 0) == "40\u00a0%"
+
+
+def test_paths_follow_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUNTALIB_ROOT", str(tmp_path))
+    monkeypatch.delenv("KUNTALIB_OUTPUTS", raising=False)
+    assert paths.data_raw() == tmp_path.resolve() / "data" / "raw"
+    assert paths.figures_dir("nb", "sv") == tmp_path.resolve() / "outputs" / "figures" / "nb" / "sv"
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "elsewhere"))
+    assert paths.site_dir() == (tmp_path / "elsewhere").resolve() / "site"
+
+
+def test_save_figure_is_byte_identical(tmp_path, monkeypatch):
+    from kuntalib.outputs import save_figure
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(tmp_path))
+    theme.set_theme()
+    digests = []
+    for _ in range(2):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3])
+        png, svg = save_figure(ax, "line", notebook="t", lang="fi")
+        digests.append((png.read_bytes(), svg.read_bytes()))
+        plt.close(fig)
+    assert digests[0] == digests[1]
+    assert b"<dc:date>" not in digests[0][1]
+    with pytest.raises(ValueError, match="plain file stem"):
+        save_figure(ax, "../x", notebook="t", lang="fi")
