@@ -1,10 +1,10 @@
 """Every committed notebook follows the parameters convention and carries no outputs."""
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 import yaml
 
 from kuntalib.build.params import read_parameters

@@ -1,0 +1,6 @@
+"""Strategy follow-up: indicator files, status rules, traffic-light dashboard, PxWeb client."""
+
+from kuntalib.indicators.model import Indicator, IndicatorFile, IndicatorFileError, load_indicator_file
+from kuntalib.indicators.status import StatusRules, evaluate
+
+__all__ = ["Indicator", "IndicatorFile", "IndicatorFileError", "load_indicator_file", "StatusRules", "evaluate"]

@@ -1,0 +1,168 @@
+"""The indicator file format (YAML), for any municipality.
+
+::
+
+    municipality: {code: "689", name: {fi: Rautjärvi, sv: ..., en: ...}}
+    indicators:
+      - id: population
+        label: {fi: Asukasluku, sv: Folkmängd, en: Population}
+        unit: {fi: asukasta, sv: invånare, en: residents}
+        direction: higher            # higher or lower is better
+        baseline: {date: 2020-12-31, value: 3146, source: key}       # optional
+        target: {date: 2025-12-31, value: 3028, kind: at_least, source: key}
+        observations:
+          - {date: 2022-06-30, value: 3099, source: key}
+    references:                      # optional series a target may refer to
+      national_income_tax: {label: {...}, observations: [...]}
+    sources: {key: "full citation", ...}
+
+Target kinds: ``at_least``, ``above``, ``at_most``, ``below`` (the value
+itself), and ``at_most_above_reference`` (at most ``value`` units above the
+series named by ``reference`` at the same date, e.g. 1 pp above the national
+average tax rate). Every ``source`` must be a key of ``sources``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from kuntalib.i18n import LANGS
+
+__all__ = ["TARGET_KINDS", "Indicator", "IndicatorFile", "IndicatorFileError", "load_indicator_file", "parse_indicator_file"]
+
+TARGET_KINDS = ("at_least", "above", "at_most", "below", "at_most_above_reference")
+
+
+class IndicatorFileError(ValueError):
+    """An indicator file that does not fit the format (names the file and the place)."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: labels, direction, optional baseline, target, observed series."""
+
+    id: str
+    label: dict[str, str]
+    unit: dict[str, str]
+    direction: str
+    target: dict[str, Any]
+    observations: pd.DataFrame  # date (Timestamp), value, source
+    baseline: dict[str, Any] | None = None
+    reference: pd.DataFrame | None = None
+
+    @property
+    def target_date(self) -> pd.Timestamp:
+        return pd.Timestamp(self.target["date"])
+
+    def latest(self) -> pd.Series | None:
+        """The latest observation, or None."""
+        return None if self.observations.empty else self.observations.iloc[-1]
+
+
+@dataclass(frozen=True)
+class IndicatorFile:
+    """A municipality's indicators and the sources they cite."""
+
+    path: Path
+    municipality: dict[str, Any]
+    indicators: list[Indicator]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def get(self, indicator_id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        raise KeyError(f"{self.path}: no indicator {indicator_id!r}")
+
+
+def _date(v: Any, where: str) -> pd.Timestamp:
+    if isinstance(v, dt.date | dt.datetime):
+        return pd.Timestamp(v)
+    try:
+        return pd.Timestamp(str(v))
+    except ValueError as exc:
+        raise IndicatorFileError(f"{where}: date {v!r} is not YYYY-MM-DD") from exc
+
+
+def _texts(v: Any, where: str) -> dict[str, str]:
+    if not isinstance(v, dict) or "fi" not in v:
+        raise IndicatorFileError(f"{where}: expected a mapping with at least 'fi' (and sv, en)")
+    unknown = set(v) - set(LANGS)
+    if unknown:
+        raise IndicatorFileError(f"{where}: unknown language {sorted(unknown)[0]!r}")
+    return {k: str(x) for k, x in v.items()}
+
+
+def _series(items: Any, where: str, sources: dict[str, str]) -> pd.DataFrame:
+    if not isinstance(items, list):
+        raise IndicatorFileError(f"{where}: observations must be a list")
+    rows = []
+    for i, o in enumerate(items):
+        w = f"{where}[{i}]"
+        if not isinstance(o, dict) or "date" not in o or "value" not in o:
+            raise IndicatorFileError(f"{w}: an observation needs date and value")
+        if not isinstance(o["value"], int | float) or isinstance(o["value"], bool):
+            raise IndicatorFileError(f"{w}: value {o['value']!r} is not a number")
+        src = o.get("source")
+        if src not in sources:
+            raise IndicatorFileError(f"{w}: source {src!r} is not a key of 'sources'")
+        rows.append({"date": _date(o["date"], w), "value": float(o["value"]), "source": src})
+    df = pd.DataFrame(rows, columns=["date", "value", "source"]).sort_values("date", kind="stable").reset_index(drop=True)
+    if df.date.duplicated().any():
+        raise IndicatorFileError(f"{where}: two observations on {df.date[df.date.duplicated()].iloc[0].date()}")
+    return df
+
+
+def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
+    """Validate parsed YAML; raise :class:`IndicatorFileError` naming the place of the first problem."""
+    if not isinstance(data, dict) or not isinstance(data.get("indicators"), list):
+        raise IndicatorFileError(f"{path}: expected a mapping with an 'indicators' list")
+    sources = {str(k): str(v) for k, v in (data.get("sources") or {}).items()}
+    refs = {}
+    for name, ref in (data.get("references") or {}).items():
+        refs[name] = _series(ref.get("observations"), f"{path}: references.{name}.observations", sources)
+    out, seen = [], set()
+    for i, d in enumerate(data["indicators"]):
+        where = f"{path}: indicators[{i}]"
+        if not isinstance(d, dict) or not d.get("id"):
+            raise IndicatorFileError(f"{where}: needs an 'id'")
+        where = f"{path}: indicator {d['id']!r}"
+        if d["id"] in seen:
+            raise IndicatorFileError(f"{where}: duplicate id")
+        seen.add(d["id"])
+        if d.get("direction") not in ("higher", "lower"):
+            raise IndicatorFileError(f"{where}: direction must be 'higher' or 'lower'")
+        t = d.get("target")
+        if not isinstance(t, dict) or t.get("kind") not in TARGET_KINDS or "value" not in t or "date" not in t:
+            raise IndicatorFileError(f"{where}: target needs date, value and kind (one of {', '.join(TARGET_KINDS)})")
+        t = {**t, "date": _date(t["date"], f"{where}.target")}
+        ref = None
+        if t["kind"] == "at_most_above_reference":
+            if t.get("reference") not in refs:
+                raise IndicatorFileError(f"{where}: target refers to unknown reference {t.get('reference')!r}")
+            ref = refs[t["reference"]]
+        base = d.get("baseline")
+        if base is not None:
+            base = {**base, "date": _date(base.get("date"), f"{where}.baseline"), "value": float(base["value"])}
+        out.append(Indicator(
+            id=str(d["id"]), label=_texts(d.get("label"), f"{where}.label"), unit=_texts(d.get("unit"), f"{where}.unit"),
+            direction=d["direction"], target=t, observations=_series(d.get("observations", []), f"{where}.observations", sources),
+            baseline=base, reference=ref,
+        ))
+    return IndicatorFile(path, data.get("municipality") or {}, out, sources)
+
+
+def load_indicator_file(path: str | Path) -> IndicatorFile:
+    """Read and validate an indicator YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise IndicatorFileError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_indicator_file(data, path)
