@@ -69,7 +69,7 @@ class Status:
 
 def _years(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     d = pd.DatetimeIndex(dates)
-    return (d.year + (d.dayofyear - 1) / 365.25).to_numpy(float)
+    return (d.year + (d.day_of_year - 1) / 365.25).to_numpy(float)
 
 
 def meets(value: float, goal: float, kind: str) -> bool:

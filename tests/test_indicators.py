@@ -1,0 +1,144 @@
+"""Strategy follow-up: file format, status rules, charts, PxWeb client (offline, loopback)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kuntalib.indicators import IndicatorFileError, StatusRules, evaluate, load_indicator_file
+from kuntalib.indicators.charts import plot_dashboard, plot_impact_chain, plot_trajectory
+from kuntalib.indicators.model import parse_indicator_file
+from kuntalib.indicators.pxweb import PxWebError, fetch, parse_jsonstat2, query_body
+from kuntalib.provenance import open_raw
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _file(**over):
+    ind = {"id": "pop", "label": {"fi": "Asukasluku"}, "unit": {"fi": "as."}, "direction": "higher",
+           "baseline": {"date": "2020-01-01", "value": 100},
+           "target": {"date": "2025-01-01", "value": 90, "kind": "at_least", "source": "s"},
+           "observations": [{"date": f"{y}-01-01", "value": v, "source": "s"} for y, v in over.pop("obs", [(2020, 100), (2022, 96)])]}
+    ind.update(over)
+    return parse_indicator_file({"indicators": [ind], "sources": {"s": "test"}}, Path("test.yml"))
+
+
+def test_rautjarvi_statuses():
+    path, _ = open_raw("strategy", "rautjarvi", "indicators.yml")
+    res = evaluate(load_indicator_file(path))
+    t = res.table()
+    assert t.loc["population", "target"] == "green"          # 3047 ≥ 3028
+    assert t.loc["jobs", "target"] == "yellow"               # 898 vs 900, within 2 %
+    assert t.loc["net_migration", "target"] == "red"         # 10 vs 25
+    assert t.loc["margin_to_depreciation", "target"] == "green"
+    assert t.loc["income_tax", "target"] == "unknown"        # no national average for 2018 in the sources
+    assert t.loc["population", "forecast"] == "red" and res.forecasts["population"].probability < 0.2
+    assert (t.loc["jobs", ["trajectory", "forecast"]] == "unknown").all()
+
+
+def test_target_trajectory_and_tolerance():
+    f = _file()
+    t = evaluate(f, StatusRules(tolerance=0.0)).table()
+    assert t.loc["pop", "target"] == "green"
+    # path 100 -> 90 over 5 years: expected 96 at 2022; 96 meets it
+    assert t.loc["pop", "trajectory"] == "green"
+    f = _file(obs=[(2020, 100), (2022, 88.5)])
+    assert evaluate(f, StatusRules(tolerance=0.02)).table().loc["pop", "target"] == "yellow"
+    assert evaluate(f, StatusRules(tolerance=0.01)).table().loc["pop", "target"] == "red"
+
+
+def test_forecast_probability_follows_the_trend():
+    rising = _file(obs=[(2015 + i, 80 + 2 * i) for i in range(8)])
+    falling = _file(obs=[(2015 + i, 110 - 3 * i + (i % 2)) for i in range(8)])
+    up, down = evaluate(rising).forecasts["pop"], evaluate(falling).forecasts["pop"]
+    assert up.probability > 0.95 and down.probability < 0.05
+    assert (up.band.lower <= up.band["mean"]).all() and (up.band["mean"] <= up.band.upper).all()
+    assert evaluate(_file()).table().loc["pop", "forecast"] == "unknown"
+
+
+def test_rules_are_validated():
+    with pytest.raises(ValueError, match="tolerance"):
+        StatusRules(tolerance=1.5)
+    with pytest.raises(ValueError, match="min_points"):
+        StatusRules(min_points=2)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"direction": "up"}, "direction must be"),
+    ({"target": {"date": "2025-01-01", "value": 1, "kind": "maybe"}}, "target needs"),
+    ({"observations": [{"date": "2020-01-01", "value": "many", "source": "s"}]}, r"observations\[0\]: value 'many'"),
+    ({"observations": [{"date": "2020-01-01", "value": 1, "source": "nowhere"}]}, "source 'nowhere'"),
+    ({"label": {"fi": "x", "de": "y"}}, "unknown language 'de'"),
+])
+def test_bad_files_name_the_place(change, message):
+    with pytest.raises(IndicatorFileError, match=message) as exc:
+        _file(**change)
+    assert "test.yml: indicator 'pop'" in str(exc.value)
+
+
+def test_malformed_yaml(tmp_path):
+    p = tmp_path / "x.yml"
+    p.write_text("indicators: [\n")
+    with pytest.raises(IndicatorFileError, match="x.yml: not valid YAML"):
+        load_indicator_file(p)
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_charts_return_axes(lang):
+    path, _ = open_raw("strategy", "rautjarvi", "indicators.yml")
+    f = load_indicator_file(path)
+    res = evaluate(f)
+    ax = plot_dashboard(res, lang=lang)
+    texts = [t.get_text() for t in ax.texts]
+    assert sum(t in {"✓", "!", "✗", "?"} for t in texts) == 3 * len(f.indicators)
+    ax = plot_trajectory(f.get("population"), res.forecasts["population"], lang=lang)
+    assert ax.get_legend() is not None and len(ax.collections) >= 1
+    chain_path, _ = open_raw("strategy", "hamina", "mito_impact_chain.yml")
+    ax = plot_impact_chain(yaml.safe_load(chain_path.read_text(encoding="utf-8")), lang=lang)
+    assert len(ax.patches) >= 11
+
+
+def test_jsonstat2_parsing_and_errors():
+    df = parse_jsonstat2(json.loads((FIXTURES / "pxweb_11ra_rautjarvi.json").read_text()))
+    assert df.set_index("Vuosi").value.to_dict() == {"2018": 3335, "2020": 3146}
+    assert df.Alue_label.iloc[0] == "Rautjärvi"
+    with pytest.raises(PxWebError, match="not a json-stat2 dataset"):
+        parse_jsonstat2({"class": "collection"})
+    bad = json.loads((FIXTURES / "pxweb_11ra_rautjarvi.json").read_text())
+    bad["value"] = [1]
+    with pytest.raises(PxWebError, match="1 values for 2 cells"):
+        parse_jsonstat2(bad)
+
+
+def test_fetch_against_a_loopback_server():
+    seen = {}
+    fixture = (FIXTURES / "pxweb_11ra_rautjarvi.json").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen["path"] = self.path
+            code, body = (200, fixture) if self.path.endswith("11ra.px") else (400, b"bad table")
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/PxWeb/api/v1/fi/StatFin/vaerak/"
+    try:
+        df = fetch(base + "statfin_vaerak_pxt_11ra.px", {"Alue": ["KU689"], "Vuosi": ["2018", "2020"]}, timeout=5)
+        assert df.value.tolist() == [3335, 3146]
+        assert seen["body"] == query_body({"Alue": ["KU689"], "Vuosi": ["2018", "2020"]})
+        assert seen["body"]["response"]["format"] == "json-stat2"
+        with pytest.raises(PxWebError, match="HTTP 400"):
+            fetch(base + "nope.px", {}, timeout=5)
+    finally:
+        server.shutdown()
