@@ -68,8 +68,13 @@ def _label(row: pd.Series, lang: str, width: int = 48) -> str:
     return textwrap.fill(str(row[f"label_{lang}"]), width)
 
 
-def _unpublished(ax: Axes, y: float, lo: float, hi: float, lang: str, height: float = 0.7) -> None:
+def _band(ax: Axes, y: float, lo: float, hi: float, height: float = 0.7) -> None:
+    """The hatched grey band over the range an unpublished value may take."""
     ax.barh(y, hi - lo, left=lo, height=height, color="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", linewidth=0.8)
+
+
+def _unpublished(ax: Axes, y: float, lo: float, hi: float, lang: str, height: float = 0.7) -> None:
+    _band(ax, y, lo, hi, height)
     ax.text(
         (lo + hi) / 2, y, f"{NOT_PUBLISHED[lang]} ({fmt_pct(lo)}–{fmt_pct(hi)})",
         ha="center", va="center", fontsize=7.5, color="#555555",
@@ -139,7 +144,7 @@ def plot_diverging(
                 ax.text(sign * (r.share + 1), y, fmt_pct(r.share), va="center", ha="left" if sign > 0 else "right", fontsize=8.5)
             else:
                 lo, hi = sorted((sign * r.lower, sign * r.upper))
-                ax.barh(y, hi - lo, left=lo, height=0.7, color="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", linewidth=0.8)
+                _band(ax, y, lo, hi)
         if (cat, "not_relevant") in by.index:
             nr = by.loc[(cat, "not_relevant")]
             if pd.notna(nr.share):

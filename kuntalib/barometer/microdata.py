@@ -100,7 +100,7 @@ def item_columns(figures: pd.DataFrame) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+def _read_csv(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
     for enc in ("utf-8-sig", "cp1252"):
         try:
@@ -108,21 +108,22 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
             break
         except UnicodeDecodeError:
             continue
+    else:
+        raise MicrodataError(f"{path}: neither UTF-8 nor cp1252 text")
     first = text.splitlines()[0] if text else ""
     try:
         sep = csv.Sniffer().sniff(first, delimiters=";,\t").delimiter
     except csv.Error:
         sep = ","
     df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    return df, sep
+    return df
 
 
 def _read_any(path: Path) -> tuple[pd.DataFrame, int]:
     """Frame of strings and the line number of its first data row."""
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt"}:
-        df, _ = _read_csv(path)
-        return df, 2
+        return _read_csv(path), 2
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         df = pd.read_excel(path, dtype=str, keep_default_na=False)
         return df, 2
