@@ -32,14 +32,14 @@ browser:  ## install headless Chromium (Debian package) for the site test, if mi
 	  else echo "chromium missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
 
 test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, notebooks, browser)
-	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks)
+	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks) $(wildcard tools)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks)
+	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks) $(wildcard tools)
 
 clean:  ## remove built outputs (not data/raw)
 	rm -rf outputs/* data/processed/* && touch outputs/.gitkeep data/processed/.gitkeep

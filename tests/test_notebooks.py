@@ -39,3 +39,48 @@ def test_strategy_notebook_runs(tmp_path, monkeypatch):
     figs = tmp_path / "out" / "figures" / "04_strategy_followup" / "en"
     assert (figs / "dashboard.svg").exists() and (figs / "impact_chain.png").exists()
     assert len(list(figs.glob("trajectory_*.png"))) == 6
+
+
+def test_scenario_notebook_runs_a_second_scenario_set(tmp_path, monkeypatch):
+    """The synthetic example set runs through the same notebook by parameter, stamped synthetic."""
+    import papermill as pm
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    pm.execute_notebook(
+        str(REPO / "notebooks" / "03_scenarios.ipynb"), str(tmp_path / "nb.ipynb"),
+        parameters={"lang": "en", "scenario_file": "scenarios/example/synthetic_municipality_2035.yml",
+                    "competence_file": "", "budget_file": "", "population_file": ""},
+        kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
+    )
+    figs = tmp_path / "out" / "figures" / "03_scenarios" / "en"
+    assert {p.stem for p in figs.glob("*.png")} == {"futures_table", "sector_profile", "consistency"}
+    assert "SYNTHETIC DATA" in (figs / "futures_table.svg").read_text(encoding="utf-8")
+    table = (tmp_path / "out" / "tables" / "03_scenarios" / "en" / "futures_table.csv").read_text(encoding="utf-8")
+    assert table.splitlines()[0].endswith(",synthetic") and "Remote village" in table
+
+
+def test_scenario_notebook_names_an_unknown_variable(tmp_path, monkeypatch):
+    import papermill as pm
+
+    from tests.conftest import REPO
+
+    root = tmp_path / "proj"
+    (root / "data" / "raw" / "scenarios").mkdir(parents=True)
+    src = REPO / "data" / "raw" / "scenarios" / "example" / "synthetic_municipality_2035.yml"
+    bad = root / "data" / "raw" / "scenarios" / "bad.yml"
+    bad.write_text(src.read_text(encoding="utf-8").replace("      migration: {state: gain", "      migrashun: {state: gain"), encoding="utf-8")
+    from kuntalib.provenance import write_sidecar
+
+    write_sidecar(bad, source="test", address="-", date="2026-01-01", licence="CC0", synthetic=True)
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_ROOT", str(root))
+    with pytest.raises(pm.PapermillExecutionError, match=r"bad\.yml: scenarios\[0\] \(remote_village\)\.states\.migrashun: unknown variable"):
+        pm.execute_notebook(
+            str(REPO / "notebooks" / "03_scenarios.ipynb"), str(tmp_path / "nb.ipynb"),
+            parameters={"lang": "fi", "scenario_file": "scenarios/bad.yml", "competence_file": "", "budget_file": "",
+                        "population_file": ""},
+            kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
+        )

@@ -1,0 +1,361 @@
+"""Scenario-comparison charts: futures table, PESTE profile, consistency, competences, budget, population.
+
+Every function takes ``ax=None`` and ``lang`` and returns the Axes; saving is
+separate (:func:`kuntalib.outputs.save_figure`). Charts drawn from a synthetic
+model or profile are stamped synthetic by the function itself.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.patches import Patch, Rectangle
+
+from kuntalib.i18n import check_lang, pick
+from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult, score_matrix, sector_profile
+from kuntalib.scenarios.competence import CompetenceProfile, level_overlap, skill_matrix
+from kuntalib.scenarios.context import Budget, population_change
+from kuntalib.scenarios.model import ForesightModel
+from kuntalib.theme import (
+    NOT_PUBLISHED,
+    NOT_PUBLISHED_COLOR,
+    PALETTE,
+    add_caption,
+    fmt_num,
+    fmt_pct,
+    mark_synthetic,
+    new_axes,
+)
+
+__all__ = [
+    "SCORE_CMAP",
+    "plot_futures_table",
+    "plot_sector_profile",
+    "plot_consistency",
+    "plot_competence_matrix",
+    "plot_level_overlap",
+    "plot_budget",
+    "plot_population",
+]
+
+#: Diverging, colour-blind safe: vermillion (unfavourable) – white – blue (favourable).
+SCORE_CMAP = LinearSegmentedColormap.from_list("kuntalib_score", [PALETTE["vermillion"], "#FFFFFF", PALETTE["blue"]])
+_MARKERS = ["o", "s", "D", "^", "v", "P", "X"]
+_COLOURS = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
+
+_T = {
+    "futures": {"fi": "Tulevaisuustaulukko", "sv": "Framtidstabell", "en": "Futures table"},
+    "coding": {
+        "fi": "Avainmuuttujat, tilat ja pisteet: kuntalibin koodaus julkaistuista skenaarioteksteistä; jokaisella tilalla on lainaus tekstistä.",
+        "sv": "Nyckelvariabler, lägen och poäng: kuntalibs kodning av de publicerade scenariotexterna; varje läge har ett citat ur texten.",
+        "en": "Key variables, states and scores: kuntalib's coding of the published scenario texts; each state quotes the text.",
+    },
+    "source": {"fi": "Lähde", "sv": "Källa", "en": "Source"},
+    "profile": {"fi": "Skenaarioprofiilit PESTE-sektoreittain", "sv": "Scenarioprofiler per PESTE-sektor", "en": "Scenario profiles by PESTE sector"},
+    "mean": {"fi": "keskimääräinen pistemäärä (mainitut muuttujat)", "sv": "medelpoäng (nämnda variabler)", "en": "mean score (stated variables)"},
+    "consistency": {"fi": "Ristikkäisyhteensopivuus", "sv": "Korskonsistens", "en": "Cross-consistency"},
+    "pairs": {"fi": "arvioituja tilapareja", "sv": "bedömda lägespar", "en": "judged pairs of states"},
+    "judged": {"fi": "arvioitu {j}/{n} paria", "sv": "bedömt {j}/{n} par", "en": "{j}/{n} pairs judged"},
+    "values": {
+        -2: {"fi": "ristiriitainen (−2)", "sv": "oförenlig (−2)", "en": "inconsistent (−2)"},
+        -1: {"fi": "epätodennäköinen (−1)", "sv": "osannolik (−1)", "en": "unlikely (−1)"},
+        1: {"fi": "tukeva (+1)", "sv": "stödjande (+1)", "en": "supportive (+1)"},
+        2: {"fi": "vahvistava (+2)", "sv": "förstärkande (+2)", "en": "reinforcing (+2)"},
+    },
+    "field": {
+        "fi": "Morfologinen kenttä: {size} yhdistelmää, joista {ok} ilman ristiriitaista paria.",
+        "sv": "Morfologiskt fält: {size} kombinationer, varav {ok} utan oförenligt par.",
+        "en": "Morphological field: {size} configurations, {ok} without an inconsistent pair.",
+    },
+    "competence": {"fi": "Osaamisprofiili tehtävätasoittain", "sv": "Kompetensprofil per befattningsnivå", "en": "Competence profile by job level"},
+    "overlap": {"fi": "Tehtävätasojen osaamisten päällekkäisyys (Jaccard)", "sv": "Överlapp mellan nivåernas kompetenser (Jaccard)",
+                "en": "Overlap of skills between job levels (Jaccard)"},
+    "budget": {"fi": "Vuosibudjetti {year}: suunniteltu ja toteutunut", "sv": "Årsbudget {year}: planerat och utfall",
+               "en": "Annual budget {year}: planned and actual"},
+    "planned": {"fi": "budjetti", "sv": "budget", "en": "planned"},
+    "actual": {"fi": "toteutuma", "sv": "utfall", "en": "actual"},
+    "total": {"fi": "Yhteensä", "sv": "Totalt", "en": "Total"},
+    "derived": {
+        "fi": "* johdettu: toteutuma yhteensä 0 €, joten jokainen kululaji 0 € (riveittäin ei julkaistu).",
+        "sv": "* härlett: utfallet totalt 0 €, så varje kostnadsslag 0 € (inte publicerat per rad).",
+        "en": "* derived: actual total 0 €, so every cost line 0 € (not published per line).",
+    },
+    "population": {"fi": "Väestönmuutos {a}–{b} seutukunnittain", "sv": "Befolkningsförändring {a}–{b} per ekonomisk region",
+                   "en": "Population change {a}–{b} by sub-region"},
+    "change": {"fi": "muutos", "sv": "förändring", "en": "change"},
+    "share": {"fi": "{name}: {a} → {b} maakunnan väestöstä", "sv": "{name}: {a} → {b} av landskapets befolkning",
+              "en": "{name}: {a} → {b} of the region's population"},
+}
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
+
+
+def _caption(ax: Axes, source: str, lang: str, extra: list[str] | None = None) -> None:
+    add_caption(ax, [*(extra or []), f"{pick(_T['source'], lang)}: {source}"])
+
+
+def plot_futures_table(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
+    """Heatmap of the futures table: variables (grouped by sector) × scenarios, coloured by score.
+
+    Each cell names the state; a variable the scenario does not state is hatched grey
+    and reads "not stated".
+    """
+    check_lang(lang)
+    m = score_matrix(model)
+    n_rows, n_cols = m.shape
+    ax = new_axes(ax, figsize=(3.0 + 2.3 * n_cols, 1.2 + 0.62 * n_rows))
+    img = ax.imshow(np.ma.masked_invalid(m.to_numpy(float)), cmap=SCORE_CMAP, vmin=model.score_min, vmax=model.score_max,
+                    aspect="auto")
+    for i, var_id in enumerate(m.index):
+        var = model.variable(var_id)
+        for j, sc_id in enumerate(m.columns):
+            state_id = model.scenario(sc_id).states.get(var_id)
+            if state_id is None:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#EEEEEE", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", lw=0))
+                ax.text(j, i, pick(NOT_STATED, lang), ha="center", va="center", fontsize=7, color="#555555", style="italic")
+            else:
+                st = var.state(state_id)
+                dark = abs(st.score) >= 0.75 * max(abs(model.score_min), model.score_max)
+                ax.text(j, i, _wrap(pick(st.label, lang), 22), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(n_cols), [_wrap(pick(model.scenario(s).name, lang), 16) for s in m.columns], fontsize=9, fontweight="bold")
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(n_rows), [_wrap(pick(model.variable(v).label, lang), 30) for v in m.index], fontsize=8)
+    ax.grid(False)
+    sectors = [model.variable(v).sector for v in m.index]
+    start = 0
+    for i in range(1, n_rows + 1):
+        if i == n_rows or sectors[i] != sectors[start]:
+            if i < n_rows:
+                ax.axhline(i - 0.5, color="black", lw=1.2)
+            ax.text(n_cols - 0.45, (start + i - 1) / 2, pick(model.sector_label(sectors[start]), lang).upper(), rotation=270,
+                    ha="left", va="center", fontsize=7, color="#333333", clip_on=False)
+            start = i
+    for j in range(1, n_cols):
+        ax.axvline(j - 0.5, color="white", lw=2)
+    cbar = ax.figure.colorbar(img, ax=ax, orientation="horizontal", fraction=0.035, pad=0.02, aspect=40)
+    cbar.set_ticks(range(model.score_min, model.score_max + 1), labels=[fmt_num(v) for v in range(model.score_min, model.score_max + 1)])
+    if model.score_description:
+        cbar.set_label(pick(model.score_description, lang), fontsize=8)
+    ax.set_title(f"{pick(_T['futures'], lang)}: {pick(model.title, lang)}", loc="left", pad=30)
+    if caption:
+        _caption(ax, model.source, lang, [pick(_T["coding"], lang)])
+    if model.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_sector_profile(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
+    """Mean score of each scenario in each sector (dots), with the number of stated variables."""
+    check_lang(lang)
+    prof = sector_profile(model, lang)
+    ax = new_axes(ax, figsize=(9, 1.2 + 0.9 * len(model.sectors)))
+    sector_ids = [s for s, _ in model.sectors]
+    n = len(model.scenarios)
+    for k, sc in enumerate(model.scenarios):
+        rows = prof[prof["scenario_id"] == sc.id].set_index("sector_id").loc[sector_ids]
+        y = np.arange(len(sector_ids)) + (k - (n - 1) / 2) * 0.16
+        ax.scatter(rows["mean_score"], y, marker=_MARKERS[k % len(_MARKERS)], s=70, color=_COLOURS[k % len(_COLOURS)],
+                   label=pick(sc.name, lang), zorder=3, edgecolor="white")
+        for yy, r in zip(y, rows.itertuples(), strict=False):
+            if np.isnan(r.mean_score):
+                ax.text(0, yy, pick(NOT_STATED, lang), fontsize=6.5, color="#777777", ha="center", va="center", style="italic")
+            else:
+                ax.text(r.mean_score + 0.09, yy, f"{r.n_stated}/{r.n_variables}", fontsize=6.5, va="center", color="#444444")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlim(model.score_min - 0.3, model.score_max + 0.5)
+    ax.set_yticks(range(len(sector_ids)), [pick(model.sector_label(s), lang) for s in sector_ids])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1))
+    ax.set_xlabel(pick(_T["mean"], lang))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(f"{pick(_T['profile'], lang)}: {pick(model.title, lang)}", loc="left")
+    if caption:
+        _caption(ax, model.source, lang, [pick(_T["coding"], lang)])
+    if model.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi",
+                     caption: bool = True) -> Axes:
+    """Diverging stacked bars: judged pairs of states within each scenario, by judgement."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 1.5 + 0.7 * len(model.scenarios)))
+    colours = {-2: PALETTE["vermillion"], -1: PALETTE["orange"], 1: PALETTE["sky"], 2: PALETTE["blue"]}
+    counts = {sc.id: result.pairs[result.pairs["scenario_id"] == sc.id]["value"].value_counts() for sc in model.scenarios}
+    for i, sc in enumerate(model.scenarios):
+        c = counts[sc.id]
+        left = 0.0
+        for v in (-1, -2):
+            w = float(c.get(v, 0))
+            if w:
+                ax.barh(i, -w, left=left, color=colours[v], edgecolor="white")
+                ax.text(left - w / 2, i, str(int(w)), ha="center", va="center", fontsize=8, color="white" if v == -2 else "black")
+            left -= w
+        right = 0.0
+        for v in (1, 2):
+            w = float(c.get(v, 0))
+            if w:
+                ax.barh(i, w, left=right, color=colours[v], edgecolor="white")
+                ax.text(right + w / 2, i, str(int(w)), ha="center", va="center", fontsize=8, color="white" if v == 2 else "black")
+            right += w
+        row = result.scores.set_index("scenario_id").loc[sc.id]
+        ax.text(right + 0.15, i, pick(_T["judged"], lang).format(j=int(row.n_judged), n=int(row.n_pairs)), va="center", fontsize=7)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(model.scenarios)), [pick(s.name, lang) for s in model.scenarios])
+    ax.invert_yaxis()
+    lo = min(-1.0, -max((counts[s].loc[counts[s].index < 0].sum() for s in counts), default=0) - 0.5)
+    hi = max((counts[s].loc[counts[s].index > 0].sum() for s in counts), default=0) + 3
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(abs(v)))
+    ax.set_xlabel(pick(_T["pairs"], lang))
+    ax.legend(handles=[Patch(color=colours[v], label=pick(_T["values"][v], lang)) for v in (-2, -1, 1, 2)],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(f"{pick(_T['consistency'], lang)}: {pick(model.title, lang)}", loc="left")
+    if caption:
+        extra = [pick(_T["coding"], lang)]
+        if result.field_enumerated:
+            extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size), ok=fmt_num(result.field_consistent)))
+        _caption(ax, model.source, lang, extra)
+    if model.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_competence_matrix(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
+    """Dot matrix of skills × job levels, grouped by skill type; shared skills come first."""
+    check_lang(lang)
+    m = skill_matrix(profile, lang)
+    levels = list(m.columns)
+    ax = new_axes(ax, figsize=(8, 1.5 + 0.3 * len(m)))
+    types = m.index.get_level_values("type")
+    type_ids = [t for t, _ in profile.skill_types]
+    type_label = {pick(lab, lang): t for t, lab in profile.skill_types}
+    for i, (key, row) in enumerate(m.iterrows()):
+        colour = _COLOURS[type_ids.index(type_label[key[0]]) % len(_COLOURS)]
+        for j, lv in enumerate(levels):
+            if row[lv]:
+                ax.scatter(j, i, s=90, color=colour, zorder=3)
+        ax.text(len(levels) - 0.4, i, str(int(row.sum())), va="center", fontsize=7, color="#444444")
+    start = 0
+    for i in range(1, len(m) + 1):
+        if i == len(m) or types[i] != types[start]:
+            if i < len(m):
+                ax.axhline(i - 0.5, color="black", lw=1)
+            ax.text(len(levels) - 0.12, (start + i - 1) / 2, types[start].upper(), fontsize=8, fontweight="bold", rotation=270,
+                    ha="left", va="center", clip_on=False)
+            start = i
+    ax.set_xticks(range(len(levels)), [_wrap(pick(dict(profile.levels)[lv], lang), 14) for lv in levels], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(m)), [_wrap(s, 40) for s in m.index.get_level_values("skill")], fontsize=7.5)
+    ax.set_xlim(-0.6, len(levels) - 0.1)
+    ax.set_ylim(len(m) - 0.5, -0.5)
+    ax.set_title(pick(profile.title, lang), loc="left", pad=28)
+    if caption:
+        _caption(ax, "Varsinais-Suomen Ennakointiakatemia, Kuntamarkkinat 14.9.2022" if not profile.synthetic else profile.id, lang)
+    if profile.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi") -> Axes:
+    """Heatmap of the Jaccard overlap of skill sets between job levels, labelled in per cent."""
+    check_lang(lang)
+    ov = level_overlap(profile)
+    labels = [_wrap(pick(dict(profile.levels)[lv], lang), 14) for lv in ov.index]
+    ax = new_axes(ax, figsize=(6.5, 5.5))
+    ax.imshow(ov.to_numpy(float), cmap=LinearSegmentedColormap.from_list("k_seq", ["#FFFFFF", PALETTE["blue"]]), vmin=0, vmax=1)
+    for i in range(len(ov)):
+        for j in range(len(ov)):
+            v = ov.iloc[i, j]
+            ax.text(j, i, fmt_pct(100 * v), ha="center", va="center", fontsize=9, color="white" if v > 0.6 else "black")
+    ax.set_xticks(range(len(ov)), labels, fontsize=8)
+    ax.set_yticks(range(len(ov)), labels, fontsize=8)
+    ax.grid(False)
+    ax.set_title(pick(_T["overlap"], lang), loc="left")
+    if profile.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def _eur(v: float) -> str:
+    return f"{fmt_num(v)}\u00a0€"
+
+
+def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", year: int | str = "", source: str = "",
+                synthetic: bool = False) -> Axes:
+    """Planned vs actual euros per cost line and in total; derived actuals are marked ``*``."""
+    check_lang(lang)
+    items = budget.to_frame(lang)
+    labels = [_wrap(t, 38) for t in items["item"]] + [pick(_T["total"], lang)]
+    planned = [*items["planned_eur"], budget.planned_total]
+    actual = [*items["actual_eur"], budget.actual_total]
+    derived = [*items["actual_derived"], False]
+    ax = new_axes(ax, figsize=(9, 1.5 + 0.6 * len(labels)))
+    y = np.arange(len(labels))
+    h = 0.38
+    ax.barh(y - h / 2, planned, height=h, color=PALETTE["blue"], label=pick(_T["planned"], lang))
+    ax.barh(y + h / 2, [0 if np.isnan(a) else a for a in actual], height=h, color=PALETTE["orange"], label=pick(_T["actual"], lang))
+    top = np.nanmax(planned)
+    for yy, p, a, d in zip(y, planned, actual, derived, strict=False):
+        if not np.isnan(p):
+            ax.text(p + top * 0.01, yy - h / 2, _eur(p), va="center", fontsize=8)
+        text = pick(NOT_PUBLISHED, lang) if np.isnan(a) else _eur(a) + ("*" if d else "")
+        ax.text((0 if np.isnan(a) else a) + top * 0.01, yy + h / 2, text, va="center", fontsize=8)
+    ax.axhline(len(labels) - 1.5, color="black", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.18)
+    ax.xaxis.set_major_formatter(lambda v, _p: _eur(v))
+    ax.legend(loc="center right", frameon=False)
+    ax.set_title(pick(_T["budget"], lang).format(year=year).replace(" :", ":"), loc="left")
+    extra = [pick(_T["derived"], lang)] if any(derived) else []
+    if source:
+        _caption(ax, source, lang, extra)
+    elif extra:
+        add_caption(ax, extra)
+    if synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_population(pop: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", source: str = "",
+                    synthetic: bool = False) -> Axes:
+    """Population change by sub-region between the first and last year, with the largest sub-region's share."""
+    check_lang(lang)
+    ch = population_change(pop, lang)
+    first, last = int(pop["year"].min()), int(pop["year"].max())
+    ax = new_axes(ax, figsize=(9, 1.5 + 0.55 * len(ch)))
+    y = np.arange(len(ch))
+    colours = [PALETTE["blue"] if v >= 0 else PALETTE["vermillion"] for v in ch["change_pct"]]
+    hatches = ["" if k == "subregion" else "//" for k in ch["kind"]]
+    for yy, v, c, hh in zip(y, ch["change_pct"], colours, hatches, strict=False):
+        ax.barh(yy, v, color=c, hatch=hh, edgecolor="white")
+    span = float(ch["change_pct"].abs().max())
+    for yy, r in zip(y, ch.itertuples(), strict=False):
+        v = r.change_pct
+        label = f"{fmt_pct(v, 1)} ({fmt_num(getattr(r, f'population_{first}'))} → {fmt_num(getattr(r, f'population_{last}'))})"
+        ax.text(v + (0.02 if v >= 0 else -0.02) * span, yy, label, va="center", ha="left" if v >= 0 else "right", fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, ch["subregion"])
+    ax.invert_yaxis()
+    ax.set_xlim(-span * 2.2, span * 2.2)
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_pct(v))
+    ax.set_xlabel(f"{pick(_T['change'], lang)} {first}–{last}")
+    ax.set_title(pick(_T["population"], lang).format(a=first, b=last), loc="left")
+    sub = ch[ch["kind"] == "subregion"].sort_values(f"population_{last}", ascending=False).iloc[0]
+    note = pick(_T["share"], lang).format(name=sub.subregion, a=fmt_pct(sub[f"share_{first}_pct"], 1), b=fmt_pct(sub[f"share_{last}_pct"], 1))
+    if source:
+        _caption(ax, source, lang, [note])
+    else:
+        add_caption(ax, [note])
+    if synthetic:
+        mark_synthetic(ax, lang)
+    return ax
