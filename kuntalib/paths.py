@@ -48,8 +48,9 @@ def data_raw() -> Path:
 
 
 def data_processed() -> Path:
-    """Derived data (Parquet, CSV) rebuilt from ``data/raw``."""
-    return proj_root() / "data" / "processed"
+    """Derived data (Parquet, CSV) rebuilt from ``data/raw``; ``KUNTALIB_PROCESSED`` overrides it."""
+    env = os.environ.get("KUNTALIB_PROCESSED")
+    return Path(env).resolve() if env else proj_root() / "data" / "processed"
 
 
 def notebooks_dir() -> Path:

@@ -1,6 +1,7 @@
 """Every committed notebook follows the parameters convention and carries no outputs."""
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def test_sidecar_errors_name_the_file(tmp_path):
 
 
 def _name(req: str) -> tuple[str, str]:
+    req = re.sub(r"\[.*?\]", "", req)  # extras: dask[dataframe] is dask
     for op in (">=", "=="):
         if op in req:
             n, v = req.split(op)

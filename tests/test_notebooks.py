@@ -84,3 +84,29 @@ def test_scenario_notebook_names_an_unknown_variable(tmp_path, monkeypatch):
                         "population_file": ""},
             kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
         )
+
+
+def test_device_data_notebook_runs_on_bundles(tmp_path, monkeypatch):
+    """Notebook 02 on a small synthetic cohort sent as transaction Bundles: every figure, no identifiers."""
+    import pandas as pd
+    import papermill as pm
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
+    pm.execute_notebook(
+        str(REPO / "notebooks" / "02_device_data.ipynb"), str(tmp_path / "nb.ipynb"),
+        parameters={"lang": "en", "n_clients": 20, "days": 21, "fhir_format": "bundle", "workers": 1, "conformance_sample": 20},
+        kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
+    )
+    figs = tmp_path / "out" / "figures" / "02_device_data" / "en"
+    assert {p.stem for p in figs.glob("*.png")} == {"quality_rejected", "quality_flags", "conformance", "adherence", "alerts",
+                                                    "bp_trend", "cost_benefit_tornado"}
+    assert "SYNTHETIC DATA" in (figs / "adherence.svg").read_text(encoding="utf-8")
+    for table in (tmp_path / "out" / "tables" / "02_device_data" / "en").glob("*.csv"):
+        cols = set(pd.read_csv(table).columns)
+        assert not cols & {"patient", "device", "identifier", "observation_id"}, table.name
+        assert "synthetic" in cols or table.stem.startswith("cost_benefit"), table.name
+    assert (tmp_path / "processed" / "kotidigi").exists()

@@ -1,8 +1,10 @@
 """Write notebooks/03_scenarios.ipynb (without outputs) from the cell texts below."""
 
+import sys
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).parent))
+from nbtools import write_notebook  # noqa: E402
 
 CELLS = [
     ("markdown", None, """# Ennakointi: skenaarioiden ja osaamisprofiilien vertailu
@@ -99,20 +101,7 @@ result.pairs"""),
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
-    for i, (kind, tags, src) in enumerate(CELLS):
-        cell = nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
-        cell.id = f"cell-{i:03d}"
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    return nb
-
-
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "notebooks" / "03_scenarios.ipynb"
-    nbformat.write(build(), out)
+    write_notebook(CELLS, out)
     print(out)

@@ -1,0 +1,238 @@
+"""Device-data analysis: quality per vendor, adherence, alerts, blood-pressure trend, privacy.
+
+All functions take the tidy table of :mod:`kuntalib.fhir.ingest` (pandas) and
+return pandas frames; none of them reads files.
+
+Published tables must not identify anyone: :func:`suppress_small` blanks every
+cell that counts fewer than ``k`` persons (default 5) and :func:`check_publishable`
+refuses a table with an identifier column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "quality_table",
+    "adherence",
+    "adherence_summary",
+    "load_thresholds",
+    "alerts",
+    "alert_summary",
+    "TrendResult",
+    "fit_bp_trend",
+    "suppress_small",
+    "check_publishable",
+    "IDENTIFIER_COLUMNS",
+]
+
+IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "client")
+
+
+def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
+    """Data quality per vendor: lines, accepted, rejected by reason, and flags of accepted lines (shares, %).
+
+    Flags: ``tz_assumed`` (time without offset), ``unit_translated``, ``late`` (issued more
+    than ``late_hours`` after the measurement), ``clock_ahead`` (measurement time more than
+    ``ahead_minutes`` after arrival: the device clock runs ahead), ``value_absent``
+    (dataAbsentReason).
+    """
+    per_line = obs.assign(value_absent=obs["absent_reason"].notna()).groupby(["source", "line"], sort=False).agg(
+        vendor=("vendor", "first"), time_utc=("time_utc", "first"), issued_utc=("issued_utc", "first"),
+        tz_assumed=("tz_assumed", "first"), unit_translated=("unit_translated", "any"), value_absent=("value_absent", "any"))
+    lines = per_line.reset_index()
+    lag = (lines["issued_utc"] - lines["time_utc"]).dt.total_seconds()
+    lines["late"] = lag > late_hours * 3600
+    lines["clock_ahead"] = lag < -ahead_minutes * 60
+    acc = lines.groupby("vendor").agg(
+        accepted=("line", "size"),
+        tz_assumed_pct=("tz_assumed", "mean"),
+        unit_translated_pct=("unit_translated", "mean"),
+        late_pct=("late", "mean"),
+        clock_ahead_pct=("clock_ahead", "mean"),
+        value_absent_pct=("value_absent", "mean"),
+    )
+    for c in [c for c in acc.columns if c.endswith("_pct")]:
+        acc[c] = 100 * acc[c]
+    rej = rejects.drop_duplicates(["source", "line"]).pivot_table(index="vendor", columns="reason", values="line",
+                                                                  aggfunc="count", fill_value=0)
+    rej.columns = [f"rejected_{c}" for c in rej.columns]
+    out = acc.join(rej, how="outer").fillna(0)
+    rcols = [c for c in out.columns if c.startswith("rejected_")]
+    out["rejected"] = out[rcols].sum(axis=1)
+    out["lines"] = out["accepted"] + out["rejected"]
+    out["rejected_pct"] = 100 * out["rejected"] / out["lines"]
+    lead = ["lines", "accepted", "rejected", "rejected_pct"]
+    out = out[lead + [c for c in out.columns if c not in lead]]
+    for c in ["lines", "accepted", "rejected", *rcols]:
+        out[c] = out[c].astype(int)
+    return out.reset_index().rename(columns={"index": "vendor"})
+
+
+def adherence(obs: pd.DataFrame, *, start: str | pd.Timestamp, days: int, tz: str = "Europe/Helsinki",
+              codes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per patient and study week: days with at least one measurement, share of the week's days.
+
+    Weeks count from ``start`` (week 1 = days 1–7) in local time ``tz``; ``codes`` limits the
+    measurements counted (default all). Patients with no measurement in a week get 0 for it,
+    from their first week on.
+    """
+    d = obs if codes is None else obs[obs["code"].isin(codes)]
+    start = pd.Timestamp(start)
+    local_day = (d["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - start).dt.days
+    d = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": local_day.to_numpy()})
+    d = d[(d["day"] >= 0) & (d["day"] < days)].drop_duplicates()
+    d["week"] = d["day"] // 7 + 1
+    counts = d.groupby(["patient", "week"]).size().rename("days_measured")
+    weeks = np.arange(1, -(-days // 7) + 1)
+    first = d.groupby("patient")["week"].min()
+    grid = pd.MultiIndex.from_tuples([(p, w) for p, f in first.items() for w in weeks if w >= f], names=["patient", "week"])
+    out = counts.reindex(grid, fill_value=0).reset_index()
+    week_len = np.minimum(7, days - (out["week"] - 1) * 7)
+    out["share"] = out["days_measured"] / week_len
+    return out
+
+
+def adherence_summary(adh: pd.DataFrame, *, good: float = 0.8) -> pd.DataFrame:
+    """Per week: persons, median and quartiles of the share of days measured, % of persons at ≥ ``good``, % active."""
+    g = adh.groupby("week")["share"]
+    out = pd.DataFrame({
+        "persons": g.size(),
+        "median_pct": 100 * g.median(),
+        "q1_pct": 100 * g.quantile(0.25),
+        "q3_pct": 100 * g.quantile(0.75),
+        "good_pct": 100 * g.apply(lambda s: (s >= good).mean()),
+        "active_pct": 100 * g.apply(lambda s: (s > 0).mean()),
+    })
+    return out.reset_index()
+
+
+def load_thresholds(path) -> pd.DataFrame:
+    """Read the alert-threshold CSV (rule_id, code, kind, threshold, window_days, unit, labels, source)."""
+    df = pd.read_csv(path, dtype={"code": str}, encoding="utf-8")
+    kinds = {"above", "above_or_equal", "below", "below_or_equal", "gain_within"}
+    bad = df.index[~df["kind"].isin(kinds)]
+    if len(bad):
+        raise ValueError(f"{path}: line {bad[0] + 2}, column 'kind': {df.loc[bad[0], 'kind']!r} is not one of {sorted(kinds)}")
+    return df
+
+
+def alerts(obs: pd.DataFrame, thresholds: pd.DataFrame, *, tz: str = "Europe/Helsinki") -> pd.DataFrame:
+    """Alerts: patient, time_utc, rule_id, value. Thresholds compare values in the catalogue unit.
+
+    At most one alert per patient, rule and local day (the first): a CGM reading every
+    15 minutes below the threshold is one alert that day, not dozens.
+
+    ``gain_within``: the value rose by more than ``threshold`` over the lowest value of the
+    preceding ``window_days`` days (e.g. weight gain > 2 kg in 3 days); one alert per
+    patient and day.
+    """
+    out = []
+    values = obs[obs["value"].notna()]
+    for r in thresholds.itertuples():
+        d = values[values["code"] == r.code]
+        if r.kind == "gain_within":
+            for patient, g in d.sort_values("time_utc").groupby("patient"):
+                s = g.set_index("time_utc")["value"]
+                low = s.rolling(f"{int(r.window_days)}D", closed="both").min()
+                hit = s[(s - low) > r.threshold]
+                hit = hit[~hit.index.normalize().duplicated()]
+                out.append(pd.DataFrame({"patient": patient, "time_utc": hit.index, "rule_id": r.rule_id, "value": hit.to_numpy()}))
+            continue
+        op = {"above": np.greater, "above_or_equal": np.greater_equal, "below": np.less, "below_or_equal": np.less_equal}[r.kind]
+        hit = d[op(d["value"], r.threshold)]
+        out.append(pd.DataFrame({"patient": hit["patient"], "time_utc": hit["time_utc"], "rule_id": r.rule_id, "value": hit["value"]}))
+    res = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["patient", "time_utc", "rule_id", "value"])
+    res = res.sort_values(["time_utc", "patient", "rule_id"], kind="stable")
+    day = res["time_utc"].dt.tz_convert(tz).dt.date
+    return res[~pd.DataFrame({"p": res["patient"], "r": res["rule_id"], "d": day}).duplicated()].reset_index(drop=True)
+
+
+def alert_summary(al: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki") -> pd.DataFrame:
+    """Per rule and study week: alerts and persons with an alert (identifiers dropped)."""
+    if al.empty:
+        return pd.DataFrame(columns=["rule_id", "week", "alerts", "persons"])
+    day = (al["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
+    d = al.assign(week=day // 7 + 1)
+    return d.groupby(["rule_id", "week"]).agg(alerts=("patient", "size"), persons=("patient", "nunique")).reset_index()
+
+
+@dataclass(frozen=True)
+class TrendResult:
+    """Mixed-model trend of daily mean systolic blood pressure.
+
+    Model (statsmodels MixedLM, REML): sbp_ij = β0 + β1·week_ij + u0_i + u1_i·week_ij + ε_ij,
+    with a random intercept and slope per patient. ``fixed`` holds β with 95 % intervals.
+    """
+
+    fixed: pd.DataFrame
+    n_patients: int
+    n_days: int
+    converged: bool
+    random_sd: dict[str, float]
+    daily: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.fixed.copy()
+
+    def summary(self) -> str:
+        b = self.fixed.set_index("term")
+        slope = b.loc["week"]
+        return (f"SBP trend {slope.coef:+.2f} mmHg/week (95 % CI {slope.ci_low:+.2f} to {slope.ci_high:+.2f}); "
+                f"{self.n_patients} patients, {self.n_days} patient-days; converged={self.converged}")
+
+
+def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki", min_days: int = 7,
+                 code: str = "8480-6") -> TrendResult:
+    """Fit the mixed model of :class:`TrendResult` to daily means of patients with ≥ ``min_days`` days."""
+    import statsmodels.formula.api as smf
+
+    d = obs[(obs["code"] == code) & obs["value"].notna()]
+    day = (d["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
+    daily = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": day.to_numpy(), "value": d["value"].to_numpy()})
+    daily = daily.groupby(["patient", "day"], as_index=False)["value"].mean()
+    keep = daily.groupby("patient")["day"].transform("size") >= min_days
+    daily = daily[keep].copy()
+    daily["week"] = daily["day"] / 7.0
+    if daily["patient"].nunique() < 3:
+        raise ValueError(f"too few patients with {min_days}+ days of LOINC {code} for a mixed model")
+    model = smf.mixedlm("value ~ week", daily, groups=daily["patient"], re_formula="~week")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence is reported in the result, not as a warning
+        fit = model.fit(reml=True, method=["lbfgs", "powell"])
+    ci = fit.conf_int().loc[["Intercept", "week"]]
+    fixed = pd.DataFrame({"term": ["Intercept", "week"], "coef": fit.fe_params.loc[["Intercept", "week"]].to_numpy(),
+                          "se": fit.bse_fe.loc[["Intercept", "week"]].to_numpy(), "ci_low": ci[0].to_numpy(),
+                          "ci_high": ci[1].to_numpy()})
+    cov = fit.cov_re
+    sd = {"intercept": float(np.sqrt(cov.iloc[0, 0])), "week": float(np.sqrt(cov.iloc[1, 1])), "residual": float(np.sqrt(fit.scale))}
+    return TrendResult(fixed, int(daily["patient"].nunique()), len(daily), bool(fit.converged), sd, daily)
+
+
+def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[str] | None = None) -> pd.DataFrame:
+    """Blank (NaN) ``columns`` (default: every numeric column) in rows where ``persons`` < ``k``.
+
+    The ``persons`` column itself is blanked too and a ``suppressed`` column says which rows
+    were. Use for every published table of counts about people.
+    """
+    out = df.copy()
+    small = out[persons] < k
+    cols = columns if columns is not None else [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c]) and c != "week"]
+    cols = list(dict.fromkeys([*cols, persons]))
+    for c in cols:
+        out[c] = out[c].astype(float)
+    out.loc[small, cols] = np.nan
+    out["suppressed"] = small
+    return out
+
+
+def check_publishable(df: pd.DataFrame, name: str = "table") -> pd.DataFrame:
+    """Return ``df`` if it has no identifier column; raise ``ValueError`` naming the column otherwise."""
+    bad = [c for c in df.columns if c in IDENTIFIER_COLUMNS]
+    if bad:
+        raise ValueError(f"{name}: column {bad[0]!r} identifies persons or devices and must not be published")
+    return df

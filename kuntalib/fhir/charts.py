@@ -1,0 +1,259 @@
+"""Device-data charts: quality and conformance per vendor, adherence, alerts, BP trend, cost-benefit.
+
+Every function takes ``ax=None`` and ``lang`` and returns the Axes. ``synthetic=True``
+(the default: kuntalib ships only simulated device data) stamps the chart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
+
+from kuntalib.fhir.analysis import TrendResult
+from kuntalib.fhir.conformance import ConformanceReport
+from kuntalib.fhir.costbenefit import CostBenefitSettings
+from kuntalib.i18n import check_lang, pick
+from kuntalib.theme import (
+    NOT_PUBLISHED,
+    NOT_PUBLISHED_COLOR,
+    PALETTE,
+    add_caption,
+    fmt_num,
+    fmt_pct,
+    mark_synthetic,
+    new_axes,
+    percent_axis,
+)
+
+__all__ = ["vendor_label", "plot_quality", "plot_flags", "plot_conformance", "plot_adherence", "plot_alerts", "plot_trend",
+           "plot_tornado"]
+
+_T = {
+    "vendor": {"fi": "Toimittaja {x}", "sv": "Leverantör {x}", "en": "Vendor {x}"},
+    "quality": {"fi": "Hylätyt rivit toimittajittain ja syittäin", "sv": "Avvisade rader per leverantör och orsak",
+                "en": "Rejected lines by vendor and reason"},
+    "of_lines": {"fi": "osuus riveistä", "sv": "andel av raderna", "en": "share of lines"},
+    "flags": {"fi": "Hyväksyttyjen rivien laatuhuomiot", "sv": "Kvalitetsanmärkningar på godkända rader",
+              "en": "Quality flags on accepted lines"},
+    "conformance": {"fi": "Toimittajien FHIR-yhdenmukaisuus (otos)", "sv": "Leverantörernas FHIR-överensstämmelse (urval)",
+                    "en": "Vendor FHIR conformance (sample)"},
+    "adherence": {"fi": "Mittaussitoutuminen viikoittain", "sv": "Mätföljsamhet per vecka", "en": "Measurement adherence by week"},
+    "week": {"fi": "seurantaviikko", "sv": "uppföljningsvecka", "en": "study week"},
+    "median": {"fi": "mediaani (mittauspäivien osuus)", "sv": "median (andel mätdagar)", "en": "median (share of days measured)"},
+    "iqr": {"fi": "kvartiiliväli", "sv": "kvartilavstånd", "en": "interquartile range"},
+    "active": {"fi": "mittaa vielä (osuus asiakkaista)", "sv": "mäter ännu (andel klienter)", "en": "still measuring (share of clients)"},
+    "alerts": {"fi": "Hälytykset viikoittain ja säännöittäin", "sv": "Larm per vecka och regel", "en": "Alerts by week and rule"},
+    "n_alerts": {"fi": "hälytyksiä", "sv": "larm", "en": "alerts"},
+    "suppressed": {"fi": "alle 5 henkilöä: ei julkaista", "sv": "under 5 personer: publiceras inte", "en": "fewer than 5 persons: suppressed"},
+    "trend": {"fi": "Systolisen verenpaineen kehitys (sekamalli)", "sv": "Systoliskt blodtryck över tid (blandad modell)",
+              "en": "Systolic blood pressure over time (mixed model)"},
+    "weekly_mean": {"fi": "viikon keskiarvo", "sv": "veckomedelvärde", "en": "weekly mean"},
+    "fit": {"fi": "kiinteä vaikutus, 95 %:n lv", "sv": "fast effekt, 95 % KI", "en": "fixed effect, 95 % CI"},
+    "tornado": {"fi": "Kustannus-hyötymalli: herkkyysanalyysi", "sv": "Kostnads-nyttomodell: känslighetsanalys",
+                "en": "Cost-benefit model: sensitivity analysis"},
+    "net": {"fi": "nettohyöty, milj. € vuodessa", "sv": "nettonytta, milj. € per år", "en": "net benefit, M€ a year"},
+    "inputs": {
+        "clients": {"fi": "asiakkaita vuodessa", "sv": "klienter per år", "en": "clients a year"},
+        "days_avoided": {"fi": "vältetyt sairaalapäivät/asiakas", "sv": "undvikna vårddagar/klient", "en": "hospital days avoided/client"},
+        "cost_per_day": {"fi": "sairaalapäivän hinta", "sv": "pris per vårddag", "en": "cost of a hospital day"},
+        "cost_per_client": {"fi": "palvelun kustannus/asiakas", "sv": "tjänstens kostnad/klient", "en": "service cost/client"},
+    },
+    "sources": {
+        "cited": {"fi": "lähde", "sv": "källa", "en": "cited"},
+        "implied": {"fi": "johdettu ennusteesta", "sv": "härlett ur prognosen", "en": "implied by the projection"},
+        "not published": NOT_PUBLISHED,
+        "user": {"fi": "käyttäjän arvo", "sv": "användarens värde", "en": "user value"},
+    },
+    "base": {"fi": "perusura {v}", "sv": "basfall {v}", "en": "base case {v}"},
+    "cb_caption": {
+        "fi": "Ennuste (Smart Tampere): 4 000 asiakasta × 3 vältettyä sairaalapäivää ≈ lähes 5 M€ vuodessa. Vaihteluvälit ±50 %: kuntalibin oletus.",
+        "sv": "Prognos (Smart Tampere): 4 000 klienter × 3 undvikna vårddagar ≈ nästan 5 M€ per år. Intervall ±50 %: kuntalibs antagande.",
+        "en": "Projection (Smart Tampere): 4,000 clients × 3 hospital days avoided ≈ almost 5 M€ a year. Ranges ±50 %: kuntalib's assumption.",
+    },
+}
+_FLAGS = {
+    "tz_assumed_pct": {"fi": "aikavyöhyke puuttui", "sv": "tidszon saknades", "en": "time zone missing"},
+    "unit_translated_pct": {"fi": "yksikkö muunnettu", "sv": "enhet omräknad", "en": "unit translated"},
+    "late_pct": {"fi": "myöhässä (> 24 h)", "sv": "försenad (> 24 h)", "en": "late (> 24 h)"},
+    "clock_ahead_pct": {"fi": "kello edellä", "sv": "klockan före", "en": "clock ahead"},
+    "value_absent_pct": {"fi": "arvo puuttuu (syy annettu)", "sv": "värde saknas (orsak angiven)", "en": "value absent (reason given)"},
+}
+_REASON_COLOURS = [PALETTE[k] for k in ("vermillion", "orange", "purple", "sky", "blue", "green", "yellow", "black")]
+
+
+def vendor_label(vendor: str, lang: str) -> str:
+    """'vendor_a' -> 'Toimittaja A' (fi) / 'Leverantör A' / 'Vendor A'."""
+    if vendor.startswith("vendor_"):
+        return pick(_T["vendor"], lang).format(x=vendor.split("_", 1)[1].upper())
+    return vendor
+
+
+def _finish(ax: Axes, lang: str, synthetic: bool, caption: list[str] | None = None) -> Axes:
+    if caption:
+        add_caption(ax, caption)
+    if synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
+def plot_quality(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
+    """Stacked bars: rejected lines per vendor as % of its lines, by reason."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 1.5 + 0.6 * len(quality)))
+    reasons = [c for c in quality.columns if c.startswith("rejected_") and c != "rejected_pct"]
+    y = np.arange(len(quality))
+    left = np.zeros(len(quality))
+    for k, col in enumerate(reasons):
+        share = 100 * quality[col].to_numpy() / quality["lines"].to_numpy()
+        ax.barh(y, share, left=left, color=_REASON_COLOURS[k % len(_REASON_COLOURS)], label=col.removeprefix("rejected_"))
+        left += share
+    for yy, total, n in zip(y, left, quality["lines"], strict=True):
+        ax.text(total, yy, f"  {fmt_pct(total, 1)} / {fmt_num(n)}", va="center", fontsize=8)
+    ax.set_yticks(y, [vendor_label(v, lang) for v in quality["vendor"]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(left.max() * 1.5, 1))
+    percent_axis(ax, "x", 1)
+    ax.set_xlabel(pick(_T["of_lines"], lang))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(pick(_T["quality"], lang), loc="left")
+    return _finish(ax, lang, synthetic)
+
+
+def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
+    """Grouped bars: quality flags of accepted lines per vendor (%)."""
+    check_lang(lang)
+    flags = [f for f in _FLAGS if f in quality.columns]
+    ax = new_axes(ax, figsize=(9, 4.8))
+    x = np.arange(len(quality))
+    w = 0.8 / len(flags)
+    for k, f in enumerate(flags):
+        vals = quality[f].to_numpy(float)
+        ax.bar(x + (k - (len(flags) - 1) / 2) * w, vals, width=w, color=_REASON_COLOURS[k], label=pick(_FLAGS[f], lang))
+    ax.set_xticks(x, [vendor_label(v, lang) for v in quality["vendor"]])
+    percent_axis(ax, "y", 0)
+    ax.set_ylabel(pick(_T["of_lines"], lang))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(pick(_T["flags"], lang), loc="left")
+    return _finish(ax, lang, synthetic)
+
+
+def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
+    """Per vendor: % of the sample valid in R4B, meeting the profile rules, and both; PASS/FAIL."""
+    check_lang(lang)
+    v = report.vendors
+    ax = new_axes(ax, figsize=(9, 1.5 + 0.8 * len(v)))
+    y = np.arange(len(v))
+    cols = [("r4b_valid", "R4B", PALETTE["sky"]), ("profile_ok", {"fi": "profiili", "sv": "profil", "en": "profile"}, PALETTE["blue"]),
+            ("conformant", {"fi": "molemmat", "sv": "båda", "en": "both"}, PALETTE["green"])]
+    h = 0.25
+    for k, (col, label, colour) in enumerate(cols):
+        share = 100 * v[col].to_numpy() / v["checked"].to_numpy()
+        ax.barh(y + (k - 1) * h, share, height=h, color=colour, label=label if isinstance(label, str) else pick(label, lang))
+    for yy, r in zip(y, v.itertuples(), strict=True):
+        ax.text(101, yy, ("PASS" if r.passed else "FAIL") + f" (n={r.checked})", va="center", fontsize=8, fontweight="bold",
+                color=PALETTE["green"] if r.passed else PALETTE["vermillion"])
+    ax.axvline(100 * report.pass_share, color="black", lw=0.8, ls="--")
+    ax.set_yticks(y, [vendor_label(x, lang) for x in v["vendor"]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 125)
+    percent_axis(ax, "x")
+    ax.legend(loc="lower right", frameon=True, fontsize=8)
+    ax.set_title(pick(_T["conformance"], lang), loc="left")
+    return _finish(ax, lang, synthetic)
+
+
+def plot_adherence(summary: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
+    """Median share of days measured per week with its interquartile band, and the share still measuring."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 4.8))
+    s = summary.dropna(subset=["median_pct"])
+    ax.fill_between(s["week"], s["q1_pct"], s["q3_pct"], color=PALETTE["sky"], alpha=0.35, label=pick(_T["iqr"], lang))
+    ax.plot(s["week"], s["median_pct"], color=PALETTE["blue"], marker="o", label=pick(_T["median"], lang))
+    ax.plot(s["week"], s["active_pct"], color=PALETTE["orange"], marker="s", ls="--", label=pick(_T["active"], lang))
+    ax.set_ylim(0, 105)
+    percent_axis(ax, "y")
+    ax.set_xlabel(pick(_T["week"], lang))
+    ax.legend(loc="lower left", frameon=True, fontsize=8)
+    ax.set_title(pick(_T["adherence"], lang), loc="left")
+    return _finish(ax, lang, synthetic)
+
+
+def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi",
+                synthetic: bool = True) -> Axes:
+    """Stacked bars of alerts per week by rule; suppressed cells (< 5 persons) drawn as hatched grey markers."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 5))
+    labels = {r.rule_id: getattr(r, f"label_{lang}") for r in thresholds.itertuples()}
+    weeks = np.sort(summary["week"].unique()) if len(summary) else np.array([])
+    bottom = np.zeros(len(weeks))
+    handles = []
+    for k, rule in enumerate([r for r in labels if r in set(summary["rule_id"])]):
+        d = summary[summary["rule_id"] == rule].set_index("week").reindex(weeks)
+        vals = d["alerts"].fillna(0).to_numpy(float)
+        colour = _REASON_COLOURS[k % len(_REASON_COLOURS)]
+        ax.bar(weeks, vals, bottom=bottom, color=colour, width=0.8)
+        handles.append(Patch(color=colour, label=labels[rule]))
+        bottom += vals
+    sup = summary[summary.get("suppressed", pd.Series(False, index=summary.index)).astype(bool)]
+    if len(sup):
+        counts = sup.groupby("week").size().reindex(weeks, fill_value=0).to_numpy()
+        for w, c, b in zip(weeks, counts, bottom, strict=True):
+            if c:
+                ax.bar(w, 0.6 * max(bottom.max(), 1) * 0.05 * c, bottom=b, color="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///",
+                       width=0.8)
+        handles.append(Patch(facecolor="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", label=pick(_T["suppressed"], lang)))
+    ax.set_xlabel(pick(_T["week"], lang))
+    ax.set_ylabel(pick(_T["n_alerts"], lang))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    ax.set_title(pick(_T["alerts"], lang), loc="left")
+    return _finish(ax, lang, synthetic)
+
+
+def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
+    """Weekly mean of daily systolic means (dots) and the mixed model's fixed-effect line with its 95 % band."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 4.8))
+    d = trend.daily
+    weekly = d.assign(w=(d["day"] // 7) + 0.5).groupby("w")["value"].mean()
+    ax.scatter(weekly.index, weekly.to_numpy(), color=PALETTE["blue"], zorder=3, label=pick(_T["weekly_mean"], lang))
+    b = trend.fixed.set_index("term")
+    x = np.linspace(0, d["week"].max(), 50)
+    ax.plot(x, b.loc["Intercept", "coef"] + b.loc["week", "coef"] * x, color=PALETTE["vermillion"], label=pick(_T["fit"], lang))
+    ax.fill_between(x, b.loc["Intercept", "coef"] + b.loc["week", "ci_low"] * x, b.loc["Intercept", "coef"] + b.loc["week", "ci_high"] * x,
+                    color=PALETTE["vermillion"], alpha=0.2)
+    ax.set_xlabel(pick(_T["week"], lang))
+    ax.set_ylabel("mmHg")
+    ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v))
+    ax.legend(loc="upper right", frameon=True, fontsize=8)
+    ax.set_title(pick(_T["trend"], lang), loc="left")
+    slope = b.loc["week"]
+    caption = [f"{fmt_num(slope.coef, 2)} mmHg / {pick(_T['week'], lang)} (95 %: {fmt_num(slope.ci_low, 2)} … {fmt_num(slope.ci_high, 2)}); "
+               f"n = {trend.n_patients}"]
+    return _finish(ax, lang, synthetic, caption)
+
+
+def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes | None = None, lang: str = "fi",
+                 synthetic: bool = False) -> Axes:
+    """Tornado chart of one-way sensitivity; each input names where its base value comes from."""
+    check_lang(lang)
+    ax = new_axes(ax, figsize=(9, 1.8 + 0.7 * len(table)))
+    base = table["base_net"].iloc[0] / 1e6
+    y = np.arange(len(table))
+    for yy, r in zip(y, table.itertuples(), strict=True):
+        lo, hi = r.net_low / 1e6, r.net_high / 1e6
+        ax.barh(yy, lo - base, left=base, color=PALETTE["vermillion"] if lo < base else PALETTE["blue"])
+        ax.barh(yy, hi - base, left=base, color=PALETTE["blue"] if hi > base else PALETTE["vermillion"])
+        for v, raw in ((lo, r.low_value), (hi, r.high_value)):
+            ax.text(v, yy + 0.32, fmt_num(raw, 0 if raw >= 10 else 1), ha="center", fontsize=7, color="#333333")
+    names = [f"{pick(_T['inputs'][r.input], lang)}\n({pick(_T['sources'][r.source], lang)}: {fmt_num(r.base_value, 0)})"
+             for r in table.itertuples()]
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(base, color="black", lw=1)
+    ax.text(base, -0.75, pick(_T["base"], lang).format(v=f"{fmt_num(base, 1)} M€"), ha="center", fontsize=8)
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1))
+    ax.set_xlabel(pick(_T["net"], lang))
+    ax.set_title(pick(_T["tornado"], lang), loc="left", pad=18)
+    return _finish(ax, lang, synthetic, [pick(_T["cb_caption"], lang)])
