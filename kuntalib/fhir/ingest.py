@@ -22,6 +22,7 @@ rejected (in ``rejects.parquet`` with line, reason, detail and the first
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -34,9 +35,10 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kuntalib.fhir.parse import REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
+from kuntalib.fhir.parse import LINE_FIELDS, REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
 
 __all__ = ["IngestResult", "ingest_ndjson", "ingest_bundles", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
@@ -50,6 +52,9 @@ TIDY_SCHEMA = pa.schema([
     ("absent_reason", pa.string()), ("unit_translated", pa.bool_()), ("catalogued", pa.bool_()), ("synthetic", pa.bool_()),
     ("content_hash", pa.int64()),
 ])
+#: Low-cardinality columns worth dictionary-encoding in Parquet (ids and times are not).
+_DICT_COLUMNS = ["source", "patient", "device", "vendor", "device_type", "time_precision", "panel", "code", "unit",
+                 "comparator", "absent_reason"]
 REJECT_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("vendor", pa.string()),
     ("raw", pa.string()),
@@ -115,8 +120,12 @@ def load_devices(paths: Iterable[str | Path]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[int, int, int]]:
-    """Cut a file into (start, end, first_line) byte ranges that end at line ends."""
+def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[int, int]]:
+    """Cut a file into (start, end) byte ranges of about ``target_bytes`` that end at line ends.
+
+    Line numbers are counted inside each range and shifted to file line numbers when
+    the ranges are put together, so planning does not read the file.
+    """
     size = os.path.getsize(path)
     cuts = [0]
     with open(path, "rb") as fh:
@@ -129,99 +138,178 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
                 break
             cuts.append(nxt)
             pos = nxt + target_bytes
-        cuts.append(size)
-        first, line = [], 1
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            first.append(line)
-            fh.seek(a)
-            remaining, count = b - a, 0
-            while remaining > 0:
-                block = fh.read(min(16 << 20, remaining))
-                if not block:
-                    break
-                count += block.count(b"\n")
-                remaining -= len(block)
-            line += count
-    return [(a, b, f) for a, b, f in zip(cuts[:-1], cuts[1:], first, strict=True) if b > a]
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 
 
 def _bucket_of(patients: pd.Series, buckets: int) -> np.ndarray:
     return (pd.util.hash_array(patients.to_numpy(dtype=object)) % np.uint64(buckets)).astype(np.int32)
 
 
-def _to_utc(text: pd.Series, kind: pd.Series, assume: str | None) -> pd.Series:
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
-    aware = kind == "tz"
-    if aware.any():
-        out[aware] = pd.to_datetime(text[aware], utc=True, format="ISO8601", errors="coerce")
-    local = ~aware & text.notna()
+def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """UTC times of FHIR dateTime strings; (times, is_date_only, is_naive). Unparseable -> null.
+
+    Times with an offset are cast by Arrow's ISO 8601 parser (pandas when a chunk holds an
+    unparseable one); date-only and naive times are read in ``assume`` (UTC if None) by pandas,
+    with DST-ambiguous and non-existent local times handled as pandas does (NaT, shift forward).
+    """
+    arr = pa.array(strings, pa.string())
+    aware = pc.fill_null(pc.or_(pc.ends_with(arr, "Z"), pc.match_substring_regex(arr, r"[+-]\d\d:\d\d$")), False)
+    aware_np = aware.to_numpy(zero_copy_only=False)
+    date_only = pc.equal(pc.utf8_length(arr), 10).to_numpy(zero_copy_only=False)
+    out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
+    if aware_np.any():
+        sub = arr.filter(aware)
+        try:
+            out[aware_np] = pc.cast(sub, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            out[aware_np] = pd.to_datetime(pd.Series(sub.to_pylist(), dtype=object), utc=True, format="ISO8601",
+                                           errors="coerce").dt.tz_localize(None).to_numpy("datetime64[us]")
+    local = ~aware_np
     if local.any():
-        naive = pd.to_datetime(text[local], format="ISO8601", errors="coerce")
-        out[local] = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-    return out
+        naive = pd.to_datetime(pd.Series(arr.filter(pa.array(local)).to_pylist(), dtype=object), format="ISO8601", errors="coerce")
+        utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+        out[local] = utc.dt.tz_localize(None).to_numpy("datetime64[us]")
+    return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
+
+
+def _iso_utc(strings: list) -> pa.Array:
+    """Optional timestamps with offsets (issued, period end) as UTC; null where absent or unparseable."""
+    arr = pa.array(strings, pa.string())
+    try:
+        return pc.cast(arr, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array(pd.to_datetime(pd.Series(strings, dtype=object), utc=True, format="ISO8601", errors="coerce"),
+                        pa.timestamp("us", tz="UTC"))
+
+
+def _hash(values) -> np.ndarray:
+    return pd.util.hash_array(np.asarray(values, dtype=object))
 
 
 class _Sink:
-    """Collects rows and rejects of one work unit and writes them per chunk."""
+    """Collects the columns and rejects of one work unit and writes them a chunk at a time."""
 
     def __init__(self, source: str, stage: Path, tag: str, buckets: int, options: IngestOptions) -> None:
         self.source, self.stage, self.tag, self.buckets, self.options = source, stage, tag, buckets, options
-        self.rows: list[tuple] = []
         self.rejects: list[tuple] = []
         self.chunk = 0
         self.lines = 0
-        self.accepted_lines = 0
+        self.physical = 0
         self.n_rows = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.line_no: list[int] = []
+        self.heads: list[tuple] = []
+        self.values: list[tuple] = []
+        self.row_line: list[int] = []
 
     def reject(self, line: int, exc: Reject, raw: bytes, vendor: str = "unknown") -> None:
         text = raw[: self.options.max_raw_chars * 4].decode("utf-8", "replace")[: self.options.max_raw_chars]
         self.rejects.append((self.source, line, exc.code, exc.detail, vendor, text.rstrip("\n")))
 
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        df = pd.DataFrame.from_records(self.rows, columns=ROW_FIELDS)
-        self.rows = []
-        df["time_utc"] = _to_utc(df["effective"], df["tz"], self.options.assume_timezone)
-        bad = df["time_utc"].isna()
-        if bad.any():
-            for line, eff, vendor in df.loc[bad, ["line", "effective", "vendor"]].drop_duplicates("line").itertuples(index=False):
-                self.rejects.append((self.source, int(line), "bad_time", f"effective {eff!r}", vendor, ""))
-            bad_lines = set(df.loc[bad, "line"])
-            df = df[~df["line"].isin(bad_lines)]
-            self.accepted_lines -= len(bad_lines)
-        df["period_end_utc"] = pd.to_datetime(df["period_end"], utc=True, format="ISO8601", errors="coerce")
-        df["issued_utc"] = pd.to_datetime(df["issued"], utc=True, format="ISO8601", errors="coerce")
-        df["time_precision"] = np.where(df["tz"] == "date", "day", "second")
-        df["tz_assumed"] = df["tz"] == "naive"
-        df["source"] = self.source
-        df["bucket"] = _bucket_of(df["patient"], self.buckets)
-        self.n_rows += len(df)
-        table = pa.Table.from_pandas(df[[*TIDY_SCHEMA.names, "bucket"]], preserve_index=False)
-        for b, part in df.groupby("bucket", sort=True).indices.items():
-            d = self.stage / f"bucket={b:05d}"
-            d.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table.take(part).drop_columns(["bucket"]).cast(TIDY_SCHEMA),
-                           d / f"part-{self.tag}-{self.chunk:05d}.parquet")
-        self.chunk += 1
-
     def feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
+        """Parse every line; the cyclic garbage collector pauses meanwhile (the loop makes no cycles)."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._feed(parser, items)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
+        parse = parser.parse
+        limit = self.options.chunk_lines
+        line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
         for line, raw in items:
+            self.physical = line
             if not raw.strip():
                 continue
             self.lines += 1
             try:
-                self.rows.extend(parser.parse(raw, line))
-                self.accepted_lines += 1
+                head, values = parse(raw)
             except Reject as exc:
                 self.reject(line, exc, raw, _vendor_hint(raw))
-            if len(self.rows) >= self.options.chunk_lines:
+                continue
+            k = len(heads)
+            line_no.append(line)
+            heads.append(head)
+            vals.extend(values)
+            row_line.extend([k] * len(values))
+            if k + 1 >= limit:
                 self.flush()
+                line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
         self.flush()
+
+    def flush(self) -> None:
+        if not self.heads:
+            return
+        lc = dict(zip(LINE_FIELDS, [self.line_no, *zip(*self.heads, strict=True)], strict=True))
+        rc = dict(zip(ROW_FIELDS, zip(*self.values, strict=True), strict=True))
+        row_line = np.asarray(self.row_line, dtype=np.int64)
+        self._reset()
+        when, date_only, naive = _to_utc(list(lc["effective"]), self.options.assume_timezone)
+        bad = when.is_null().to_numpy(zero_copy_only=False)
+        for i in np.nonzero(bad)[0]:
+            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", f"effective {lc['effective'][i]!r}", lc["vendor"][i], ""))
+        value = np.asarray(rc["value"], dtype=float)
+        row_hash = (_hash(rc["code"]) * np.uint64(3) + pd.util.hash_array(value) * np.uint64(5)
+                    + _hash(rc["absent_reason"]) * np.uint64(7))
+        starts = np.searchsorted(row_line, np.arange(len(lc["line"])))
+        line_hash = np.add.reduceat(row_hash, starts) if len(row_hash) else np.zeros(0, np.uint64)
+        line_hash = line_hash + _hash(lc["patient"]) * np.uint64(11) + _hash(lc["effective"]) * np.uint64(13)
+        keep_rows = ~bad[row_line]
+        row_line = row_line[keep_rows]
+        lines_tab = pa.table({
+            "line": pa.array(lc["line"], pa.int64()), "observation_id": pa.array(lc["observation_id"], pa.string()),
+            "identifier": pa.array(lc["identifier"], pa.string()), "patient": pa.array(lc["patient"], pa.string()),
+            "device": pa.array(lc["device"], pa.string()), "vendor": pa.array(lc["vendor"], pa.string()),
+            "device_type": pa.array(lc["device_type"], pa.string()),
+            "time_utc": when,
+            "time_precision": pa.array(np.where(date_only, "day", "second")), "tz_assumed": pa.array(naive),
+            "period_end_utc": _iso_utc(list(lc["period_end"])),
+            "issued_utc": _iso_utc(list(lc["issued"])),
+            "synthetic": pa.array(lc["synthetic"], pa.bool_()),
+            "content_hash": pa.array(line_hash.view(np.int64)),
+        }).take(pa.array(row_line))
+        mask = pa.array(keep_rows)
+        table = pa.table({
+            "source": pa.array([self.source] * len(row_line), pa.string()),
+            **{n: lines_tab.column(n) for n in ("line", "observation_id", "identifier", "patient", "device", "vendor",
+                                                "device_type", "time_utc", "time_precision", "tz_assumed", "period_end_utc",
+                                                "issued_utc")},
+            "panel": pa.array(rc["panel"], pa.string()).filter(mask), "code": pa.array(rc["code"], pa.string()).filter(mask),
+            "value": pa.array(value).filter(mask), "unit": pa.array(rc["unit"], pa.string()).filter(mask),
+            "comparator": pa.array(rc["comparator"], pa.string()).filter(mask),
+            "absent_reason": pa.array(rc["absent_reason"], pa.string()).filter(mask),
+            "unit_translated": pa.array(rc["unit_translated"], pa.bool_()).filter(mask),
+            "catalogued": pa.array(rc["catalogued"], pa.bool_()).filter(mask),
+            "synthetic": lines_tab.column("synthetic"), "content_hash": lines_tab.column("content_hash"),
+        }).cast(TIDY_SCHEMA)
+        self.n_rows += table.num_rows
+        if self.buckets == 1:
+            parts = {0: table}
+        else:
+            bucket = _bucket_of(table.column("patient").to_pandas(), self.buckets)
+            order = np.argsort(bucket, kind="stable")
+            sorted_tab = table.take(pa.array(order))
+            b_sorted = bucket[order]
+            edges = np.flatnonzero(np.diff(b_sorted)) + 1
+            bounds = np.concatenate([[0], edges, [len(b_sorted)]])
+            parts = {int(b_sorted[a]): sorted_tab.slice(a, z - a) for a, z in zip(bounds[:-1], bounds[1:], strict=True) if z > a}
+        for b, part in parts.items():
+            d = self.stage / f"bucket={b:05d}"
+            d.mkdir(parents=True, exist_ok=True)
+            with pa.OSFile(str(d / f"part-{self.tag}-{self.chunk:05d}.arrow"), "wb") as sink, \
+                    pa.ipc.new_file(sink, TIDY_SCHEMA) as writer:  # staging: Arrow IPC, fast to write and map back
+                writer.write_table(part)
+        self.chunk += 1
 
     def result(self) -> tuple[int, int, int, pd.DataFrame]:
         rej = pd.DataFrame.from_records(self.rejects, columns=REJECT_SCHEMA.names)
-        return self.lines, self.accepted_lines, self.n_rows, rej
+        return self.physical, self.lines, self.n_rows, rej
 
 
 def _vendor_hint(raw: bytes) -> str:
@@ -232,10 +320,11 @@ def _vendor_hint(raw: bytes) -> str:
     return raw[i + 20: j].decode("utf-8", "replace")
 
 
-def _lines(path: Path, start: int, end: int, first_line: int) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(line number within the range, from 1; raw line) for every physical line of the range."""
     with open(path, "rb") as fh:
         fh.seek(start)
-        line = first_line
+        line = 1
         pos = start
         while pos < end:
             raw = fh.readline()
@@ -246,11 +335,14 @@ def _lines(path: Path, start: int, end: int, first_line: int) -> Iterator[tuple[
             line += 1
 
 
-def parse_range(path: str, start: int, end: int, first_line: int, stage: str, tag: str, buckets: int,
+def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
                 options: IngestOptions, devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, pd.DataFrame]:
-    """Phase 1 for one byte range of one NDJSON file: (lines, accepted, rows, rejects)."""
+    """Phase 1 for one byte range of one NDJSON file: (physical lines, lines, rows, rejects).
+
+    Line numbers (in the staged parts and the rejects) count from 1 within the range.
+    """
     sink = _Sink(Path(path).name, Path(stage), tag, buckets, options)
-    sink.feed(ObservationParser(options, devices), _lines(Path(path), start, end, first_line))
+    sink.feed(ObservationParser(options, devices), _lines(Path(path), start, end))
     return sink.result()
 
 
@@ -275,37 +367,67 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     return sink.result()
 
 
-def finalize_bucket(stage_bucket: str, out_file: str) -> tuple[int, pd.DataFrame]:
-    """Phase 2 for one bucket: drop duplicate lines (earlier line wins), write the bucket; (rows kept, rejects)."""
-    df = pq.read_table(stage_bucket, schema=TIDY_SCHEMA).to_pandas()
-    df = df.sort_values(["source", "line"], kind="stable")
-    lines = df.drop_duplicates(["source", "line"])[["source", "line", "patient", "identifier", "content_hash", "vendor"]]
-    reasons: dict[tuple[str, int], tuple[str, str]] = {}
-    with_id = lines[lines["identifier"].notna()]
-    dup_id = with_id.duplicated(["patient", "identifier"], keep="first")
-    if dup_id.any():
-        first = with_id[~dup_id].set_index(["patient", "identifier"])
-        for r in with_id[dup_id].itertuples(index=False):
-            f = first.loc[(r.patient, r.identifier)]
-            same = f.content_hash == r.content_hash
-            reasons[(r.source, r.line)] = ("duplicate" if same else "identifier_conflict", f"first at {f.source} line {f.line}")
-    rest = lines[~lines.set_index(["source", "line"]).index.isin(list(reasons))]
-    dup_c = rest.duplicated("content_hash", keep="first")
-    if dup_c.any():
-        first = rest[~dup_c].drop_duplicates("content_hash").set_index("content_hash")
-        for r in rest[dup_c].itertuples(index=False):
-            f = first.loc[r.content_hash]
-            reasons[(r.source, r.line)] = ("duplicate_content", f"first at {f.source} line {f.line}")
-    vendor = dict(zip(zip(lines["source"], lines["line"], strict=True), lines["vendor"], strict=True))
-    rej = pd.DataFrame([(s, ln, code, detail, vendor[(s, ln)], "") for (s, ln), (code, detail) in reasons.items()],
-                       columns=REJECT_SCHEMA.names)
-    if reasons:
-        drop = pd.MultiIndex.from_tuples(list(reasons))
-        df = df[~df.set_index(["source", "line"]).index.isin(drop)]
-    df = df.sort_values(["patient", "time_utc", "code", "source", "line"], kind="stable")
+def _first_of(frame: pd.DataFrame, keys: list[str], order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For lines (rows of ``frame`` in arrival ``order``): is it a repeat of ``keys``, and the row of the first."""
+    ordered = frame.iloc[order]
+    codes = ordered.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    first_pos = pd.Series(np.arange(len(codes))).groupby(codes).transform("min").to_numpy()
+    repeat = first_pos != np.arange(len(codes))
+    out_repeat = np.zeros(len(frame), bool)
+    out_first = np.zeros(len(frame), np.int64)
+    out_repeat[order] = repeat
+    out_first[order] = order[first_pos]
+    return out_repeat, out_first
+
+
+def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | None = None) -> tuple[int, pd.DataFrame]:
+    """Phase 2 for one bucket: drop duplicate lines (earlier line wins), write the bucket; (rows kept, rejects).
+
+    ``offsets`` shifts the range-relative line numbers of each staged part (by its work-unit
+    tag) to file line numbers. Rows keep the order of the parts: source file, then line.
+    """
+    parts = []
+    for f in sorted(Path(stage_bucket).glob("part-*.arrow")):
+        part = pa.ipc.open_file(pa.memory_map(str(f))).read_all()  # the map lives as long as the table
+        shift = (offsets or {}).get(f.stem[5:f.stem.rfind("-")], 0)
+        if shift:
+            part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
+        parts.append(part)
+    table = pa.concat_tables(parts)
+    key = table.select(["source", "line", "patient", "identifier", "content_hash", "vendor"]).to_pandas()
+    src_code = pd.factorize(key["source"], sort=True)[0].astype(np.int64)
+    row_key = src_code * (1 << 40) + key["line"].to_numpy()
+    first_row = ~pd.Series(row_key).duplicated().to_numpy()
+    lines = key[first_row].reset_index(drop=True)
+    lkey = row_key[first_row]
+    order = np.argsort(lkey, kind="stable")
+    reason = np.full(len(lines), None, dtype=object)
+    first_idx = np.zeros(len(lines), np.int64)
+    has_id = lines["identifier"].notna().to_numpy()
+    if has_id.any():
+        sub = np.flatnonzero(has_id)
+        rep, first = _first_of(lines.iloc[sub].reset_index(drop=True), ["patient", "identifier"],
+                               np.argsort(lkey[sub], kind="stable"))
+        rep_rows, first_rows = sub[rep], sub[first[rep]]
+        same = lines["content_hash"].to_numpy()[rep_rows] == lines["content_hash"].to_numpy()[first_rows]
+        reason[rep_rows] = np.where(same, "duplicate", "identifier_conflict")
+        first_idx[rep_rows] = first_rows
+    rest = np.flatnonzero(reason == None)  # noqa: E711
+    rep, first = _first_of(lines.iloc[rest].reset_index(drop=True), ["content_hash"], np.argsort(lkey[rest], kind="stable"))
+    reason[rest[rep]] = "duplicate_content"
+    first_idx[rest[rep]] = rest[first[rep]]
+    hit = np.flatnonzero(reason != None)  # noqa: E711
+    rej = pd.DataFrame({
+        "source": lines["source"].to_numpy()[hit], "line": lines["line"].to_numpy()[hit], "reason": reason[hit].astype(str),
+        "detail": [f"first at {s} line {ln}" for s, ln in zip(lines["source"].to_numpy()[first_idx[hit]],
+                                                                  lines["line"].to_numpy()[first_idx[hit]], strict=True)],
+        "vendor": lines["vendor"].to_numpy()[hit], "raw": "",
+    }, columns=REJECT_SCHEMA.names)
+    if len(hit):
+        table = table.filter(pa.array(~np.isin(row_key, lkey[hit])))
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False, schema=TIDY_SCHEMA), out_file)
-    return len(df), rej
+    pq.write_table(table, out_file, use_dictionary=_DICT_COLUMNS)
+    return table.num_rows, rej
 
 
 def _run(tasks: list[tuple], fn, workers: int) -> list:
@@ -328,17 +450,26 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
     stage = out_dir / "stage"
     stage.mkdir(parents=True)
     buckets = _buckets_for(sum(os.path.getsize(p) for p in paths), rows_per_bucket)
+    if workers > 1:
+        buckets = max(buckets, workers)
+    offsets: dict[str, int] = {}
     if kind == "ndjson":
-        tasks = [(str(p), a, b, f, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices)
-                 for i, p in enumerate(paths) for j, (a, b, f) in enumerate(plan_ranges(p, range_bytes))]
+        tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices)
+                 for i, p in enumerate(paths) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
         results = _run(tasks, parse_range, workers)
+        done: dict[str, int] = {}
+        for task, res in zip(tasks, results, strict=True):
+            offsets[task[4]] = done.get(task[0], 0)
+            done[task[0]] = offsets[task[4]] + res[0]
+            if len(res[3]):
+                res[3]["line"] += offsets[task[4]]
     else:
         tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices) for i, p in enumerate(paths)]
         results = _run(tasks, parse_bundle, workers)
-    lines = sum(r[0] for r in results)
+    lines = sum(r[1] for r in results)
     rejects = [r[3] for r in results]
     bucket_dirs = sorted(stage.glob("bucket=*"))
-    final = _run([(str(d), str(out_dir / "observations" / d.name / "part-0.parquet")) for d in bucket_dirs],
+    final = _run([(str(d), str(out_dir / "observations" / d.name / "part-0.parquet"), offsets) for d in bucket_dirs],
                  finalize_bucket, workers)
     rows = sum(f[0] for f in final)
     rejects += [f[1] for f in final]
@@ -352,7 +483,7 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
 
 
 def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
-                  devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 64 << 20,
+                  devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
                   rows_per_bucket: int = 500_000) -> IngestResult:
     """Ingest Observation NDJSON files (see module docstring). ``devices`` maps device ids to (vendor, type)."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]

@@ -31,7 +31,6 @@ Duplicates are found after parsing, per patient (see :mod:`kuntalib.fhir.ingest`
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import msgspec
@@ -39,7 +38,7 @@ import orjson
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
 
-__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "ROW_FIELDS"]
+__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS"]
 
 REASONS: dict[str, str] = {
     "invalid_json": "line is not JSON",
@@ -61,6 +60,8 @@ REASONS: dict[str, str] = {
     "duplicate_content": "same patient, time, codes and values as an earlier line",
 }
 _OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary"})
+_UNKNOWN = ("unknown", "unknown")
+_SYNTHETIC = frozenset({"HTEST", "synthetic"})
 
 
 class Reject(Exception):
@@ -92,20 +93,20 @@ class IngestOptions:
     max_raw_chars: int = 2000
 
 
-class _Coding(msgspec.Struct):
+class _Coding(msgspec.Struct, gc=False):
     system: str | None = None
     code: str | None = None
 
 
-class _Concept(msgspec.Struct):
+class _Concept(msgspec.Struct, gc=False):
     coding: list[_Coding] = []
 
 
-class _Ref(msgspec.Struct):
+class _Ref(msgspec.Struct, gc=False):
     reference: str | None = None
 
 
-class _Quantity(msgspec.Struct):
+class _Quantity(msgspec.Struct, gc=False):
     value: float | None = None
     comparator: str | None = None
     unit: str | None = None
@@ -113,7 +114,7 @@ class _Quantity(msgspec.Struct):
     code: str | None = None
 
 
-class _Component(msgspec.Struct):
+class _Component(msgspec.Struct, gc=False):
     code: _Concept | None = None
     valueQuantity: _Quantity | None = None
     valueString: str | None = None
@@ -121,22 +122,22 @@ class _Component(msgspec.Struct):
     dataAbsentReason: _Concept | None = None
 
 
-class _Period(msgspec.Struct):
+class _Period(msgspec.Struct, gc=False):
     start: str | None = None
     end: str | None = None
 
 
-class _Identifier(msgspec.Struct):
+class _Identifier(msgspec.Struct, gc=False):
     system: str | None = None
     value: str | None = None
 
 
-class _Meta(msgspec.Struct):
+class _Meta(msgspec.Struct, gc=False):
     source: str | None = None
     tag: list[_Coding] = []
 
 
-class _Observation(msgspec.Struct):
+class _Observation(msgspec.Struct, gc=False):
     resourceType: str
     id: str | None = None
     meta: _Meta | None = None
@@ -158,10 +159,10 @@ class _Observation(msgspec.Struct):
     dataAbsentReason: _Concept | None = None
 
 
-#: Fields of one tidy row, in order (times are strings here; the ingest parses them per chunk).
-ROW_FIELDS = ("line", "observation_id", "identifier", "patient", "device", "vendor", "device_type", "effective", "tz",
-              "period_end", "issued", "panel", "code", "value", "unit", "comparator", "absent_reason", "unit_translated",
-              "catalogued", "synthetic", "content_hash")
+#: Line-level fields (one per accepted line) and row-level fields (one per value), in order.
+LINE_FIELDS = ("line", "observation_id", "identifier", "patient", "device", "vendor", "device_type", "effective", "period_end",
+               "issued", "synthetic")
+ROW_FIELDS = ("panel", "code", "value", "unit", "comparator", "absent_reason", "unit_translated", "catalogued")
 
 _DECODER = msgspec.json.Decoder(_Observation)
 
@@ -180,17 +181,6 @@ def _absent(concept: _Concept | None) -> str | None:
     return next((c.code for c in concept.coding if c.code), "unknown")
 
 
-def _time_kind(text: str) -> str:
-    """'tz' (has offset), 'naive' (time without offset), 'date' (a day) or raise imprecise_time."""
-    if len(text) <= 7:
-        raise Reject("imprecise_time", f"effective {text!r}")
-    if len(text) == 10:
-        return "date"
-    if text.endswith("Z") or (len(text) > 19 and text[-6] in "+-" and text[-3] == ":"):
-        return "tz"
-    return "naive"
-
-
 class ObservationParser:
     """Parse Observation lines into tidy rows, with a device -> (vendor, type) map."""
 
@@ -198,8 +188,11 @@ class ObservationParser:
         self.options = options or IngestOptions()
         self.devices = devices or {}
 
-    def parse(self, raw: bytes, line: int) -> list[tuple]:
-        """Rows for one line (one per value), or raise :class:`Reject`."""
+    def parse(self, raw: bytes) -> tuple[tuple, list[tuple]]:
+        """One line: its line-level fields (LINE_FIELDS without ``line``) and one tuple of ROW_FIELDS per value.
+
+        Raises :class:`Reject` with the reason code.
+        """
         try:
             obs = _DECODER.decode(raw)
         except msgspec.ValidationError as exc:
@@ -217,10 +210,10 @@ class ObservationParser:
             raise Reject("not_observation", f"resourceType {obs.resourceType!r}")
         if obs.status not in _OK_STATUS:
             raise Reject("status", f"status {obs.status!r}")
-        ref = obs.subject.reference if obs.subject else None
+        subject = obs.subject
+        ref = subject.reference if subject is not None else None
         if not ref:
             raise Reject("missing_subject")
-        patient = ref.rsplit("/", 1)[-1]
         code = _loinc(obs.code)
         if code is None:
             raise Reject("no_loinc", "code.coding has no system http://loinc.org")
@@ -231,17 +224,26 @@ class ObservationParser:
             period_end = obs.effectivePeriod.end
         if not effective:
             raise Reject("missing_effective")
-        tz = _time_kind(effective)
-        if tz == "naive" and self.options.assume_timezone is None:
+        n = len(effective)
+        if n <= 7:
+            raise Reject("imprecise_time", f"effective {effective!r}")
+        if n > 10 and self.options.assume_timezone is None and not (effective[-1] == "Z" or (n > 19 and effective[-6] in "+-")):
             raise Reject("missing_timezone", f"effective {effective!r}")
-        device = obs.device.reference.rsplit("/", 1)[-1] if obs.device and obs.device.reference else None
-        vendor, device_type = self.devices.get(device or "", (None, None))
-        if vendor is None and obs.meta is not None and obs.meta.source and obs.meta.source.startswith("urn:kuntalib:vendor:"):
-            vendor = obs.meta.source.rsplit(":", 1)[-1]
-        synthetic = obs.meta is not None and any(t.code in ("HTEST", "synthetic") for t in obs.meta.tag)
+        dev = obs.device
+        device = dev.reference.rpartition("/")[2] if dev is not None and dev.reference else None
+        vendor, device_type = self.devices.get(device, _UNKNOWN) if device else _UNKNOWN
+        meta = obs.meta
+        synthetic = False
+        if meta is not None:
+            if vendor == "unknown" and meta.source and meta.source.startswith("urn:kuntalib:vendor:"):
+                vendor = meta.source[20:]
+            for tag in meta.tag:
+                if tag.code in _SYNTHETIC:
+                    synthetic = True
+                    break
         identifier = obs.identifier[0].value if obs.identifier else None
-        values: list[tuple[str | None, str, float | None, str | None, str | None, str | None, bool, bool]] = []
         if obs.component:
+            values = []
             for comp in obs.component:
                 ccode = _loinc(comp.code)
                 if ccode is None:
@@ -249,21 +251,14 @@ class ObservationParser:
                 values.append(self._value(ccode, comp.valueQuantity, comp.dataAbsentReason, comp.valueString,
                                           comp.valueCodeableConcept, code))
         elif obs.valueQuantity is not None or obs.dataAbsentReason is not None:
-            values.append(self._value(code, obs.valueQuantity, obs.dataAbsentReason, None, None, None))
+            values = [self._value(code, obs.valueQuantity, obs.dataAbsentReason, None, None, None)]
         elif obs.valueString is not None or obs.valueCodeableConcept is not None or obs.valueBoolean is not None \
                 or obs.valueInteger is not None:
             raise Reject("value_not_quantity")
         else:
             raise Reject("no_value")
-        digest = hashlib.blake2b(
-            repr((patient, effective, [(v[1], v[2], v[3], v[5]) for v in values])).encode(), digest_size=8
-        ).digest()
-        chash = int.from_bytes(digest, "little", signed=True)
-        return [
-            (line, obs.id, identifier, patient, device, vendor or "unknown", device_type or "unknown", effective, tz,
-             period_end, obs.issued, panel, vcode, value, unit, comparator, absent, translated, catalogued, synthetic, chash)
-            for panel, vcode, value, unit, comparator, absent, translated, catalogued in values
-        ]
+        return (obs.id, identifier, ref.rpartition("/")[2], device, vendor, device_type, effective, period_end, obs.issued,
+                synthetic), values
 
     def _value(self, code: str, q: _Quantity | None, absent: _Concept | None, vstring: str | None,
                vconcept: _Concept | None, panel: str | None) -> tuple:
@@ -278,11 +273,12 @@ class ObservationParser:
         value = float(q.value)
         translated = False
         if measure is not None:
-            try:
-                value, translated = convert_unit(value, unit or "", measure)
-            except UnitError as exc:
-                raise Reject("unit_unknown", str(exc)) from None
-            unit = measure.unit
+            if unit != measure.unit:
+                try:
+                    value, translated = convert_unit(value, unit or "", measure)
+                except UnitError as exc:
+                    raise Reject("unit_unknown", str(exc)) from None
+                unit = measure.unit
             lo, hi = measure.plausible
             if self.options.plausibility and hi > lo and not lo <= value <= hi:
                 raise Reject("implausible", f"LOINC {code}: {q.value} {q.code or q.unit} outside {lo}–{hi} {measure.unit}")

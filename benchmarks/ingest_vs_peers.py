@@ -1,0 +1,213 @@
+"""Benchmark: FHIR device-data ingest of kuntalib against peers, on the same simulated file, in one run.
+
+Every method runs in its own fresh process (so peak memory is its own) on the same
+Observation NDJSON, ``--repeat`` times; the script prints median seconds, lines a
+second, peak resident memory and the ratio of kuntalib's throughput to each peer's:
+
+* ``kuntalib`` — :func:`kuntalib.fhir.ingest.ingest_ndjson` (tidy Parquet, rejects, de-duplication);
+* ``duckdb`` — ``read_ndjson`` + ``unnest`` to the same tidy columns (LOINC picked by system,
+  components unnested, times cast to TIMESTAMPTZ), written to Parquet;
+* ``fhir.resources`` — strict R4B validation, one resource at a time (timed on a sample);
+* ``fhiry`` — ``Fhirndjson`` flattening (timed on a sample, it is slow);
+
+plus the simulator's throughput (resources a second, including NDJSON writing). Machines
+here are small and noisy: read the ratios, not the seconds.
+
+    .venv/bin/python benchmarks/ingest_vs_peers.py --clients 300 --days 84 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+DUCKDB_SQL = """
+COPY (
+  WITH o AS (SELECT * FROM read_ndjson('{path}', sample_size=-1, ignore_errors=true)),
+  base AS (
+    SELECT id, subject.reference AS patient, device.reference AS device,
+           coalesce(CAST(effectiveDateTime AS VARCHAR), CAST(effectivePeriod.start AS VARCHAR)) AS effective, issued,
+           list_filter(code.coding, lambda c: c.system = 'http://loinc.org')[1].code AS code,
+           valueQuantity, component
+    FROM o WHERE resourceType = 'Observation'),
+  simple AS (
+    SELECT id, patient, device, TRY_CAST(effective AS TIMESTAMPTZ) AS time_utc, code,
+           valueQuantity.value AS value, coalesce(valueQuantity.code, valueQuantity.unit) AS unit
+    FROM base WHERE component IS NULL),
+  comp AS (
+    SELECT id, patient, device, effective, unnest(component) AS c FROM base WHERE component IS NOT NULL),
+  comp2 AS (
+    SELECT id, patient, device, TRY_CAST(effective AS TIMESTAMPTZ) AS time_utc,
+           list_filter(c.code.coding, lambda x: x.system = 'http://loinc.org')[1].code AS code,
+           c.valueQuantity.value AS value, coalesce(c.valueQuantity.code, c.valueQuantity.unit) AS unit
+    FROM comp)
+  SELECT * FROM simple UNION ALL SELECT * FROM comp2
+) TO '{out}' (FORMAT parquet)
+"""
+
+
+class _PeakMemory:
+    """Samples the memory (PSS) of this process and all its children every 20 ms; keeps the peak (MiB).
+
+    ``ru_maxrss`` would carry the parent's peak across exec on Linux, so the tree is sampled instead.
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:  # PSS shares pages that forked workers have in common, instead of counting them twice
+                total += p.memory_full_info().pss
+            except (psutil.Error, AttributeError):
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+        self.peak = max(self.peak, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> _PeakMemory:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def mib(self) -> float:
+        return self.peak / 2**20
+
+
+def run_method(method: str, path: str, out: str, workers: int, sample: int) -> dict:
+    """Run one method once in this process; return seconds, lines handled and peak memory."""
+    lines = sum(1 for _ in open(path, "rb"))
+    if method == "kuntalib":  # imports happen before the clock starts, for every method
+        from kuntalib.fhir.ingest import ingest_ndjson, load_devices
+    elif method == "duckdb":
+        import duckdb
+    meter = _PeakMemory().__enter__()
+    t0 = time.perf_counter()
+    if method == "kuntalib":
+        devices = load_devices([Path(path).with_name("Device.ndjson")])
+        res = ingest_ndjson(path, out, devices=devices, workers=workers)
+        handled = res.lines
+    elif method == "duckdb":
+        con = duckdb.connect()
+        con.execute(f"SET threads TO {workers}")
+        con.execute(DUCKDB_SQL.format(path=path, out=out + ".parquet"))
+        handled = lines
+    elif method == "fhir.resources":
+        from kuntalib.fhir.conformance import validate_r4b
+
+        with open(path, "rb") as fh:
+            batch = [next(fh) for _ in range(min(sample, lines))]
+        t0 = time.perf_counter()
+        for raw in batch:
+            validate_r4b(raw)
+        handled = len(batch)
+    elif method == "fhiry":
+        from fhiry.fhirndjson import Fhirndjson
+
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb") as fh, open(folder / "sample.ndjson", "wb") as dst:
+            for _ in range(min(sample, lines)):
+                dst.write(next(fh))
+        os.environ["TQDM_DISABLE"] = "1"
+        t0 = time.perf_counter()
+        f = Fhirndjson()
+        f.folder = str(folder)
+        f.process_source()
+        handled = min(sample, lines)
+    else:
+        raise ValueError(method)
+    seconds = time.perf_counter() - t0
+    meter.__exit__()
+    return {"method": method, "seconds": seconds, "lines": handled, "peak_mib": meter.mib}
+
+
+def _child(method: str, path: str, workers: int, sample: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, __file__, "--child", method, "--file", path, "--out", str(Path(tmp) / "o"),
+               "--workers", str(workers), "--sample", str(sample)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=300)
+    ap.add_argument("--days", type=int, default=84)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sample", type=int, default=2000, help="lines timed for the slow per-resource peers")
+    ap.add_argument("--methods", default="kuntalib,duckdb,fhir.resources,fhiry")
+    ap.add_argument("--child")
+    ap.add_argument("--file")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_method(args.child, args.file, args.out, args.workers, args.sample)))
+        return
+
+    from kuntalib.fhir.resources import write_ndjson
+    from kuntalib.fhir.simulate import CohortConfig, simulate_cohort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sim_times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            cohort = simulate_cohort(CohortConfig(n_clients=args.clients, days=args.days), 2021)
+            files = write_ndjson(cohort, tmp)
+            sim_times.append(time.perf_counter() - t0)
+        path = str(files["Observation"])
+        n_lines = len(cohort.measurements)
+        size = os.path.getsize(path) / 2**20
+        print(f"file: {n_lines:,} Observation lines, {size:,.0f} MiB ({args.clients} clients × {args.days} days, synthetic)")
+        print(f"simulator: median {statistics.median(sim_times):.2f} s = {n_lines / statistics.median(sim_times):,.0f} resources/s "
+              "(simulate + write NDJSON)")
+        results: dict[str, list[dict]] = {}
+        for _ in range(args.repeat):
+            for method in args.methods.split(","):
+                results.setdefault(method, []).append(_child(method, path, args.workers, args.sample))
+        rates = {}
+        print(f"\n{'method':16s} {'median s':>9s} {'lines/s':>12s} {'peak MiB':>9s}  (lines timed; peak = PSS of the process tree)")
+        for method, runs in results.items():
+            sec = statistics.median(r["seconds"] for r in runs)
+            lines = runs[0]["lines"]
+            rates[method] = lines / sec
+            peak = statistics.median(r["peak_mib"] for r in runs)
+            print(f"{method:16s} {sec:9.2f} {rates[method]:12,.0f} {peak:9.0f}  ({lines:,})")
+        if "kuntalib" in rates:
+            print("\nthroughput ratio kuntalib / peer (median of runs, same file, same run):")
+            for method, rate in rates.items():
+                if method != "kuntalib":
+                    print(f"  vs {method:14s} {rates['kuntalib'] / rate:8.2f}×")
+
+
+if __name__ == "__main__":
+    main()
