@@ -400,7 +400,6 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     first_row = ~pd.Series(row_key).duplicated().to_numpy()
     lines = key[first_row].reset_index(drop=True)
     lkey = row_key[first_row]
-    order = np.argsort(lkey, kind="stable")
     reason = np.full(len(lines), None, dtype=object)
     first_idx = np.zeros(len(lines), np.int64)
     has_id = lines["identifier"].notna().to_numpy()
