@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv build verify test test-fast lint browser clean
+.PHONY: help venv build verify test test-fast lint browser bench clean
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -40,6 +40,9 @@ test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks) $(wildcard tools)
+
+bench: $(STAMP)  ## benchmarks: ingest vs DuckDB/fhir.resources/fhiry, national-scale memory, build vs papermill loop
+	$(BIN)/python benchmarks/run_all.py
 
 clean:  ## remove built outputs (not data/raw)
 	rm -rf outputs/* data/processed/* && touch outputs/.gitkeep data/processed/.gitkeep

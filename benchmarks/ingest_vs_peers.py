@@ -5,6 +5,7 @@ Observation NDJSON, ``--repeat`` times; the script prints median seconds, lines 
 second, peak resident memory and the ratio of kuntalib's throughput to each peer's:
 
 * ``kuntalib`` — :func:`kuntalib.fhir.ingest.ingest_ndjson` (tidy Parquet, rejects, de-duplication);
+* ``kuntalib+dask`` — the same work units on a Dask LocalCluster (cluster start not timed);
 * ``duckdb`` — ``read_ndjson`` + ``unnest`` to the same tidy columns (LOINC picked by system,
   components unnested, times cast to TIMESTAMPTZ), written to Parquet;
 * ``fhir.resources`` — strict R4B validation, one resource at a time (timed on a sample);
@@ -105,15 +106,22 @@ class _PeakMemory:
 def run_method(method: str, path: str, out: str, workers: int, sample: int) -> dict:
     """Run one method once in this process; return seconds, lines handled and peak memory."""
     lines = sum(1 for _ in open(path, "rb"))
-    if method == "kuntalib":  # imports happen before the clock starts, for every method
+    client = None
+    if method.startswith("kuntalib"):  # imports (and a Dask cluster) are set up before the clock starts
         from kuntalib.fhir.ingest import ingest_ndjson, load_devices
+        from kuntalib.fhir.scale import dask_runner
     elif method == "duckdb":
         import duckdb
+    if method == "kuntalib+dask":
+        from distributed import Client, LocalCluster
+
+        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
     meter = _PeakMemory().__enter__()
     t0 = time.perf_counter()
-    if method == "kuntalib":
+    if method.startswith("kuntalib"):
         devices = load_devices([Path(path).with_name("Device.ndjson")])
-        res = ingest_ndjson(path, out, devices=devices, workers=workers)
+        runner = dask_runner(client) if client is not None else None
+        res = ingest_ndjson(path, out, devices=devices, workers=workers, runner=runner)
         handled = res.lines
     elif method == "duckdb":
         con = duckdb.connect()
@@ -147,6 +155,9 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int) -> d
         raise ValueError(method)
     seconds = time.perf_counter() - t0
     meter.__exit__()
+    if client is not None:
+        client.cluster.close()
+        client.close()
     return {"method": method, "seconds": seconds, "lines": handled, "peak_mib": meter.mib}
 
 
@@ -165,7 +176,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=2000, help="lines timed for the slow per-resource peers")
-    ap.add_argument("--methods", default="kuntalib,duckdb,fhir.resources,fhiry")
+    ap.add_argument("--methods", default="kuntalib,kuntalib+dask,duckdb,fhir.resources,fhiry")
     ap.add_argument("--child")
     ap.add_argument("--file")
     ap.add_argument("--out")

@@ -18,6 +18,10 @@ import pandas as pd
 
 __all__ = [
     "quality_table",
+    "quality_partial",
+    "quality_finish",
+    "bp_daily_means",
+    "fit_trend",
     "adherence",
     "adherence_summary",
     "load_thresholds",
@@ -33,31 +37,32 @@ __all__ = [
 IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "client")
 
 
-def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
-    """Data quality per vendor: lines, accepted, rejected by reason, and flags of accepted lines (shares, %).
+_FLAG_COLUMNS = ("tz_assumed", "unit_translated", "late", "clock_ahead", "value_absent")
 
-    Flags: ``tz_assumed`` (time without offset), ``unit_translated``, ``late`` (issued more
-    than ``late_hours`` after the measurement), ``clock_ahead`` (measurement time more than
-    ``ahead_minutes`` after arrival: the device clock runs ahead), ``value_absent``
-    (dataAbsentReason).
+
+def quality_partial(obs: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
+    """Per vendor: accepted lines and the number of them with each flag (sums; add partials up).
+
+    Exact on any split of the tidy table that keeps a line's rows together (the ingest's
+    patient buckets do), so partials of partitions sum to the whole.
     """
     per_line = obs.assign(value_absent=obs["absent_reason"].notna()).groupby(["source", "line"], sort=False).agg(
         vendor=("vendor", "first"), time_utc=("time_utc", "first"), issued_utc=("issued_utc", "first"),
         tz_assumed=("tz_assumed", "first"), unit_translated=("unit_translated", "any"), value_absent=("value_absent", "any"))
-    lines = per_line.reset_index()
-    lag = (lines["issued_utc"] - lines["time_utc"]).dt.total_seconds()
-    lines["late"] = lag > late_hours * 3600
-    lines["clock_ahead"] = lag < -ahead_minutes * 60
-    acc = lines.groupby("vendor").agg(
-        accepted=("line", "size"),
-        tz_assumed_pct=("tz_assumed", "mean"),
-        unit_translated_pct=("unit_translated", "mean"),
-        late_pct=("late", "mean"),
-        clock_ahead_pct=("clock_ahead", "mean"),
-        value_absent_pct=("value_absent", "mean"),
-    )
-    for c in [c for c in acc.columns if c.endswith("_pct")]:
-        acc[c] = 100 * acc[c]
+    lag = (per_line["issued_utc"] - per_line["time_utc"]).dt.total_seconds()
+    per_line["late"] = lag > late_hours * 3600
+    per_line["clock_ahead"] = lag < -ahead_minutes * 60
+    flags = per_line[list(_FLAG_COLUMNS)].astype(np.int64)
+    flags["accepted"] = 1
+    flags["vendor"] = per_line["vendor"].to_numpy()
+    return flags.groupby("vendor")[["accepted", *_FLAG_COLUMNS]].sum()
+
+
+def quality_finish(partial: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame:
+    """The quality table from summed :func:`quality_partial` results and the rejects."""
+    acc = partial.copy()
+    for c in _FLAG_COLUMNS:
+        acc[f"{c}_pct"] = 100 * acc.pop(c) / acc["accepted"]
     rej = rejects.drop_duplicates(["source", "line"]).pivot_table(index="vendor", columns="reason", values="line",
                                                                   aggfunc="count", fill_value=0)
     rej.columns = [f"rejected_{c}" for c in rej.columns]
@@ -70,7 +75,18 @@ def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, late_hours: float
     out = out[lead + [c for c in out.columns if c not in lead]]
     for c in ["lines", "accepted", "rejected", *rcols]:
         out[c] = out[c].astype(int)
-    return out.reset_index().rename(columns={"index": "vendor"})
+    return out.rename_axis("vendor").reset_index()
+
+
+def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
+    """Data quality per vendor: lines, accepted, rejected by reason, and flags of accepted lines (shares, %).
+
+    Flags: ``tz_assumed`` (time without offset), ``unit_translated``, ``late`` (issued more
+    than ``late_hours`` after the measurement), ``clock_ahead`` (measurement time more than
+    ``ahead_minutes`` after arrival: the device clock runs ahead), ``value_absent``
+    (dataAbsentReason).
+    """
+    return quality_finish(quality_partial(obs, late_hours=late_hours, ahead_minutes=ahead_minutes), rejects)
 
 
 def adherence(obs: pd.DataFrame, *, start: str | pd.Timestamp, days: int, tz: str = "Europe/Helsinki",
@@ -186,20 +202,25 @@ class TrendResult:
                 f"{self.n_patients} patients, {self.n_days} patient-days; converged={self.converged}")
 
 
-def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki", min_days: int = 7,
-                 code: str = "8480-6") -> TrendResult:
-    """Fit the mixed model of :class:`TrendResult` to daily means of patients with ≥ ``min_days`` days."""
-    import statsmodels.formula.api as smf
-
+def bp_daily_means(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki",
+                   code: str = "8480-6") -> pd.DataFrame:
+    """Daily mean of ``code`` per patient and study day (patient, day, value); exact per patient partition."""
     d = obs[(obs["code"] == code) & obs["value"].notna()]
     day = (d["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
     daily = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": day.to_numpy(), "value": d["value"].to_numpy()})
-    daily = daily.groupby(["patient", "day"], as_index=False)["value"].mean()
+    return daily.groupby(["patient", "day"], as_index=False)["value"].mean()
+
+
+def fit_trend(daily: pd.DataFrame, *, min_days: int = 7) -> TrendResult:
+    """Fit the mixed model of :class:`TrendResult` to daily means of patients with ≥ ``min_days`` days."""
+    import statsmodels.formula.api as smf
+
+    daily = daily.sort_values(["patient", "day"], kind="stable").reset_index(drop=True)
     keep = daily.groupby("patient")["day"].transform("size") >= min_days
     daily = daily[keep].copy()
     daily["week"] = daily["day"] / 7.0
     if daily["patient"].nunique() < 3:
-        raise ValueError(f"too few patients with {min_days}+ days of LOINC {code} for a mixed model")
+        raise ValueError(f"too few patients with {min_days}+ days for a mixed model")
     model = smf.mixedlm("value ~ week", daily, groups=daily["patient"], re_formula="~week")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is reported in the result, not as a warning
@@ -211,6 +232,12 @@ def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Eur
     cov = fit.cov_re
     sd = {"intercept": float(np.sqrt(cov.iloc[0, 0])), "week": float(np.sqrt(cov.iloc[1, 1])), "residual": float(np.sqrt(fit.scale))}
     return TrendResult(fixed, int(daily["patient"].nunique()), len(daily), bool(fit.converged), sd, daily)
+
+
+def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki", min_days: int = 7,
+                 code: str = "8480-6") -> TrendResult:
+    """Daily means (:func:`bp_daily_means`) and the mixed model (:func:`fit_trend`) in one call."""
+    return fit_trend(bp_daily_means(obs, start=start, tz=tz, code=code), min_days=min_days)
 
 
 def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[str] | None = None) -> pd.DataFrame:

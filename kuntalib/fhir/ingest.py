@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from kuntalib.fhir.parse import LINE_FIELDS, REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
 
-__all__ = ["IngestResult", "ingest_ndjson", "ingest_bundles", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
+__all__ = ["IngestResult", "ingest_ndjson", "ingest_bundles", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
 
 TIDY_SCHEMA = pa.schema([
@@ -429,11 +429,20 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     return table.num_rows, rej
 
 
-def _run(tasks: list[tuple], fn, workers: int) -> list:
-    if workers <= 1 or len(tasks) <= 1:
-        return [fn(*t) for t in tasks]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, *zip(*tasks, strict=True)))
+#: Runs work units: ``runner(fn, tasks) -> [fn(*task) for task in tasks]``, in any order of execution.
+Runner = Callable[[Callable, list[tuple]], list]
+
+
+def local_runner(workers: int = 1) -> Runner:
+    """Run work units in this process (``workers`` <= 1) or in a pool of ``workers`` processes."""
+
+    def run(fn: Callable, tasks: list[tuple]) -> list:
+        if workers <= 1 or len(tasks) <= 1:
+            return [fn(*t) for t in tasks]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, *zip(*tasks, strict=True)))
+
+    return run
 
 
 def _buckets_for(total_bytes: int, rows_per_bucket: int) -> int:
@@ -442,7 +451,8 @@ def _buckets_for(total_bytes: int, rows_per_bucket: int) -> int:
 
 
 def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions, devices: dict[str, tuple[str, str]],
-            workers: int, range_bytes: int, rows_per_bucket: int) -> IngestResult:
+            workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None) -> IngestResult:
+    run = runner or local_runner(workers)
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -455,7 +465,7 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
     if kind == "ndjson":
         tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices)
                  for i, p in enumerate(paths) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
-        results = _run(tasks, parse_range, workers)
+        results = run(parse_range, tasks)
         done: dict[str, int] = {}
         for task, res in zip(tasks, results, strict=True):
             offsets[task[4]] = done.get(task[0], 0)
@@ -464,12 +474,12 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
                 res[3]["line"] += offsets[task[4]]
     else:
         tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices) for i, p in enumerate(paths)]
-        results = _run(tasks, parse_bundle, workers)
+        results = run(parse_bundle, tasks)
     lines = sum(r[1] for r in results)
     rejects = [r[3] for r in results]
     bucket_dirs = sorted(stage.glob("bucket=*"))
-    final = _run([(str(d), str(out_dir / "observations" / d.name / "part-0.parquet"), offsets) for d in bucket_dirs],
-                 finalize_bucket, workers)
+    final = run(finalize_bucket, [(str(d), str(out_dir / "observations" / d.name / "part-0.parquet"), offsets)
+                                  for d in bucket_dirs])
     rows = sum(f[0] for f in final)
     rejects += [f[1] for f in final]
     rej = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(len(r) for r in rejects) else \
@@ -483,16 +493,22 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
 
 def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
-                  rows_per_bucket: int = 500_000) -> IngestResult:
-    """Ingest Observation NDJSON files (see module docstring). ``devices`` maps device ids to (vendor, type)."""
+                  rows_per_bucket: int = 500_000, runner: Runner | None = None) -> IngestResult:
+    """Ingest Observation NDJSON files (see module docstring). ``devices`` maps device ids to (vendor, type).
+
+    ``runner`` runs the work units elsewhere (e.g. :func:`kuntalib.fhir.scale.dask_runner`); the
+    default is :func:`local_runner` with ``workers`` processes. ``out_dir`` must be on storage every
+    worker sees.
+    """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return _ingest("ndjson", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, range_bytes,
-                   rows_per_bucket)
+                   rows_per_bucket, runner)
 
 
 def ingest_bundles(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                    devices: dict[str, tuple[str, str]] | None = None, workers: int = 1,
-                   rows_per_bucket: int = 500_000) -> IngestResult:
+                   rows_per_bucket: int = 500_000, runner: Runner | None = None) -> IngestResult:
     """Ingest Bundle JSON files; each entry counts as a line numbered by its position."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    return _ingest("bundle", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, 0, rows_per_bucket)
+    return _ingest("bundle", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, 0, rows_per_bucket,
+                   runner)

@@ -99,7 +99,7 @@ def _quantity(value: float, unit: str, vendor: str) -> dict[str, Any]:
 def iter_observations(cohort: Cohort) -> Iterator[dict[str, Any]]:
     """Observation resources in the order they arrive (issued time), duplicates included."""
     m = cohort.measurements
-    rng = np.random.default_rng([max(cohort.seed, 0), 7])
+    rng = np.random.default_rng([cohort.id_seed, 7])
     ids = _uuid(rng, len(m))
     ident = _uuid(rng, len(m))
     dup = m["duplicate_of"].to_numpy()

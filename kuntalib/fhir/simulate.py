@@ -114,6 +114,7 @@ class Cohort:
     clients: pd.DataFrame
     devices: pd.DataFrame
     measurements: pd.DataFrame
+    id_seed: int = 0
 
 
 def _uuid(rng: np.random.Generator, n: int) -> list[str]:
@@ -340,4 +341,4 @@ def simulate_cohort(config: CohortConfig | None = None, rng: int | np.random.Gen
     m.loc[dup, "duplicate_of"] = originals.loc[m.loc[dup, "duplicate_of"]].to_numpy()
     cols = ["obs_no", "client", "device", "vendor", "device_type", "measure", "time_utc", "device_time_utc", "issued_utc",
             "value", "value2", "unit", "naive_time", "fault", "duplicate_of"]
-    return Cohort(cfg, seed, cl, dev.drop(columns="client_no"), m[cols])
+    return Cohort(cfg, seed, cl, dev.drop(columns="client_no"), m[cols], int(rng.integers(0, 2**62)))
