@@ -81,7 +81,8 @@ def test_national_simulation_runs_in_batches(tmp_path, cluster_client):
 
 def test_slurm_cluster_job_script():
     pytest.importorskip("dask_jobqueue")
-    cluster = slurm_cluster(cores=8, memory="16GB", walltime="01:00:00", queue="small", account="project_2001234")
+    cluster = slurm_cluster(cores=8, memory="16GB", walltime="01:00:00", queue="small", account="project_2001234",
+                            scheduler_options={"dashboard_address": ":0"})
     try:
         script = cluster.job_script()
     finally:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from kuntalib.fhir.analysis import TrendResult
 from kuntalib.fhir.conformance import ConformanceReport
@@ -158,8 +159,9 @@ def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang:
     ax.set_yticks(y, [vendor_label(x, lang) for x in v["vendor"]])
     ax.invert_yaxis()
     ax.set_xlim(0, 125)
+    ax.set_xticks(range(0, 101, 20))
     percent_axis(ax, "x")
-    ax.legend(loc="lower right", frameon=True, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["conformance"], lang), loc="left")
     return _finish(ax, lang, synthetic)
 
@@ -225,6 +227,7 @@ def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", 
                     color=PALETTE["vermillion"], alpha=0.2)
     ax.set_xlabel(pick(_T["week"], lang))
     ax.set_ylabel("mmHg")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v))
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     ax.set_title(pick(_T["trend"], lang), loc="left")
