@@ -100,6 +100,15 @@ def _caption(ax: Axes, source: str, lang: str, extra: list[str] | None = None) -
     add_caption(ax, [*(extra or []), f"{pick(_T['source'], lang)}: {source}"])
 
 
+def _finish(ax: Axes, model: ForesightModel, lang: str, caption: bool, extra: list[str] | None = None) -> Axes:
+    """Caption (coding note, extra lines, source) and the synthetic stamp for a synthetic model."""
+    if caption:
+        _caption(ax, model.source, lang, [pick(_T["coding"], lang), *(extra or [])])
+    if model.synthetic:
+        mark_synthetic(ax, lang)
+    return ax
+
+
 def plot_futures_table(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
     """Heatmap of the futures table: variables (grouped by sector) × scenarios, coloured by score.
 
@@ -144,11 +153,7 @@ def plot_futures_table(model: ForesightModel, *, ax: Axes | None = None, lang: s
     if model.score_description:
         cbar.set_label(pick(model.score_description, lang), fontsize=8)
     ax.set_title(f"{pick(_T['futures'], lang)}: {pick(model.title, lang)}", loc="left", pad=30)
-    if caption:
-        _caption(ax, model.source, lang, [pick(_T["coding"], lang)])
-    if model.synthetic:
-        mark_synthetic(ax, lang)
-    return ax
+    return _finish(ax, model, lang, caption)
 
 
 def plot_sector_profile(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
@@ -176,11 +181,7 @@ def plot_sector_profile(model: ForesightModel, *, ax: Axes | None = None, lang: 
     ax.set_xlabel(pick(_T["mean"], lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['profile'], lang)}: {pick(model.title, lang)}", loc="left")
-    if caption:
-        _caption(ax, model.source, lang, [pick(_T["coding"], lang)])
-    if model.synthetic:
-        mark_synthetic(ax, lang)
-    return ax
+    return _finish(ax, model, lang, caption)
 
 
 def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi",
@@ -219,14 +220,10 @@ def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Ax
     ax.legend(handles=[Patch(color=colours[v], label=pick(_T["values"][v], lang)) for v in (-2, -1, 1, 2)],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['consistency'], lang)}: {pick(model.title, lang)}", loc="left")
-    if caption:
-        extra = [pick(_T["coding"], lang)]
-        if result.field_enumerated:
-            extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size), ok=fmt_num(result.field_consistent)))
-        _caption(ax, model.source, lang, extra)
-    if model.synthetic:
-        mark_synthetic(ax, lang)
-    return ax
+    extra = []
+    if result.field_enumerated:
+        extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size), ok=fmt_num(result.field_consistent)))
+    return _finish(ax, model, lang, caption, extra)
 
 
 def plot_competence_matrix(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
