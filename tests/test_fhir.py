@@ -260,6 +260,13 @@ def test_quality_table_adds_up(ingested):
     assert q.set_index("vendor").loc["vendor_d", "tz_assumed_pct"] > 0 == q.set_index("vendor").loc["vendor_a", "tz_assumed_pct"]
 
 
+def test_quality_by_vendor_and_device_type(ingested):
+    q = analysis.quality_table(ingested.read(), ingested.rejects, by=("vendor", "device_type"))
+    assert q["lines"].sum() == ingested.lines and q["rejected"].sum() == ingested.rejected
+    assert "unknown" not in set(q["device_type"])  # rejected lines are traced to their device
+    assert set(q.loc[q["vendor"] == "vendor_c", "device_type"]) <= {"glucometer", "cgm"}
+
+
 def test_adherence_counts_days():
     t = pd.to_datetime(["2024-01-01T08:00Z", "2024-01-01T18:00Z", "2024-01-02T08:00Z", "2024-01-03T08:00Z", "2024-01-09T08:00Z"])
     obs = pd.DataFrame({"patient": "p", "time_utc": t, "code": "8480-6"})

@@ -80,6 +80,7 @@ publish(counts, "ingest_rejected_by_reason")"""),
     ("markdown", None, "## Laatu ja yhdenmukaisuus toimittajittain / Quality and conformance by vendor"),
     ("code", None, """quality = analysis.quality_table(obs, result.rejects)
 publish(quality.round(2), "quality_by_vendor")
+publish(analysis.quality_table(obs, result.rejects, by=("vendor", "device_type")).round(2), "quality_by_vendor_device")
 ax = charts.plot_quality(quality, lang=lang)
 save_figure(ax, "quality_rejected", notebook=NOTEBOOK, lang=lang)
 plt.show()

@@ -40,30 +40,34 @@ IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "clie
 _FLAG_COLUMNS = ("tz_assumed", "unit_translated", "late", "clock_ahead", "value_absent")
 
 
-def quality_partial(obs: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
-    """Per vendor: accepted lines and the number of them with each flag (sums; add partials up).
+def quality_partial(obs: pd.DataFrame, *, by: tuple[str, ...] = ("vendor",), late_hours: float = 24.0,
+                    ahead_minutes: float = 5.0) -> pd.DataFrame:
+    """Per ``by`` group (vendor, or vendor and device type): accepted lines and how many carry each flag.
 
-    Exact on any split of the tidy table that keeps a line's rows together (the ingest's
-    patient buckets do), so partials of partitions sum to the whole.
+    Sums, so partials add up: exact on any split of the tidy table that keeps a line's rows
+    together (the ingest's patient buckets do).
     """
     per_line = obs.assign(value_absent=obs["absent_reason"].notna()).groupby(["source", "line"], sort=False).agg(
-        vendor=("vendor", "first"), time_utc=("time_utc", "first"), issued_utc=("issued_utc", "first"),
-        tz_assumed=("tz_assumed", "first"), unit_translated=("unit_translated", "any"), value_absent=("value_absent", "any"))
+        vendor=("vendor", "first"), device_type=("device_type", "first"), time_utc=("time_utc", "first"),
+        issued_utc=("issued_utc", "first"), tz_assumed=("tz_assumed", "first"), unit_translated=("unit_translated", "any"),
+        value_absent=("value_absent", "any"))
     lag = (per_line["issued_utc"] - per_line["time_utc"]).dt.total_seconds()
     per_line["late"] = lag > late_hours * 3600
     per_line["clock_ahead"] = lag < -ahead_minutes * 60
     flags = per_line[list(_FLAG_COLUMNS)].astype(np.int64)
     flags["accepted"] = 1
-    flags["vendor"] = per_line["vendor"].to_numpy()
-    return flags.groupby("vendor")[["accepted", *_FLAG_COLUMNS]].sum()
+    for col in by:
+        flags[col] = per_line[col].to_numpy()
+    return flags.groupby(list(by))[["accepted", *_FLAG_COLUMNS]].sum()
 
 
 def quality_finish(partial: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame:
-    """The quality table from summed :func:`quality_partial` results and the rejects."""
+    """The quality table from summed :func:`quality_partial` results and the rejects (grouped the same way)."""
+    by = list(partial.index.names)
     acc = partial.copy()
     for c in _FLAG_COLUMNS:
         acc[f"{c}_pct"] = 100 * acc.pop(c) / acc["accepted"]
-    rej = rejects.drop_duplicates(["source", "line"]).pivot_table(index="vendor", columns="reason", values="line",
+    rej = rejects.drop_duplicates(["source", "line"]).pivot_table(index=by, columns="reason", values="line",
                                                                   aggfunc="count", fill_value=0)
     rej.columns = [f"rejected_{c}" for c in rej.columns]
     out = acc.join(rej, how="outer").fillna(0)
@@ -75,18 +79,20 @@ def quality_finish(partial: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame
     out = out[lead + [c for c in out.columns if c not in lead]]
     for c in ["lines", "accepted", "rejected", *rcols]:
         out[c] = out[c].astype(int)
-    return out.rename_axis("vendor").reset_index()
+    return out.reset_index()
 
 
-def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, late_hours: float = 24.0, ahead_minutes: float = 5.0) -> pd.DataFrame:
-    """Data quality per vendor: lines, accepted, rejected by reason, and flags of accepted lines (shares, %).
+def quality_table(obs: pd.DataFrame, rejects: pd.DataFrame, *, by: tuple[str, ...] = ("vendor",), late_hours: float = 24.0,
+                  ahead_minutes: float = 5.0) -> pd.DataFrame:
+    """Data quality per vendor (or ``by=("vendor", "device_type")``): lines, accepted, rejected by reason, flag shares (%).
 
     Flags: ``tz_assumed`` (time without offset), ``unit_translated``, ``late`` (issued more
     than ``late_hours`` after the measurement), ``clock_ahead`` (measurement time more than
     ``ahead_minutes`` after arrival: the device clock runs ahead), ``value_absent``
-    (dataAbsentReason).
+    (dataAbsentReason). Rejected lines count under the vendor and device type their device
+    reference or ``meta.source`` names ("unknown" otherwise).
     """
-    return quality_finish(quality_partial(obs, late_hours=late_hours, ahead_minutes=ahead_minutes), rejects)
+    return quality_finish(quality_partial(obs, by=by, late_hours=late_hours, ahead_minutes=ahead_minutes), rejects)
 
 
 def adherence(obs: pd.DataFrame, *, start: str | pd.Timestamp, days: int, tz: str = "Europe/Helsinki",

@@ -57,7 +57,7 @@ _DICT_COLUMNS = ["source", "patient", "device", "vendor", "device_type", "time_p
                  "comparator", "absent_reason"]
 REJECT_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("vendor", pa.string()),
-    ("raw", pa.string()),
+    ("device_type", pa.string()), ("raw", pa.string()),
 ])
 
 
@@ -205,9 +205,9 @@ class _Sink:
         self.values: list[tuple] = []
         self.row_line: list[int] = []
 
-    def reject(self, line: int, exc: Reject, raw: bytes, vendor: str = "unknown") -> None:
+    def reject(self, line: int, exc: Reject, raw: bytes, sender: tuple[str, str] = ("unknown", "unknown")) -> None:
         text = raw[: self.options.max_raw_chars * 4].decode("utf-8", "replace")[: self.options.max_raw_chars]
-        self.rejects.append((self.source, line, exc.code, exc.detail, vendor, text.rstrip("\n")))
+        self.rejects.append((self.source, line, exc.code, exc.detail, *sender, text.rstrip("\n")))
 
     def feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
         """Parse every line; the cyclic garbage collector pauses meanwhile (the loop makes no cycles)."""
@@ -231,7 +231,7 @@ class _Sink:
             try:
                 head, values = parse(raw)
             except Reject as exc:
-                self.reject(line, exc, raw, _vendor_hint(raw))
+                self.reject(line, exc, raw, _sender_hint(raw, parser.devices))
                 continue
             k = len(heads)
             line_no.append(line)
@@ -253,7 +253,8 @@ class _Sink:
         when, date_only, naive = _to_utc(list(lc["effective"]), self.options.assume_timezone)
         bad = when.is_null().to_numpy(zero_copy_only=False)
         for i in np.nonzero(bad)[0]:
-            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", f"effective {lc['effective'][i]!r}", lc["vendor"][i], ""))
+            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", f"effective {lc['effective'][i]!r}", lc["vendor"][i],
+                                 lc["device_type"][i], ""))
         value = np.asarray(rc["value"], dtype=float)
         row_hash = (_hash(rc["code"]) * np.uint64(3) + pd.util.hash_array(value) * np.uint64(5)
                     + _hash(rc["absent_reason"]) * np.uint64(7))
@@ -312,12 +313,17 @@ class _Sink:
         return self.physical, self.lines, self.n_rows, rej
 
 
-def _vendor_hint(raw: bytes) -> str:
+def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(vendor, device type) of a line that did not parse, from its device reference or meta.source, if it has them."""
+    i = raw.find(b'"Device/')
+    if i >= 0:
+        device = raw[i + 8: raw.find(b'"', i + 8)].decode("utf-8", "replace")
+        if device in devices:
+            return devices[device]
     i = raw.find(b"urn:kuntalib:vendor:")
     if i < 0:
-        return "unknown"
-    j = raw.find(b'"', i)
-    return raw[i + 20: j].decode("utf-8", "replace")
+        return "unknown", "unknown"
+    return raw[i + 20: raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
 def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -360,7 +366,7 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
         bundle = msgspec.json.decode(raw, type=_Bundle)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         sink.lines = 1
-        sink.reject(0, Reject("invalid_json", f"not a Bundle: {exc}"), raw)
+        sink.reject(0, Reject("invalid_json", f"not a Bundle: {exc}"), raw[:200])
         return sink.result()
     sink.feed(ObservationParser(options, devices),
               ((i + 1, bytes(e["resource"]) if "resource" in e else b'{"resourceType": null}') for i, e in enumerate(bundle.entry)))
@@ -394,7 +400,7 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
     table = pa.concat_tables(parts)
-    key = table.select(["source", "line", "patient", "identifier", "content_hash", "vendor"]).to_pandas()
+    key = table.select(["source", "line", "patient", "identifier", "content_hash", "vendor", "device_type"]).to_pandas()
     src_code = pd.factorize(key["source"], sort=True)[0].astype(np.int64)
     row_key = src_code * (1 << 40) + key["line"].to_numpy()
     first_row = ~pd.Series(row_key).duplicated().to_numpy()
@@ -420,7 +426,7 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         "source": lines["source"].to_numpy()[hit], "line": lines["line"].to_numpy()[hit], "reason": reason[hit].astype(str),
         "detail": [f"first at {s} line {ln}" for s, ln in zip(lines["source"].to_numpy()[first_idx[hit]],
                                                                   lines["line"].to_numpy()[first_idx[hit]], strict=True)],
-        "vendor": lines["vendor"].to_numpy()[hit], "raw": "",
+        "vendor": lines["vendor"].to_numpy()[hit], "device_type": lines["device_type"].to_numpy()[hit], "raw": "",
     }, columns=REJECT_SCHEMA.names)
     if len(hit):
         table = table.filter(pa.array(~np.isin(row_key, lkey[hit])))
