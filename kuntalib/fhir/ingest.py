@@ -183,8 +183,33 @@ def _iso_utc(strings: list) -> pa.Array:
                         pa.timestamp("us", tz="UTC"))
 
 
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+
+
 def _hash(values) -> np.ndarray:
-    return pd.util.hash_array(np.asarray(values, dtype=object))
+    """A deterministic 64-bit hash of each string (FNV-1a over 8-byte words, vectorised).
+
+    The same in every process and on every machine (unlike Python's ``hash``); ASCII
+    strings (FHIR ids, codes, dateTimes) take the fast path, anything else pandas' hash.
+    """
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    try:
+        a = np.array(values, dtype="S")
+    except UnicodeEncodeError:
+        return pd.util.hash_array(np.asarray(values, dtype=object))
+    width = max(a.itemsize, 1)
+    raw = a.view(np.uint8).reshape(n, a.itemsize) if a.itemsize else np.zeros((n, 1), np.uint8)
+    if width % 8:
+        raw = np.pad(raw, ((0, 0), (0, 8 - width % 8)))
+    words = np.ascontiguousarray(raw).view(np.uint64)
+    h = np.full(n, _FNV_OFFSET, np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * _FNV_PRIME
+        h ^= h >> np.uint64(29)
+    return h
 
 
 class _Sink:
@@ -223,11 +248,11 @@ class _Sink:
         parse = parser.parse
         limit = self.options.chunk_lines
         line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
+        line = n_lines = 0
         for line, raw in items:
-            self.physical = line
-            if not raw.strip():
+            if not raw or raw.isspace():
                 continue
-            self.lines += 1
+            n_lines += 1
             try:
                 head, values = parse(raw)
             except Reject as exc:
@@ -236,11 +261,17 @@ class _Sink:
             k = len(heads)
             line_no.append(line)
             heads.append(head)
-            vals.extend(values)
-            row_line.extend([k] * len(values))
+            if len(values) == 1:
+                vals.append(values[0])
+                row_line.append(k)
+            else:
+                vals.extend(values)
+                row_line.extend([k] * len(values))
             if k + 1 >= limit:
                 self.flush()
                 line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
+        self.physical = max(self.physical, line)
+        self.lines += n_lines
         self.flush()
 
     def flush(self) -> None:
@@ -326,19 +357,28 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
     return raw[i + 20: raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
-def _lines(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(line number within the range, from 1; raw line) for every physical line of the range."""
+def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[tuple[int, bytes]]:
+    """(line number within the range, from 1; raw line) for every physical line of the range.
+
+    Reads ``block`` bytes at a time and splits them, so memory stays bounded by the block.
+    """
+    line = 1
+    rest = b""
     with open(path, "rb") as fh:
         fh.seek(start)
-        line = 1
-        pos = start
-        while pos < end:
-            raw = fh.readline()
-            if not raw:
+        remaining = end - start
+        while remaining > 0:
+            data = fh.read(min(block, remaining))
+            if not data:
                 break
-            pos += len(raw)
-            yield line, raw
-            line += 1
+            remaining -= len(data)
+            parts = (rest + data).split(b"\n")
+            rest = parts.pop()
+            for raw in parts:
+                yield line, raw
+                line += 1
+    if rest:
+        yield line, rest
 
 
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
@@ -431,7 +471,7 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     if len(hit):
         table = table.filter(pa.array(~np.isin(row_key, lkey[hit])))
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out_file, use_dictionary=_DICT_COLUMNS)
+    pq.write_table(table, out_file, use_dictionary=_DICT_COLUMNS, compression="lz4")
     return table.num_rows, rej
 
 
