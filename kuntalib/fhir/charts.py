@@ -69,9 +69,9 @@ _T = {
     },
     "base": {"fi": "perusura {v}", "sv": "basfall {v}", "en": "base case {v}"},
     "cb_caption": {
-        "fi": "Ennuste (Smart Tampere): 4 000 asiakasta × 3 vältettyä sairaalapäivää ≈ lähes 5 M€ vuodessa. Vaihteluvälit ±50 %: kuntalibin oletus.",
-        "sv": "Prognos (Smart Tampere): 4 000 klienter × 3 undvikna vårddagar ≈ nästan 5 M€ per år. Intervall ±50 %: kuntalibs antagande.",
-        "en": "Projection (Smart Tampere): 4,000 clients × 3 hospital days avoided ≈ almost 5 M€ a year. Ranges ±50 %: kuntalib's assumption.",
+        "fi": "Ennuste (Smart Tampere): {c} asiakasta × {d} vältettyä sairaalapäivää ≈ {s} M€ vuodessa. Vaihteluvälit: kuntalibin oletus.",
+        "sv": "Prognos (Smart Tampere): {c} klienter × {d} undvikna vårddagar ≈ {s} M€ per år. Intervall: kuntalibs antagande.",
+        "en": "Projection (Smart Tampere): {c} clients × {d} hospital days avoided ≈ {s} M€ a year. Ranges: kuntalib's assumption.",
     },
 }
 _FLAGS = {
@@ -259,4 +259,6 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
     ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1))
     ax.set_xlabel(pick(_T["net"], lang))
     ax.set_title(pick(_T["tornado"], lang), loc="left", pad=18)
-    return _finish(ax, lang, synthetic, [pick(_T["cb_caption"], lang)])
+    caption = pick(_T["cb_caption"], lang).format(c=fmt_num(settings.clients), d=fmt_num(settings.days_avoided),
+                                                  s=fmt_num(settings.clients * settings.days_avoided * settings.cost_per_day / 1e6, 1))
+    return _finish(ax, lang, synthetic, [caption])
