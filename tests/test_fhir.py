@@ -264,6 +264,9 @@ def test_quality_by_vendor_and_device_type(ingested):
     q = analysis.quality_table(ingested.read(), ingested.rejects, by=("vendor", "device_type"))
     assert q["lines"].sum() == ingested.lines and q["rejected"].sum() == ingested.rejected
     assert "unknown" not in set(q["device_type"])  # rejected lines are traced to their device
+    obs = ingested.read()
+    assert q.groupby("vendor")["persons"].sum().min() >= 1
+    assert analysis.quality_table(obs, ingested.rejects)["persons"].sum() == obs.groupby("vendor")["patient"].nunique().sum()
     assert set(q.loc[q["vendor"] == "vendor_c", "device_type"]) <= {"glucometer", "cgm"}
 
 

@@ -78,9 +78,12 @@ obs = result.read()
 counts = result.by_reason().rename_axis("reason").reset_index(name="lines")
 publish(counts, "ingest_rejected_by_reason")"""),
     ("markdown", None, "## Laatu ja yhdenmukaisuus toimittajittain / Quality and conformance by vendor"),
-    ("code", None, """quality = analysis.quality_table(obs, result.rejects)
-publish(quality.round(2), "quality_by_vendor")
-publish(analysis.quality_table(obs, result.rejects, by=("vendor", "device_type")).round(2), "quality_by_vendor_device")
+    ("code", None, """quality_all = analysis.quality_table(obs, result.rejects)
+quality_pub = analysis.suppress_small(quality_all, "persons", k=min_persons)
+publish(quality_pub.round(2), "quality_by_vendor")
+quality = quality_all[~quality_pub["suppressed"].to_numpy()]  # charts show only vendors with enough persons
+by_device = analysis.quality_table(obs, result.rejects, by=("vendor", "device_type"))
+publish(analysis.suppress_small(by_device, "persons", k=min_persons).round(2), "quality_by_vendor_device")
 ax = charts.plot_quality(quality, lang=lang)
 save_figure(ax, "quality_rejected", notebook=NOTEBOOK, lang=lang)
 plt.show()

@@ -48,7 +48,7 @@ def quality_partial(obs: pd.DataFrame, *, by: tuple[str, ...] = ("vendor",), lat
     together (the ingest's patient buckets do).
     """
     per_line = obs.assign(value_absent=obs["absent_reason"].notna()).groupby(["source", "line"], sort=False).agg(
-        vendor=("vendor", "first"), device_type=("device_type", "first"), time_utc=("time_utc", "first"),
+        vendor=("vendor", "first"), device_type=("device_type", "first"), patient=("patient", "first"), time_utc=("time_utc", "first"),
         issued_utc=("issued_utc", "first"), tz_assumed=("tz_assumed", "first"), unit_translated=("unit_translated", "any"),
         value_absent=("value_absent", "any"))
     lag = (per_line["issued_utc"] - per_line["time_utc"]).dt.total_seconds()
@@ -58,11 +58,17 @@ def quality_partial(obs: pd.DataFrame, *, by: tuple[str, ...] = ("vendor",), lat
     flags["accepted"] = 1
     for col in by:
         flags[col] = per_line[col].to_numpy()
-    return flags.groupby(list(by))[["accepted", *_FLAG_COLUMNS]].sum()
+    out = flags.groupby(list(by))[["accepted", *_FLAG_COLUMNS]].sum()
+    out["persons"] = per_line.groupby(list(by))["patient"].nunique()  # additive: a patient is in one partition
+    return out
 
 
 def quality_finish(partial: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame:
-    """The quality table from summed :func:`quality_partial` results and the rejects (grouped the same way)."""
+    """The quality table from summed :func:`quality_partial` results and the rejects (grouped the same way).
+
+    ``persons`` counts the patients with accepted lines in the group: suppress small groups
+    (:func:`suppress_small`) before publishing.
+    """
     by = list(partial.index.names)
     acc = partial.copy()
     for c in _FLAG_COLUMNS:
@@ -77,7 +83,7 @@ def quality_finish(partial: pd.DataFrame, rejects: pd.DataFrame) -> pd.DataFrame
     out["rejected_pct"] = 100 * out["rejected"] / out["lines"]
     lead = ["lines", "accepted", "rejected", "rejected_pct"]
     out = out[lead + [c for c in out.columns if c not in lead]]
-    for c in ["lines", "accepted", "rejected", *rcols]:
+    for c in ["lines", "accepted", "rejected", "persons", *rcols]:
         out[c] = out[c].astype(int)
     return out.reset_index()
 
