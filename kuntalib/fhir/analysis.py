@@ -37,6 +37,11 @@ __all__ = [
 IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "client")
 
 
+def _study_day(times: pd.Series, start: str | pd.Timestamp, tz: str) -> pd.Series:
+    """Local calendar day in ``tz`` counted from ``start`` (0 = the start date)."""
+    return (times.dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
+
+
 _FLAG_COLUMNS = ("tz_assumed", "unit_translated", "late", "clock_ahead", "value_absent")
 
 
@@ -110,9 +115,7 @@ def adherence(obs: pd.DataFrame, *, start: str | pd.Timestamp, days: int, tz: st
     from their first week on.
     """
     d = obs if codes is None else obs[obs["code"].isin(codes)]
-    start = pd.Timestamp(start)
-    local_day = (d["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - start).dt.days
-    d = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": local_day.to_numpy()})
+    d = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": _study_day(d["time_utc"], start, tz).to_numpy()})
     d = d[(d["day"] >= 0) & (d["day"] < days)].drop_duplicates()
     d["week"] = d["day"] // 7 + 1
     counts = d.groupby(["patient", "week"]).size().rename("days_measured")
@@ -184,8 +187,7 @@ def alert_summary(al: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Eur
     """Per rule and study week: alerts and persons with an alert (identifiers dropped)."""
     if al.empty:
         return pd.DataFrame(columns=["rule_id", "week", "alerts", "persons"])
-    day = (al["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
-    d = al.assign(week=day // 7 + 1)
+    d = al.assign(week=_study_day(al["time_utc"], start, tz) // 7 + 1)
     return d.groupby(["rule_id", "week"]).agg(alerts=("patient", "size"), persons=("patient", "nunique")).reset_index()
 
 
@@ -218,8 +220,8 @@ def bp_daily_means(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "E
                    code: str = "8480-6") -> pd.DataFrame:
     """Daily mean of ``code`` per patient and study day (patient, day, value); exact per patient partition."""
     d = obs[(obs["code"] == code) & obs["value"].notna()]
-    day = (d["time_utc"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timestamp(start)).dt.days
-    daily = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": day.to_numpy(), "value": d["value"].to_numpy()})
+    daily = pd.DataFrame({"patient": d["patient"].to_numpy(), "day": _study_day(d["time_utc"], start, tz).to_numpy(),
+                          "value": d["value"].to_numpy()})
     return daily.groupby(["patient", "day"], as_index=False)["value"].mean()
 
 

@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 
 from kuntalib.fhir.catalogue import BY_LOINC, CATEGORY, LOINC, UCUM
+from kuntalib.fhir.parse import has_utc_offset
 
 __all__ = ["PROFILE_RULES", "check_profile", "validate_r4b", "ConformanceReport", "conformance_report"]
 
@@ -48,12 +49,6 @@ def _loinc(concept: dict | None) -> str | None:
     return None
 
 
-def _has_offset(text: str | None) -> bool:
-    if not text or len(text) <= 10:
-        return bool(text)
-    return text.endswith("Z") or (text[-6] in "+-" and text[-3] == ":")
-
-
 def check_profile(obs: dict) -> list[str]:
     """Profile rules (see module docstring) the Observation breaks, as rule codes."""
     broken = []
@@ -68,7 +63,7 @@ def check_profile(obs: dict) -> list[str]:
         broken.append("R3")
     period = obs.get("effectivePeriod") or {}
     when = obs.get("effectiveDateTime") or obs.get("effectiveInstant") or period.get("start") or period.get("end")
-    if not _has_offset(when):
+    if not when or not has_utc_offset(when):
         broken.append("R4")
     if not (obs.get("subject") or {}).get("reference"):
         broken.append("R5")

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from kuntalib.fhir.parse import LINE_FIELDS, REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
 
-__all__ = ["IngestResult", "ingest_ndjson", "ingest_bundles", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
+__all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
 
 TIDY_SCHEMA = pa.schema([
@@ -52,6 +52,8 @@ TIDY_SCHEMA = pa.schema([
     ("absent_reason", pa.string()), ("unit_translated", pa.bool_()), ("catalogued", pa.bool_()), ("synthetic", pa.bool_()),
     ("content_hash", pa.int64()),
 ])
+#: The columns a reader gets by default (the de-duplication hash is internal).
+OBSERVATION_COLUMNS = [c for c in TIDY_SCHEMA.names if c != "content_hash"]
 #: Low-cardinality columns worth dictionary-encoding in Parquet (ids and times are not).
 _DICT_COLUMNS = ["source", "patient", "device", "vendor", "device_type", "time_precision", "panel", "code", "unit",
                  "comparator", "absent_reason"]
@@ -96,11 +98,10 @@ class IngestResult:
 
 
 def read_observations(out_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read the tidy Parquet dataset an ingest wrote under ``out_dir``."""
-    table = pq.read_table(Path(out_dir) / "observations", columns=columns, schema=TIDY_SCHEMA.append(pa.field("bucket", pa.int32()))
-                          if columns is None else None)
-    df = table.to_pandas()
-    return df.drop(columns=[c for c in ("bucket", "content_hash") if c in df.columns and (columns is None or c not in columns)])
+    """Read the tidy Parquet dataset an ingest wrote under ``out_dir`` (default: :data:`OBSERVATION_COLUMNS`)."""
+    table = pq.read_table(Path(out_dir) / "observations", columns=columns or OBSERVATION_COLUMNS, schema=TIDY_SCHEMA,
+                          partitioning=None)
+    return table.to_pandas()
 
 
 def load_devices(paths: Iterable[str | Path]) -> dict[str, tuple[str, str]]:

@@ -38,7 +38,7 @@ import orjson
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
 
-__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS"]
+__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "has_utc_offset"]
 
 REASONS: dict[str, str] = {
     "invalid_json": "line is not JSON",
@@ -175,6 +175,12 @@ def _loinc(concept: _Concept | None) -> str | None:
     return None
 
 
+def has_utc_offset(text: str) -> bool:
+    """Whether a FHIR dateTime is anchored in UTC: 'Z' or '±hh:mm' after a time; a date alone needs none."""
+    n = len(text)
+    return n <= 10 or text[-1] == "Z" or (n > 19 and text[-6] in "+-" and text[-3] == ":")
+
+
 def _absent(concept: _Concept | None) -> str | None:
     if concept is None:
         return None
@@ -224,10 +230,9 @@ class ObservationParser:
             period_end = obs.effectivePeriod.end
         if not effective:
             raise Reject("missing_effective")
-        n = len(effective)
-        if n <= 7:
+        if len(effective) <= 7:
             raise Reject("imprecise_time", f"effective {effective!r}")
-        if n > 10 and self.options.assume_timezone is None and not (effective[-1] == "Z" or (n > 19 and effective[-6] in "+-")):
+        if self.options.assume_timezone is None and not has_utc_offset(effective):
             raise Reject("missing_timezone", f"effective {effective!r}")
         dev = obs.device
         device = dev.reference.rpartition("/")[2] if dev is not None and dev.reference else None

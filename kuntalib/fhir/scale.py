@@ -55,11 +55,10 @@ def read_observations_dask(out_dir: str | Path, columns: list[str] | None = None
     """The tidy dataset as a ``dask.dataframe`` with one partition per patient bucket."""
     import dask.dataframe as dd
 
-    from kuntalib.fhir.ingest import TIDY_SCHEMA
+    from kuntalib.fhir.ingest import OBSERVATION_COLUMNS
 
     files = [str(p) for p in observation_partitions(out_dir)]
-    cols = columns or [c for c in TIDY_SCHEMA.names if c != "content_hash"]
-    return dd.read_parquet(files, columns=cols)
+    return dd.read_parquet(files, columns=columns or OBSERVATION_COLUMNS)
 
 
 def _read(path: str, columns: list[str] | None = None) -> pd.DataFrame:
