@@ -9,16 +9,20 @@ STAMP := $(VENV)/.installed
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+UV_VERSION := 0.13.9
+LINTED := kuntalib tests notebooks $(wildcard benchmarks)
+
+# uv installs the lock in seconds where pip takes minutes: use the machine's uv, else install
+# uv (from PyPI, pinned) into the new venv with pip first.
 $(STAMP): requirements-lock.txt pyproject.toml
-	@if command -v uv >/dev/null 2>&1; then \
-	  uv venv --python $(PY) $(VENV) && uv pip install --python $(BIN)/python -r requirements-lock.txt && uv pip install --python $(BIN)/python --no-deps -e . ; \
-	else \
-	  $(PY) -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip && \
-	  $(BIN)/python -m pip install -q -r requirements-lock.txt && $(BIN)/python -m pip install -q --no-deps -e . ; \
-	fi
+	@set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
+	UV=$$(command -v uv || true); \
+	if [ -z "$$UV" ]; then $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); UV=$(BIN)/uv; fi; \
+	$$UV pip install -q --python $(BIN)/python -r requirements-lock.txt; \
+	$$UV pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv with the locked versions (uv if present, else pip)
+venv: $(STAMP)  ## create .venv with the locked versions (with uv; installed from PyPI if missing)
 
 build: $(STAMP)  ## rebuild every output from data/raw (incremental)
 	$(BIN)/kuntalib build
@@ -32,14 +36,14 @@ browser:  ## install headless Chromium (Debian package) for the site test, if mi
 	  else echo "chromium missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
 
 test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, notebooks, browser)
-	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks) $(wildcard tools)
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/python -m pytest -q -rs
 
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
 
-lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check kuntalib tests $(wildcard benchmarks) $(wildcard tools)
+lint: $(STAMP)  ## ruff over the package, tests, benchmarks and the notebooks' code
+	$(BIN)/ruff check $(LINTED)
 
 bench: $(STAMP)  ## benchmarks: ingest vs DuckDB/fhir.resources/fhiry, national-scale memory, build vs papermill loop
 	$(BIN)/python benchmarks/run_all.py

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kuntalib import paths
-from kuntalib.build.params import ParameterError, parse_cli_value, read_parameters
 from kuntalib.i18n import LANGS
+from kuntalib.pipeline.params import ParameterError, parse_cli_value, read_parameters
 
 __all__ = ["main", "build", "verify"]
 
@@ -42,15 +42,15 @@ def build(
     progress: bool = True,
 ) -> int:
     """Run out-of-date notebooks, publish their pages, rewrite the manifest; return the exit code."""
-    from kuntalib.build.runner import discover, plan
+    from kuntalib.pipeline.runner import discover, plan
 
     return run_jobs(plan(discover(notebooks), langs, overrides), force=force, workers=workers, progress=progress)
 
 
 def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
     """Run planned jobs, publish pages of those that ran, rewrite the manifest."""
-    from kuntalib.build.manifest import write_manifest
-    from kuntalib.build.runner import run_build
+    from kuntalib.pipeline.manifest import write_manifest
+    from kuntalib.pipeline.runner import run_build
 
     t0 = time.perf_counter()
     report = run_build(jobs, force=force, workers=workers, progress=progress)
@@ -63,7 +63,7 @@ def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: boo
         not (site / j.lang / f"{j.stem}.html").exists() for j in jobs if j.output.exists()
     )
     if ran or report.failed or missing_pages or not (site / "index.html").exists():
-        from kuntalib.build.site import publish
+        from kuntalib.pipeline.site import publish
 
         publish(ran)
     write_manifest()
@@ -73,8 +73,8 @@ def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: boo
 
 def verify(*, workers: int = 2, progress: bool = True) -> int:
     """Rebuild the last build's runs into a scratch folder; report each file that differs from the manifest."""
-    from kuntalib.build.manifest import collect, compare, read_manifest
-    from kuntalib.build.runner import recorded_jobs
+    from kuntalib.pipeline.manifest import collect, compare, read_manifest
+    from kuntalib.pipeline.runner import recorded_jobs
 
     manifest = paths.manifest_file()
     if not manifest.exists():
@@ -83,16 +83,20 @@ def verify(*, workers: int = 2, progress: bool = True) -> int:
     expected = read_manifest(manifest)
     jobs = recorded_jobs()
     with tempfile.TemporaryDirectory(prefix="kuntalib-verify-") as tmp:
-        old = os.environ.get("KUNTALIB_OUTPUTS")
-        os.environ["KUNTALIB_OUTPUTS"] = tmp
+        # Outputs and the language-neutral steps both go to the scratch folder, so every
+        # step is computed afresh rather than read from data/processed.
+        scratch = {"KUNTALIB_OUTPUTS": str(Path(tmp) / "outputs"), "KUNTALIB_PROCESSED": str(Path(tmp) / "processed")}
+        saved = {k: os.environ.get(k) for k in scratch}
+        os.environ.update(scratch)
         try:
             code = run_jobs(jobs, force=True, workers=workers, progress=progress)
-            actual = collect(Path(tmp))
+            actual = collect(Path(scratch["KUNTALIB_OUTPUTS"]))
         finally:
-            if old is None:
-                os.environ.pop("KUNTALIB_OUTPUTS", None)
-            else:
-                os.environ["KUNTALIB_OUTPUTS"] = old
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     problems = compare(expected, actual)
     for line in problems:
         print(line)
@@ -101,7 +105,7 @@ def verify(*, workers: int = 2, progress: bool = True) -> int:
 
 
 def _params(notebooks: list[str] | None) -> int:
-    from kuntalib.build.runner import discover
+    from kuntalib.pipeline.runner import discover
 
     for nb in discover(notebooks):
         print(nb.name)

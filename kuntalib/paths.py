@@ -100,5 +100,14 @@ def manifest_file() -> Path:
 
 
 def raw_file(*parts: str) -> Path:
-    """Path of a file under ``data/raw`` (it need not exist yet)."""
-    return data_raw().joinpath(*parts)
+    """Path of a file under ``data/raw`` (it need not exist yet).
+
+    ``raw_file("barometer/2022/questions.csv")`` and ``raw_file("barometer", "2022", "questions.csv")``
+    are the same file. A path that would leave ``data/raw`` (``..``, an absolute path) is refused
+    with ``ValueError``.
+    """
+    base = data_raw()
+    path = base.joinpath(*parts)
+    if not parts or not path.resolve().is_relative_to(base.resolve()) or path.resolve() == base.resolve():
+        raise ValueError(f"{'/'.join(parts)!r}: not a file path under {base}")
+    return path

@@ -130,6 +130,8 @@ def track_input(path: str | Path) -> None:
 def open_raw(*parts: str, check: bool = True) -> tuple[Path, Provenance]:
     """Locate a raw file, verify its sidecar and record it as a build input.
 
+    ``open_raw("kotidigi/alert_thresholds.csv")`` or ``open_raw("kotidigi", "alert_thresholds.csv")``.
+
     Returns
     -------
     (path, provenance)

@@ -90,7 +90,6 @@ def test_every_chart_has_caption_and_source(figures, lang):
 
 
 def test_wilson_matches_statsmodels_and_fpc_narrows():
-    lo, hi = wilson_fpc(0.7, 185)
     slo, shi = proportion_confint(round(0.7 * 185), 185, method="wilson")
     p = round(0.7 * 185) / 185
     lo, hi = wilson_fpc(p, 185)

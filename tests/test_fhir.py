@@ -374,3 +374,24 @@ def test_charts_are_stamped_synthetic(ingested, written):
     ax = charts.plot_tornado(tornado(s), s, lang="fi")
     assert not any("SYNT" in t.get_text() for t in ax.figure.texts)
     assert any("ei julkaistu" in t.get_text() or "johdettu" in t.get_text() for t in ax.get_yticklabels())
+
+
+def test_simulator_settings_file_is_validated(tmp_path):
+    from kuntalib.fhir.study import load_cohort_config
+
+    shipped = REPO / "data" / "raw" / "kotidigi" / "synthetic_simulation_config.yml"
+    cfg, seed = load_cohort_config(shipped)
+    assert (cfg.n_clients, cfg.days, seed) == (150, 84, 2021)
+    cfg, _ = load_cohort_config(shipped, n_clients=20, days=7)
+    assert (cfg.n_clients, cfg.days, cfg.share_cgm) == (20, 7, 0.2)
+    text = shipped.read_text(encoding="utf-8")
+    bad = tmp_path / "sim.yml"
+    for change, message in [
+        (("synthetic: true", "synthetic: false"), "must say 'synthetic: true'"),
+        (("  days: 84", "  dayz: 84"), "cohort: unknown setting.s. dayz"),
+        (("  p_late: 0.02", "  p_late: 1.5"), "sim.yml: cohort: "),
+        (("seed: 2021", "seed: x"), "integer 'seed'"),
+    ]:
+        bad.write_text(text.replace(*change), encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            load_cohort_config(bad)

@@ -5,10 +5,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from kuntalib.indicators import IndicatorFileError, StatusRules, evaluate, load_indicator_file
+from kuntalib.indicators import (
+    ImpactChainError,
+    IndicatorFileError,
+    StatusRules,
+    evaluate,
+    load_impact_chain,
+    load_indicator_file,
+)
 from kuntalib.indicators.charts import plot_dashboard, plot_impact_chain, plot_trajectory
 from kuntalib.indicators.model import parse_indicator_file
 from kuntalib.indicators.pxweb import PxWebError, fetch, parse_jsonstat2, query_body
@@ -97,8 +105,14 @@ def test_charts_return_axes(lang):
     ax = plot_trajectory(f.get("population"), res.forecasts["population"], lang=lang)
     assert ax.get_legend() is not None and len(ax.collections) >= 1
     chain_path, _ = open_raw("strategy", "hamina", "mito_impact_chain.yml")
-    ax = plot_impact_chain(yaml.safe_load(chain_path.read_text(encoding="utf-8")), lang=lang)
-    assert len(ax.patches) >= 11
+    ax = plot_impact_chain(load_impact_chain(chain_path), lang=lang)
+    assert len(ax.patches) == 11 + 2  # 11 boxes, 2 arrows
+    assert ax.get_title(loc="left") == {"fi": "Hyvinvoinnin ja mielenterveysosaamisen lisääminen kasvatus- ja opetusyhteisöissä",
+                                        "sv": "Mer välbefinnande och kompetens i psykisk hälsa i fostrings- och undervisningsgemenskaper",
+                                        "en": "More wellbeing and mental-health competence in education communities"}[lang]
+    title = plot_dashboard(res, lang=lang).get_title(loc="left")
+    assert title == {"fi": "Rautjärvi: strategian toteutuminen", "sv": "Rautjärvi: strategins genomförande",
+                     "en": "Rautjärvi: strategy follow-up"}[lang]
 
 
 def test_jsonstat2_parsing_and_errors():
@@ -142,3 +156,41 @@ def test_fetch_against_a_loopback_server():
             fetch(base + "nope.px", {}, timeout=5)
     finally:
         server.shutdown()
+
+
+def test_follow_up_round_trips_through_its_tables():
+    """The render reads back exactly what the status step computed."""
+    from kuntalib.indicators.status import FollowUp
+
+    path, _ = open_raw("strategy/rautjarvi/indicators.yml")
+    f = load_indicator_file(path)
+    rules = StatusRules(window_years=50)
+    res = evaluate(f, rules)
+    back = FollowUp.from_tables(f, rules, res.to_tables())
+    assert back.statuses == res.statuses
+    assert back.table().equals(res.table())
+    assert set(back.forecasts) == set(res.forecasts) == {"population"}
+    for k, fc in res.forecasts.items():
+        assert (back.forecasts[k].at_target, back.forecasts[k].probability, back.forecasts[k].n) == (fc.at_target,
+                                                                                                   fc.probability, fc.n)
+        pd.testing.assert_frame_equal(back.forecasts[k].band, fc.band)
+
+
+def test_impact_chain_loader_validates(tmp_path):
+    path, _ = open_raw("strategy/hamina/mito_impact_chain.yml")
+    chain = load_impact_chain(path)
+    assert [s["id"] for s in chain.stages] == ["means", "outputs", "goals"]
+    assert [len(s["items"]) for s in chain.stages] == [3, 5, 3]
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["stages"][1]["items"][0].pop("sv")
+    bad = tmp_path / "chain.yml"
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ImpactChainError, match=r"chain.yml: stages\[1\]\.items\[0\]: missing text in sv"):
+        load_impact_chain(bad)
+    raw["stages"] = raw["stages"][:1]
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ImpactChainError, match="at least two stages"):
+        load_impact_chain(bad)
+    bad.write_text("title: [unclosed", encoding="utf-8")
+    with pytest.raises(ImpactChainError, match="chain.yml: not valid YAML"):
+        load_impact_chain(bad)

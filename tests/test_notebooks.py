@@ -1,4 +1,6 @@
-"""Smoke tests: each real notebook runs through papermill into a scratch folder."""
+"""The real notebooks: as shipped (defaults) through the build, and with other parameters through papermill."""
+
+import json
 
 import pytest
 
@@ -109,4 +111,45 @@ def test_device_data_notebook_runs_on_bundles(tmp_path, monkeypatch):
         cols = set(pd.read_csv(table).columns)
         assert not cols & {"patient", "device", "identifier", "observation_id"}, table.name
         assert "synthetic" in cols or table.stem.startswith("cost_benefit"), table.name
-    assert (tmp_path / "processed" / "kotidigi").exists()
+    meta = json.loads((tmp_path / "processed" / "02_device_data" / "study" / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["params"]["fhir_format"] == "bundle" and meta["values"]["synthetic"] is True
+    assert meta["values"]["accepted"] + meta["values"]["rejected"] == meta["values"]["lines"]
+
+
+FIGURES = {
+    "01_barometer": {"key_figures", "support", "partners", "types", "motivators", "promoters", "achievements"},
+    "02_device_data": {"quality_rejected", "quality_flags", "conformance", "adherence", "alerts", "bp_trend",
+                       "cost_benefit_tornado"},
+    "03_scenarios": {"futures_table", "sector_profile", "consistency", "competence_matrix", "competence_overlap", "budget",
+                     "population"},
+    "04_strategy_followup": {"dashboard", "impact_chain", "trajectory_population", "trajectory_net_migration",
+                             "trajectory_working_age", "trajectory_jobs", "trajectory_margin_to_depreciation",
+                             "trajectory_income_tax"},
+}
+
+
+def test_every_notebook_runs_as_shipped_and_computes_each_step_once(tmp_path, monkeypatch, capsys):
+    """The build at every notebook's defaults, two languages: each step is computed by one run and read by the other."""
+    from kuntalib import paths
+    from kuntalib.pipeline.runner import discover, plan, run_build
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
+    report = run_build(plan(discover(), ("fi", "sv")), progress=False)
+    assert report.ok, report.summary()
+    assert {r.job.stem for r in report.ran} == set(FIGURES)
+    for stem, expected in FIGURES.items():
+        for lang in ("fi", "sv"):
+            assert {p.stem for p in paths.figures_dir(stem, lang).glob("*.png")} == expected, (stem, lang)
+    steps = sorted(report.steps)
+    computed = [s.split()[1] for s in steps if s.startswith("computed ")]
+    read = [s.split()[1] for s in steps if s.startswith("read ")]
+    assert sorted(computed) == sorted(read) == ["01_barometer/figures", "02_device_data/study",
+                                                "03_scenarios/consistency", "04_strategy_followup/status"]
+    # the two languages publish the same language-neutral numbers
+    for table in ("quality_by_vendor", "alerts_by_week", "bp_trend_fixed_effects"):
+        fi = (paths.tables_dir("02_device_data", "fi") / f"{table}.csv").read_bytes()
+        assert fi == (paths.tables_dir("02_device_data", "sv") / f"{table}.csv").read_bytes()
+    assert "steps: 4 computed, 4 read" in report.summary()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kuntalib.build.params import ParameterError, parse_cli_value, read_parameters, validate_overrides
+from kuntalib.pipeline.params import ParameterError, parse_cli_value, read_parameters, validate_overrides
 from tests.conftest import write_notebook
 
 

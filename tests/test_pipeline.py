@@ -5,10 +5,10 @@ import json
 import pytest
 
 from kuntalib import paths
-from kuntalib.build.manifest import read_manifest
-from kuntalib.build.params import ParameterError
-from kuntalib.build.runner import discover, plan, run_build
 from kuntalib.cli import build, main
+from kuntalib.pipeline.manifest import read_manifest
+from kuntalib.pipeline.params import ParameterError
+from kuntalib.pipeline.runner import discover, plan, run_build
 from tests.conftest import write_notebook
 
 pytestmark = pytest.mark.slow
@@ -81,7 +81,7 @@ def test_two_builds_same_bytes_and_verify(project, capsys):
     # a tampered output is reported by name
     png = paths.outputs_dir() / "figures" / "a_plot" / "en" / "bars.png"
     png.write_bytes(png.read_bytes() + b"x")
-    from kuntalib.build.manifest import write_manifest
+    from kuntalib.pipeline.manifest import write_manifest
 
     write_manifest()
     assert main(["verify", "--no-progress"]) == 1

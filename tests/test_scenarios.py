@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from kuntalib.i18n import pick
 from kuntalib.scenarios import (
     ScenarioFileError,
     charts,
@@ -26,6 +27,7 @@ from kuntalib.scenarios import (
     shared_skills,
     type_counts,
 )
+from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult
 from kuntalib.scenarios.model import normalise_space, parse_model
 from tests.conftest import REPO
 
@@ -270,9 +272,12 @@ def test_charts_return_axes(lang):
         charts.plot_budget(load_budget(BUDGET), lang=lang, year=2023, source="s"),
         charts.plot_population(load_population(POPULATION), lang=lang, source="s"),
     ]
-    assert all(hasattr(ax, "figure") for ax in axes)
+    titles = [ax.get_title(loc="left") for ax in axes[:3]]
+    assert all(pick(m.title, lang) in t for t in titles), titles
     texts = {t.get_text() for t in axes[0].texts}
-    assert {"ei mainita", "nämns inte", "not stated"} & texts
+    assert pick(NOT_STATED, lang) in texts
+    others = {pick(NOT_STATED, x) for x in ("fi", "sv", "en") if x != lang}
+    assert not others & texts
     budget_texts = {t.get_text() for t in axes[5].texts}
     assert "0\u00a0€*" in budget_texts and "12\u00a0000\u00a0€" in budget_texts
 
@@ -283,3 +288,37 @@ def test_synthetic_model_charts_are_stamped():
     for ax in (charts.plot_futures_table(m, lang="en"), charts.plot_sector_profile(m, lang="en"),
                charts.plot_consistency(consistency(m), m, lang="en")):
         assert any("SYNTHETIC DATA" in t.get_text() for t in ax.figure.texts)
+
+
+def test_consistency_is_language_neutral_and_round_trips_through_a_step(tmp_path, monkeypatch):
+    """One enumeration serves every language: the stored step gives each language's result exactly."""
+    from kuntalib.pipeline.steps import run_step
+
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path))
+    m = load_model(MODEL)
+    step = run_step("nb", "consistency", lambda work: consistency(m).to_step(), params={}, inputs=[MODEL])
+    for lang in ("fi", "sv", "en"):
+        direct = consistency(m, lang=lang)
+        back = ConsistencyResult.from_step(step, lang)
+        pd.testing.assert_frame_equal(back.scores, direct.scores)
+        pd.testing.assert_frame_equal(back.pairs, direct.pairs)
+        assert (back.field_size, back.field_consistent, back.field_best) == (direct.field_size, direct.field_consistent,
+                                                                            direct.field_best)
+    assert set(step["pairs"]["reason_sv"]) != set(step["pairs"]["reason_fi"])
+
+
+def test_scenario_charts_draw_the_saved_table():
+    """A chart given the published table draws exactly what it draws from the model."""
+    m = load_model(MODEL)
+    for lang in ("fi", "en"):
+        table, profile = futures_table(m, lang), sector_profile(m, lang)
+        a = charts.plot_futures_table(m, table=table, lang=lang)
+        b = charts.plot_futures_table(m, lang=lang)
+        assert [t.get_text() for t in a.texts] == [t.get_text() for t in b.texts]
+        np.testing.assert_array_equal(a.images[0].get_array(), b.images[0].get_array())
+        c = charts.plot_sector_profile(m, profile=profile, lang=lang)
+        d = charts.plot_sector_profile(m, lang=lang)
+        assert [t.get_text() for t in c.texts] == [t.get_text() for t in d.texts]
+        changed = profile.assign(mean_score=profile["mean_score"].fillna(0) + 0.5)
+        e = charts.plot_sector_profile(m, profile=changed, lang=lang)
+        assert [t.get_position() for t in e.texts] != [t.get_position() for t in d.texts]

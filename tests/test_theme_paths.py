@@ -56,3 +56,26 @@ def test_save_figure_is_byte_identical(tmp_path, monkeypatch):
     assert b"<dc:date>" not in digests[0][1]
     with pytest.raises(ValueError, match="plain file stem"):
         save_figure(ax, "../x", notebook="t", lang="fi")
+
+
+def test_raw_paths_stay_under_data_raw(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUNTALIB_ROOT", str(tmp_path))
+    assert paths.raw_file("topic/x.csv") == paths.raw_file("topic", "x.csv") == tmp_path.resolve() / "data/raw/topic/x.csv"
+    for bad in ("../x.csv", "topic/../../x.csv", "/etc/passwd", ""):
+        with pytest.raises(ValueError, match="not a file path under"):
+            paths.raw_file(bad)
+
+
+def test_save_table_labels_synthetic_and_refuses_identifiers(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from kuntalib.outputs import save_table
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(tmp_path))
+    df = pd.DataFrame({"vendor": ["A"], "persons": [7]})
+    plain = save_table(df, "t", notebook="nb", lang="fi")
+    assert plain.read_text(encoding="utf-8") == "vendor,persons\nA,7\n"
+    synth = save_table(df, "t", notebook="nb", lang="sv", synthetic=True)
+    assert synth.read_text(encoding="utf-8") == "vendor,persons,synthetic\nA,7,True\n"
+    with pytest.raises(ValueError, match="'patient' identifies"):
+        save_table(df.assign(patient="p1"), "t", notebook="nb", lang="fi")

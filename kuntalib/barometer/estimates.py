@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from kuntalib.barometer.microdata import DERIVED_ITEMS
 
@@ -38,6 +37,8 @@ def wilson_fpc(p: float, n: float, *, population: float | None = None, alpha: fl
         if n >= population:
             return (p, p)
         n = n * (population - 1) / (population - n)
+    from scipy.stats import norm  # imported here: scipy.stats costs seconds at notebook start
+
     z = norm.ppf(1 - alpha / 2)
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom

@@ -13,10 +13,11 @@ import pandas as pd
 
 from kuntalib.provenance import Provenance, open_raw
 
-__all__ = ["YEAR", "Published", "load_published", "load_questions", "load_press", "check_constraints", "derive_not_relevant", "promoters_table"]
+__all__ = ["YEAR", "Published", "load_published", "load_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
 
 YEAR = 2022
-_DIR = ("barometer", "2022")
+#: The shipped round's folder under data/raw; every loader takes its own file instead.
+ROUND_DIR = "barometer/2022"
 
 
 @dataclass(frozen=True)
@@ -28,21 +29,28 @@ class Published:
     provenance: Provenance
 
 
-def load_questions() -> pd.DataFrame:
-    """Question wording (fi, sv, en), N as printed, chart kind; indexed by question_id."""
-    path, _ = open_raw(*_DIR, "questions.csv")
+def load_questions(file: str = f"{ROUND_DIR}/questions.csv") -> pd.DataFrame:
+    """Question wording (fi, sv, en), N as printed, chart kind; indexed by question_id.
+
+    ``file`` is a path under data/raw (read with :func:`~kuntalib.provenance.open_raw`).
+    """
+    path, _ = open_raw(file)
     return pd.read_csv(path, dtype=str, keep_default_na=False).set_index("question_id")
 
 
-def load_press() -> pd.DataFrame:
-    """Figures from Kuntaliitto's press releases, each with its address."""
-    path, _ = open_raw(*_DIR, "press_releases.csv")
+def load_press(file: str = f"{ROUND_DIR}/press_releases.csv") -> pd.DataFrame:
+    """Figures from Kuntaliitto's press releases, each with its address (``file`` under data/raw)."""
+    path, _ = open_raw(file)
     return pd.read_csv(path, dtype={"metric": str, "unit": str, "date": str}).set_index("metric")
 
 
-def load_published() -> Published:
-    """Load the published figures; ``share`` is NaN where not published."""
-    path, prov = open_raw(*_DIR, "published_figures.csv")
+def load_published(file: str = f"{ROUND_DIR}/published_figures.csv",
+                   questions_file: str = f"{ROUND_DIR}/questions.csv") -> Published:
+    """Load the published figures (``file``) and the questions (``questions_file``), paths under data/raw.
+
+    ``share`` is NaN where not published.
+    """
+    path, prov = open_raw(file)
     df = pd.read_csv(path, keep_default_na=True)
     df["published"] = df["published"].map({"yes": True, "no": False})
     if df["published"].isna().any():
@@ -52,7 +60,7 @@ def load_published() -> Published:
     if mismatch.any():
         bad = df.index[mismatch][0] + 2
         raise ValueError(f"{path}: line {bad}: 'published' says yes exactly when 'share' has a value")
-    return Published(df, load_questions(), prov)
+    return Published(df, load_questions(questions_file), prov)
 
 
 def derive_not_relevant(figures: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pandas as pd
 from matplotlib.axes import Axes
 
@@ -9,7 +12,10 @@ from kuntalib.barometer.charts import add_barometer_caption, plot_bars, plot_div
 from kuntalib.barometer.estimates import add_derived_items, estimate_shares
 from kuntalib.barometer.published import YEAR, promoters_table
 
-__all__ = ["CHARTS", "plot_question", "figures_from_microdata"]
+if TYPE_CHECKING:
+    from kuntalib.pipeline.steps import StepData
+
+__all__ = ["CHARTS", "plot_question", "figures_from_microdata", "figures_step"]
 
 #: Charts in the order of the deck.
 CHARTS = ("key_figures", "support", "partners", "types", "motivators", "promoters", "achievements")
@@ -59,3 +65,34 @@ def figures_from_microdata(long: pd.DataFrame, figures: pd.DataFrame, *, populat
             out.loc[i, "share"] = float("nan")
     out["published"] = False
     return out
+
+
+def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, population: float | None = None,
+                 weighted: bool = False, synthetic: bool = False) -> StepData:
+    """The language-neutral step of the barometer notebook (for :func:`kuntalib.pipeline.steps.run_step`).
+
+    Parameters
+    ----------
+    figures
+        The published figures (:func:`~kuntalib.barometer.published.load_published`).
+    microdata
+        A microdata file (CSV, Excel, SPSS) to estimate from, or None for the published figures.
+    population, weighted
+        As in :func:`figures_from_microdata`.
+    synthetic
+        The microdata file's sidecar marks it synthetic.
+
+    Returns
+    -------
+    StepData
+        Tables ``figures`` (and ``rejected`` with microdata); values ``synthetic``, ``summary``.
+    """
+    from kuntalib.barometer.microdata import read_wide
+    from kuntalib.pipeline.steps import StepData
+
+    if microdata is None:
+        return StepData({"figures": figures}, {"synthetic": False, "summary": "published figures"})
+    parsed = read_wide(microdata, figures)
+    est = figures_from_microdata(parsed.data, figures, population=population, weighted=weighted)
+    return StepData({"figures": est, "rejected": parsed.rejected},
+                    {"synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary()})

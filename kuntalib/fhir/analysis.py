@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kuntalib.outputs import IDENTIFIER_COLUMNS, check_publishable
+
 __all__ = [
     "quality_table",
     "quality_partial",
@@ -34,7 +36,6 @@ __all__ = [
     "IDENTIFIER_COLUMNS",
 ]
 
-IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "client")
 
 
 def _study_day(times: pd.Series, start: str | pd.Timestamp, tz: str) -> pd.Series:
@@ -269,11 +270,3 @@ def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[
     out.loc[small, cols] = np.nan
     out["suppressed"] = small
     return out
-
-
-def check_publishable(df: pd.DataFrame, name: str = "table") -> pd.DataFrame:
-    """Return ``df`` if it has no identifier column; raise ``ValueError`` naming the column otherwise."""
-    bad = [c for c in df.columns if c in IDENTIFIER_COLUMNS]
-    if bad:
-        raise ValueError(f"{name}: column {bad[0]!r} identifies persons or devices and must not be published")
-    return df

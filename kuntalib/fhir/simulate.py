@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 __all__ = ["CohortConfig", "Cohort", "simulate_cohort", "VENDORS", "DEVICE_TYPES", "FAULTS"]
 
@@ -216,6 +215,8 @@ def _cos(hour: np.ndarray, peak: float) -> np.ndarray:
 
 def _values(kind: str, s: pd.DataFrame, cl: pd.DataFrame, cfg: CohortConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Measured values of one device kind: one output frame per measure."""
+    from scipy.signal import lfilter  # imported here: scipy.signal costs seconds at notebook start
+
     c = cl.iloc[s["client_no"].to_numpy()]
     t, h, n = s["t_day"].to_numpy(), s["hour"].to_numpy(), len(s)
     out = []

@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from kuntalib.i18n import check_lang, pick
+from kuntalib.indicators.chain import ImpactChain
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp, Forecast
 from kuntalib.theme import PALETTE, TRAFFIC, fmt_num, new_axes
@@ -39,6 +40,10 @@ _KIND = {
     "at_most_above_reference": {"fi": "enintään +{v} %-yks. maan keskiarvosta", "sv": "högst +{v} %-enh. över riksgenomsnittet",
                                 "en": "at most {v} pp above national average"},
 }
+
+
+_DASHBOARD_TITLE = {"fi": "{name}: strategian toteutuminen", "sv": "{name}: strategins genomförande",
+                    "en": "{name}: strategy follow-up"}
 
 
 def _target_text(ind: Indicator, lang: str) -> str:
@@ -81,6 +86,8 @@ def plot_dashboard(result: FollowUp, *, ax: Axes | None = None, lang: str = "fi"
             ax.text(x, y, symbol, ha="center", va="center", fontsize=9, fontweight="bold", color="black", zorder=4)
     legend = "   ".join(f"{TRAFFIC[s][1]} {pick(STATUS_TEXT[s], lang)}" for s in ("green", "yellow", "red", "unknown"))
     ax.text(0, len(inds) + 0.05, legend, fontsize=8, va="top", color="#333333")
+    name = result.file.municipality.get("name", {}).get(lang, "")
+    ax.set_title(pick(_DASHBOARD_TITLE, lang).format(name=name), loc="left")
     return ax
 
 
@@ -121,9 +128,11 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
     return ax
 
 
-def plot_impact_chain(chain: dict[str, Any], *, ax: Axes | None = None, lang: str = "fi") -> Axes:
-    """Means → outputs → goals as three columns of boxes joined by arrows."""
+def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = None, lang: str = "fi") -> Axes:
+    """Means → outputs → goals as three columns of boxes joined by arrows (an :class:`ImpactChain` or its dict)."""
     check_lang(lang)
+    if isinstance(chain, ImpactChain):
+        chain = chain.as_dict()
     stages = chain["stages"]
     ax = new_axes(ax, figsize=(11, 5.5))
     ax.set_xlim(0, len(stages))

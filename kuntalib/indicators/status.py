@@ -18,11 +18,12 @@ the reason in words:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kuntalib.indicators.model import Indicator, IndicatorFile
 
@@ -166,6 +167,8 @@ def forecast(ind: Indicator, rules: StatusRules, goal: float | None = None) -> F
     prob = float("nan")
     if goal is not None:
         t = (mean - goal) / se
+        from scipy import stats  # imported here: scipy.stats costs seconds at notebook start
+
         p_higher = float(stats.t.cdf(t, df=fit.df_resid))
         prob = p_higher if _kind_sense(ind.target["kind"]) == "higher" else 1 - p_higher
     return Forecast(ind.id, band, mean, prob, len(obs))
@@ -204,6 +207,33 @@ class FollowUp:
 
     def summary(self) -> str:
         return self.table().to_string()
+
+    def to_tables(self) -> dict[str, pd.DataFrame]:
+        """Language-neutral tables: ``status`` (one row per indicator and rule), ``forecasts``
+        (indicator, at_target, probability, n) and ``forecast_bands`` (indicator, date, mean, lower, upper)."""
+        fcs = list(self.forecasts.values())
+        forecasts = pd.DataFrame([{"indicator": f.indicator, "at_target": f.at_target, "probability": f.probability, "n": f.n}
+                                  for f in fcs], columns=["indicator", "at_target", "probability", "n"])
+        bands = [f.band.assign(indicator=f.indicator) for f in fcs]
+        cols = ["indicator", "date", "mean", "lower", "upper"]
+        band = pd.concat(bands, ignore_index=True)[cols] if bands else pd.DataFrame(columns=cols)
+        return {"status": self.to_frame(), "forecasts": forecasts, "forecast_bands": band}
+
+    @classmethod
+    def from_tables(cls, file: IndicatorFile, rules: StatusRules, tables: Mapping[str, pd.DataFrame]) -> FollowUp:
+        """Rebuild a result from :meth:`to_tables` (as a render step reads it back)."""
+
+        def opt(v: Any) -> float | None:
+            return None if v is None or pd.isna(v) else float(v)
+
+        statuses = tuple(Status(str(r.indicator), str(r.rule), str(r.status), str(r.reason), opt(r.value), opt(r.goal),
+                                opt(r.probability)) for r in tables["status"].itertuples())
+        bands = tables["forecast_bands"]
+        fcs = {}
+        for r in tables["forecasts"].itertuples():
+            band = bands[bands["indicator"] == r.indicator].drop(columns="indicator").reset_index(drop=True)
+            fcs[str(r.indicator)] = Forecast(str(r.indicator), band, float(r.at_target), float(r.probability), int(r.n))
+        return cls(file, rules, statuses, fcs)
 
 
 def evaluate(file: IndicatorFile, rules: StatusRules | None = None) -> FollowUp:

@@ -10,7 +10,14 @@ Public API::
 Charts are in :mod:`kuntalib.scenarios.charts`.
 """
 
-from kuntalib.scenarios.analysis import consistency, futures_table, scenario_distance, score_matrix, sector_profile
+from kuntalib.scenarios.analysis import (
+    ConsistencyResult,
+    consistency,
+    futures_table,
+    scenario_distance,
+    score_matrix,
+    sector_profile,
+)
 from kuntalib.scenarios.competence import level_overlap, load_profile, shared_skills, skill_matrix, type_counts
 from kuntalib.scenarios.context import load_budget, load_population, population_change
 from kuntalib.scenarios.model import ForesightModel, ScenarioFileError, load_model
@@ -24,6 +31,7 @@ __all__ = [
     "sector_profile",
     "scenario_distance",
     "consistency",
+    "ConsistencyResult",
     "load_profile",
     "skill_matrix",
     "level_overlap",

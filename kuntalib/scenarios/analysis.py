@@ -22,13 +22,17 @@ every configuration the judgements allow.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import LANGS, check_lang, pick
 from kuntalib.scenarios.model import ForesightModel
+
+if TYPE_CHECKING:
+    from kuntalib.pipeline.steps import StepData, StepResult
 
 __all__ = [
     "futures_table",
@@ -78,9 +82,12 @@ def _ordered_variables(model: ForesightModel) -> list:
     return sorted(model.variables, key=lambda v: order[v.sector])  # stable within a sector
 
 
-def score_matrix(model: ForesightModel) -> pd.DataFrame:
-    """Scores as a variables × scenarios frame (NaN where a scenario does not state the variable)."""
-    ft = futures_table(model)
+def score_matrix(model: ForesightModel, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Scores as a variables × scenarios frame (NaN where a scenario does not state the variable).
+
+    ``table`` is a futures table already made (:func:`futures_table`), else it is made from ``model``.
+    """
+    ft = futures_table(model) if table is None else table
     out = ft.pivot(index="variable_id", columns="scenario_id", values="score")
     return out.loc[[v.id for v in _ordered_variables(model)], [s.id for s in model.scenarios]]
 
@@ -154,6 +161,27 @@ class ConsistencyResult:
         """Per-scenario scores (a copy)."""
         return self.scores.copy()
 
+    def in_language(self, lang: str) -> ConsistencyResult:
+        """The same result with ``pairs.reason`` in ``lang`` (the reasons in every language stay as
+        ``reason_fi``, ``reason_sv``, ``reason_en``)."""
+        check_lang(lang)
+        return replace(self, pairs=self.pairs.assign(reason=self.pairs[f"reason_{lang}"]))
+
+    def to_step(self) -> StepData:
+        """Language-neutral tables ``scores`` and ``pairs`` and the field statistics, for a pipeline step."""
+        from kuntalib.pipeline.steps import StepData
+
+        return StepData({"scores": self.scores, "pairs": self.pairs},
+                        {"field_size": int(self.field_size), "field_enumerated": self.field_enumerated,
+                         "field_consistent": self.field_consistent, "field_best": self.field_best})
+
+    @classmethod
+    def from_step(cls, step: StepResult, lang: str = "fi") -> ConsistencyResult:
+        """Rebuild the result a step stored (:meth:`to_step`), with reasons in ``lang``."""
+        v = step.values
+        return cls(step["scores"], step["pairs"], int(v["field_size"]), bool(v["field_enumerated"]), v["field_consistent"],
+                   v["field_best"]).in_language(lang)
+
     def summary(self) -> str:
         """A few lines of plain text for a notebook or log."""
         lines = [f"Morphological field: {self.field_size:,} configurations".replace(",", " ")]
@@ -208,7 +236,8 @@ def consistency(model: ForesightModel, *, lang: str = "fi", max_field: int = 5_0
                 continue
             values.append(hit[0])
             pair_rows.append(
-                {"scenario_id": sc.id, "a": f"{va}.{sa}", "b": f"{vb}.{sb}", "value": hit[0], "reason": pick(hit[1], lang)}
+                {"scenario_id": sc.id, "a": f"{va}.{sa}", "b": f"{vb}.{sb}", "value": hit[0], "reason": pick(hit[1], lang),
+                 **{f"reason_{x}": pick(hit[1], x) for x in LANGS}}
             )
         n_pairs = len(stated) * (len(stated) - 1) // 2
         score = int(sum(values))
@@ -230,7 +259,7 @@ def consistency(model: ForesightModel, *, lang: str = "fi", max_field: int = 5_0
                 "share_of_field_scoring_higher": rank,
             }
         )
-    pairs = pd.DataFrame(pair_rows, columns=["scenario_id", "a", "b", "value", "reason"])
+    pairs = pd.DataFrame(pair_rows, columns=["scenario_id", "a", "b", "value", "reason", *(f"reason_{x}" for x in LANGS)])
     return ConsistencyResult(
         scores=pd.DataFrame(rows),
         pairs=pairs,

@@ -109,14 +109,16 @@ def _finish(ax: Axes, model: ForesightModel, lang: str, caption: bool, extra: li
     return ax
 
 
-def plot_futures_table(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
+def plot_futures_table(model: ForesightModel, *, table: pd.DataFrame | None = None, ax: Axes | None = None,
+                       lang: str = "fi", caption: bool = True) -> Axes:
     """Heatmap of the futures table: variables (grouped by sector) × scenarios, coloured by score.
 
     Each cell names the state; a variable the scenario does not state is hatched grey
-    and reads "not stated".
+    and reads "not stated". ``table`` is the published futures table
+    (:func:`~kuntalib.scenarios.analysis.futures_table`); without it the scores come from ``model``.
     """
     check_lang(lang)
-    m = score_matrix(model)
+    m = score_matrix(model, table)
     n_rows, n_cols = m.shape
     ax = new_axes(ax, figsize=(3.0 + 2.3 * n_cols, 1.2 + 0.62 * n_rows))
     img = ax.imshow(np.ma.masked_invalid(m.to_numpy(float)), cmap=SCORE_CMAP, vmin=model.score_min, vmax=model.score_max,
@@ -156,10 +158,15 @@ def plot_futures_table(model: ForesightModel, *, ax: Axes | None = None, lang: s
     return _finish(ax, model, lang, caption)
 
 
-def plot_sector_profile(model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
-    """Mean score of each scenario in each sector (dots), with the number of stated variables."""
+def plot_sector_profile(model: ForesightModel, *, profile: pd.DataFrame | None = None, ax: Axes | None = None,
+                        lang: str = "fi", caption: bool = True) -> Axes:
+    """Mean score of each scenario in each sector (dots), with the number of stated variables.
+
+    ``profile`` is the table :func:`~kuntalib.scenarios.analysis.sector_profile` made (the published
+    one); without it the chart computes it from ``model``.
+    """
     check_lang(lang)
-    prof = sector_profile(model, lang)
+    prof = sector_profile(model, lang) if profile is None else profile
     ax = new_axes(ax, figsize=(9, 1.2 + 0.9 * len(model.sectors)))
     sector_ids = [s for s, _ in model.sectors]
     n = len(model.scenarios)

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from kuntalib import paths
-from kuntalib.build.params import ParameterError, read_parameters, validate_overrides
-from kuntalib.build.state import BuildState, RunRecord, package_hash, static_fingerprint
 from kuntalib.i18n import LANGS, check_lang
+from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides
+from kuntalib.pipeline.state import BuildState, RunRecord, package_hash, static_fingerprint
+from kuntalib.pipeline.steps import STEP_LOG_ENV
 from kuntalib.provenance import INPUT_LOG_ENV
 
 __all__ = ["Job", "JobResult", "BuildReport", "discover", "recorded_jobs", "plan", "run_build", "normalise_notebook"]
@@ -52,6 +53,7 @@ class JobResult:
     status: str
     message: str = ""
     seconds: float = 0.0
+    steps: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,8 +78,15 @@ class BuildReport:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def steps(self) -> list[str]:
+        """Every language-neutral step of the runs, as ``computed|read <notebook>/<step>``."""
+        return [s for r in self.results for s in r.steps]
+
     def summary(self) -> str:
-        lines = [f"{len(self.ran)} run, {len(self.skipped)} up to date, {len(self.failed)} failed"]
+        computed = sum(s.startswith("computed ") for s in self.steps)
+        lines = [f"{len(self.ran)} run, {len(self.skipped)} up to date, {len(self.failed)} failed; "
+                 f"steps: {computed} computed, {len(self.steps) - computed} read from data/processed"]
         lines += [f"FAILED {r.job.run_id}: {r.message}" for r in self.failed]
         return "\n".join(lines)
 
@@ -148,15 +157,27 @@ def normalise_notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str]]:
-    """Worker: run one job; return (status, message, inputs read)."""
+def _log_file(env_name: str) -> str:
+    fd, log = tempfile.mkstemp(prefix="kuntalib-log-", suffix=".txt")
+    os.close(fd)
+    os.environ[env_name] = log
+    return log
+
+
+def _read_log(log: str) -> list[str]:
+    with open(log, encoding="utf-8") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+    os.unlink(log)
+    return lines
+
+
+def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[str]]:
+    """Worker: run one job; return (status, message, inputs read, steps as 'computed|read <nb>/<step>')."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     os.environ.update(env)
-    fd, log = tempfile.mkstemp(prefix="kuntalib-inputs-", suffix=".txt")
-    os.close(fd)
-    os.environ[INPUT_LOG_ENV] = log
+    log, step_log = _log_file(INPUT_LOG_ENV), _log_file(STEP_LOG_ENV)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for d in job.output_dirs():
         shutil.rmtree(d, ignore_errors=True)
@@ -171,7 +192,10 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str]]:
             progress_bar=False,
             log_output=False,
             cwd=str(job.notebook.parent),
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # Quiet kernels: the TCP-transport warning at start and the "KeyboardInterrupt caught in
+            # kernel" that jupyter_client's shutdown interrupt provokes are kernel log lines, not
+            # notebook errors (those come back as cell errors and fail the run).
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         status = "failed"
@@ -191,10 +215,7 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str]]:
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(job.output), kept)
             message = message.replace(str(job.output), str(kept))
-    with open(log, encoding="utf-8") as fh:
-        inputs = sorted({line.strip() for line in fh if line.strip()})
-    os.unlink(log)
-    return status, message, inputs
+    return status, message, sorted(set(_read_log(log))), _read_log(step_log)
 
 
 def _written(job: Job) -> list[Path]:
@@ -232,12 +253,18 @@ def run_build(
             todo.append((job, static))
     if not todo:
         return report
+    # Each notebook's first language first: it runs the notebook's language-neutral steps
+    # (kuntalib.pipeline.steps) while the other notebooks' steps run beside it; the later
+    # languages then find the steps done and only render.
+    order = {lang: i for i, lang in enumerate(dict.fromkeys(job.lang for job, _ in todo))}
+    todo.sort(key=lambda item: (order[item[0].lang], item[0].stem))
 
     from tqdm import tqdm
 
     env = {k: v for k, v in os.environ.items() if k.startswith("KUNTALIB_")}
     env["KUNTALIB_ROOT"] = str(paths.proj_root())
     env["KUNTALIB_OUTPUTS"] = str(paths.outputs_dir())
+    env["KUNTALIB_PROCESSED"] = str(paths.data_processed())
     bar = tqdm(total=len(todo), desc="notebooks", unit="nb", disable=not progress, file=sys.stderr)
     started = {job.run_id: time.perf_counter() for job, _ in todo}
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -245,15 +272,15 @@ def run_build(
         for fut in as_completed(futures):
             job, static = futures[fut]
             try:
-                status, message, inputs = fut.result()
+                status, message, inputs, step_lines = fut.result()
             except Exception as exc:  # worker crashed
-                status, message, inputs = "failed", f"{type(exc).__name__}: {exc}", []
+                status, message, inputs, step_lines = "failed", f"{type(exc).__name__}: {exc}", [], []
             secs = time.perf_counter() - started[job.run_id]
             if status == "ok":
                 state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], _written(job)))
             else:
                 state.set(job.run_id, None)
-            report.results.append(JobResult(job, status, message, secs))
+            report.results.append(JobResult(job, status, message, secs, tuple(step_lines)))
             bar.set_postfix_str(f"{job.run_id} {status}")
             bar.update(1)
     bar.close()

@@ -1,1 +1,0 @@
-"""The papermill build: discover, validate, run, normalise, publish."""
