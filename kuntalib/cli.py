@@ -48,31 +48,52 @@ def build(
 
 
 def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
-    """Run planned jobs, publish pages of those that ran, rewrite the manifest."""
+    """Run planned jobs, publish pages of those that ran, rewrite the manifest; return the exit code.
+
+    One build at a time per outputs folder (a second one waits). Leftovers of an interrupted
+    build's staging are removed first. Ctrl-C stops at once with exit code 130; every run that
+    finished before is recorded and the next build runs only the rest.
+    """
+    import shutil
+
+    from kuntalib.pipeline.lock import build_lock
     from kuntalib.pipeline.manifest import write_manifest
     from kuntalib.pipeline.runner import run_build
+    from kuntalib.pipeline.state import BuildState
 
     t0 = time.perf_counter()
-    report = run_build(jobs, force=force, workers=workers, progress=progress)
-    ran = [r.job.run_id for r in report.ran]
-    site = paths.site_dir()
-    for r in report.failed:
-        for page in (site / r.job.lang / f"{r.job.stem}.html", site / r.job.lang / "code" / f"{r.job.stem}.html"):
-            page.unlink(missing_ok=True)
-    missing_pages = any(
-        not (site / j.lang / f"{j.stem}.html").exists() for j in jobs if j.output.exists()
-    )
-    if ran or report.failed or missing_pages or not (site / "index.html").exists():
-        from kuntalib.pipeline.site import publish
+    with build_lock(paths.build_lock_file()):
+        shutil.rmtree(paths.staging_dir(), ignore_errors=True)
+        try:
+            report = run_build(jobs, force=force, workers=workers, progress=progress)
+        except KeyboardInterrupt:
+            write_manifest(BuildState().produced())
+            print("kuntalib: interrupted; the notebooks that finished are recorded, 'kuntalib build' runs the rest",
+                  file=sys.stderr)
+            return 130
+        ran = [r.job.run_id for r in report.ran]
+        failed = {r.job.run_id for r in report.failed}
+        site = paths.site_dir()
+        missing_pages = any(not (site / j.lang / f"{j.stem}.html").exists() for j in jobs if j.output.exists())
+        state = BuildState()
+        if ran or failed or missing_pages or not (site / "index.html").exists():
+            from kuntalib.pipeline.site import publish
 
-        publish(ran)
-    write_manifest()
+            state.record_site(publish(ran, failed=failed))
+            state.save()
+        write_manifest(state.produced())
+        shutil.rmtree(paths.staging_dir(), ignore_errors=True)
     print(f"{report.summary()} ({time.perf_counter() - t0:.1f} s)")
     return 0 if report.ok else 1
 
 
 def verify(*, workers: int = 2, progress: bool = True) -> int:
-    """Rebuild the last build's runs into a scratch folder; report each file that differs from the manifest."""
+    """Check outputs/ against MANIFEST.sha256, then rebuild into a scratch folder and compare again.
+
+    Names every file edited, missing or added since the build, and every file a fresh
+    rebuild (steps recomputed) makes differently.
+    """
+    from kuntalib.pipeline.lock import build_lock
     from kuntalib.pipeline.manifest import collect, compare, read_manifest
     from kuntalib.pipeline.runner import recorded_jobs
 
@@ -80,8 +101,13 @@ def verify(*, workers: int = 2, progress: bool = True) -> int:
     if not manifest.exists():
         print(f"{manifest}: no manifest; run 'kuntalib build' first", file=sys.stderr)
         return 2
-    expected = read_manifest(manifest)
-    jobs = recorded_jobs()
+    with build_lock(paths.build_lock_file()):
+        expected = read_manifest(manifest)
+        on_disk = compare(expected, collect(paths.outputs_dir()),
+                          words=("missing from outputs/", "not made by the build", "edited since the build"))
+        jobs = recorded_jobs()
+    for line in on_disk:
+        print(line)
     with tempfile.TemporaryDirectory(prefix="kuntalib-verify-") as tmp:
         # Outputs and the language-neutral steps both go to the scratch folder, so every
         # step is computed afresh rather than read from data/processed.
@@ -90,18 +116,20 @@ def verify(*, workers: int = 2, progress: bool = True) -> int:
         os.environ.update(scratch)
         try:
             code = run_jobs(jobs, force=True, workers=workers, progress=progress)
-            actual = collect(Path(scratch["KUNTALIB_OUTPUTS"]))
+            rebuilt = collect(Path(scratch["KUNTALIB_OUTPUTS"]))
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-    problems = compare(expected, actual)
-    for line in problems:
+    again = compare(expected, rebuilt, words=("not made by the rebuild", "made only by the rebuild",
+                                              "differs from a fresh rebuild"))
+    for line in again:
         print(line)
-    print(f"verify: {len(actual)} files rebuilt, {len(problems)} differ")
-    return 1 if problems or code else 0
+    print(f"verify: {len(expected)} files in the manifest; {len(on_disk)} differ on disk, "
+          f"{len(again)} differ from a fresh rebuild of {len(rebuilt)} files; {len(on_disk) + len(again)} differ")
+    return 1 if on_disk or again or code else 0
 
 
 def _params(notebooks: list[str] | None) -> int:

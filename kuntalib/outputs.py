@@ -23,7 +23,7 @@ IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "clie
 
 
 def _check_name(name: str) -> str:
-    if not name or "/" in name or "\\" in name or name.startswith("."):
+    if not name or "/" in name or "\\" in name or name.startswith(".") or any(ord(ch) < 32 for ch in name):
         raise ValueError(f"output name must be a plain file stem, got {name!r}")
     return name
 

@@ -79,6 +79,16 @@ def executed_dir(lang: str) -> Path:
     return outputs_dir() / "notebooks" / lang
 
 
+def staging_dir() -> Path:
+    """Where runs write before their outputs are moved into place: ``outputs/.staging/``."""
+    return outputs_dir() / ".staging"
+
+
+def build_lock_file() -> Path:
+    """The lock that keeps two builds of one outputs folder apart: ``outputs/.build.lock``."""
+    return outputs_dir() / ".build.lock"
+
+
 def failed_dir(lang: str) -> Path:
     """Executed notebooks that failed, kept for inspection: ``outputs/failed/<lang>/``."""
     return outputs_dir() / "failed" / lang

@@ -33,6 +33,18 @@ def test_notebook_conventions(nb):
     assert data["cells"][0]["cell_type"] == "markdown" and "".join(data["cells"][0]["source"]).startswith("# ")
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_file_parameter_is_a_checked_raw_path(nb):
+    """Path parameters follow the 'under data/raw' convention, so the build checks them before any kernel starts."""
+    from kuntalib.pipeline.params import validate_paths
+
+    params = read_parameters(nb)
+    for p in params.values():
+        if p.name.endswith("_file") or p.name in {"source", "impact_chain"}:
+            assert p.is_raw_path, f"{nb.name}: {p.name}'s comment must say 'under data/raw'"
+    validate_paths(nb, params, {})  # the shipped defaults name real files with sidecars
+
+
 RAW = sorted(p for p in (REPO / "data" / "raw").rglob("*") if p.is_file() and not p.name.endswith(".provenance.yml"))
 
 

@@ -29,7 +29,8 @@ def test_build_writes_outputs_then_skips(project):
         assert (out / "site" / lang / "a_plot.html").exists()
         assert (out / "site" / lang / "code" / "a_plot.html").exists()
     state = json.loads(paths.build_state_file().read_text())
-    assert "data/raw/demo/values.csv" in state["a_plot/fi"]["inputs"]
+    assert "data/raw/demo/values.csv" in state["runs"]["a_plot/fi"]["inputs"]
+    assert set(state["runs"]["a_plot/fi"]["outputs"]) >= {"figures/a_plot/fi/bars.png", "notebooks/fi/a_plot.ipynb"}
     manifest = read_manifest(paths.manifest_file())
     assert "figures/a_plot/fi/bars.png" in manifest and "site/index.html" in manifest
     report = _run(("fi", "sv"))
@@ -63,7 +64,9 @@ def test_failing_notebook_is_named_kept_and_others_finish(project, capsys):
     assert (paths.outputs_dir() / "failed" / "fi" / "b_fail.ipynb").exists()
     assert (paths.outputs_dir() / "notebooks" / "fi" / "a_plot.ipynb").exists()
     assert not (paths.site_dir() / "fi" / "b_fail.html").exists()
-    assert json.loads(paths.build_state_file().read_text()).keys() == {"a_plot/fi"}
+    assert json.loads(paths.build_state_file().read_text())["runs"].keys() == {"a_plot/fi"}
+    index = (paths.site_dir() / "fi" / "index.html").read_text(encoding="utf-8")
+    assert '<li class="failed">b_fail – <strong>suoritus epäonnistui; sivua ei ole vielä</strong></li>' in index
 
 
 def test_executed_notebooks_are_normalised(project):
@@ -81,8 +84,6 @@ def test_two_builds_same_bytes_and_verify(project, capsys):
     # a tampered output is reported by name
     png = paths.outputs_dir() / "figures" / "a_plot" / "en" / "bars.png"
     png.write_bytes(png.read_bytes() + b"x")
-    from kuntalib.pipeline.manifest import write_manifest
-
-    write_manifest()
     assert main(["verify", "--no-progress"]) == 1
-    assert "differs: figures/a_plot/en/bars.png" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "edited since the build: figures/a_plot/en/bars.png" in out and "differs from a fresh rebuild" not in out

@@ -1,4 +1,9 @@
-"""``outputs/MANIFEST.sha256``: one ``<sha256>  <path>`` line per published file."""
+"""``outputs/MANIFEST.sha256``: one ``<sha256>  <path>`` line per published file.
+
+The manifest is written from the build state: each hash is the one taken when the build
+produced the file, never one read back from disk later, so a file edited after the build
+keeps its original hash here and ``kuntalib verify`` names it.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +30,19 @@ def collect(root: Path | None = None) -> dict[str, str]:
     return out
 
 
-def write_manifest(root: Path | None = None) -> Path:
-    """Write ``MANIFEST.sha256`` (sha256sum format, sorted) and return its path."""
+def write_manifest(entries: dict[str, str], root: Path | None = None) -> Path:
+    """Write ``MANIFEST.sha256`` (sha256sum format, sorted) from ``{path: sha256}``; return its path.
+
+    A path with a line break or other control character cannot be listed and raises ``ValueError``.
+    """
+    from kuntalib.pipeline.state import atomic_write_text
+
     root = root or paths.outputs_dir()
-    entries = collect(root)
+    bad = [rel for rel in entries if any(ord(ch) < 32 for ch in rel)]
+    if bad:
+        raise ValueError(f"output path {bad[0]!r} has a control character; it cannot be listed in MANIFEST.sha256")
     path = root / "MANIFEST.sha256"
-    path.write_text("".join(f"{h}  {rel}\n" for rel, h in entries.items()), encoding="utf-8")
+    atomic_write_text(path, "".join(f"{h}  {rel}\n" for rel, h in sorted(entries.items())))
     return path
 
 
@@ -47,14 +59,16 @@ def read_manifest(path: Path) -> dict[str, str]:
     return entries
 
 
-def compare(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
-    """Lines describing every file that differs, is missing or is new."""
+def compare(expected: dict[str, str], actual: dict[str, str], *,
+            words: tuple[str, str, str] = ("missing", "new", "differs")) -> list[str]:
+    """Lines describing every file that differs, is missing or is new (``words`` name the three cases)."""
+    missing, new, differs = words
     problems = []
     for rel in sorted(set(expected) | set(actual)):
         if rel not in actual:
-            problems.append(f"missing: {rel}")
+            problems.append(f"{missing}: {rel}")
         elif rel not in expected:
-            problems.append(f"new: {rel}")
+            problems.append(f"{new}: {rel}")
         elif expected[rel] != actual[rel]:
-            problems.append(f"differs: {rel}")
+            problems.append(f"{differs}: {rel}")
     return problems

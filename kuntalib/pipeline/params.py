@@ -4,6 +4,15 @@ A notebook has exactly one code cell tagged ``parameters``. Each statement in
 it is an annotated assignment with a literal default and a trailing comment::
 
     lang: str = "fi"  # fi, sv or en
+    config_file: str = "kotidigi/settings.yml"  # simulator settings under data/raw
+    budget_file: str = "x/budget.csv"  # budget CSV under data/raw; "" for none
+    source: str = "published"  # "published", or a microdata file under data/raw
+
+A ``str`` parameter whose comment says *under data/raw* is a raw-data path: before
+anything runs, its value (given or default) must name a file under ``data/raw`` (no
+escape by ``..`` or an absolute path) that exists and has a provenance sidecar. The
+empty string is allowed only where the comment documents ``""``, and a word quoted in
+the comment (``"published"``) is a keyword, not a path.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Parameter", "ParameterError", "read_parameters", "validate_overrides", "parse_cli_value"]
+__all__ = ["Parameter", "ParameterError", "read_parameters", "validate_overrides", "validate_paths", "parse_cli_value"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -38,6 +47,11 @@ class Parameter:
     type_name: str
     default: Any
     comment: str
+
+    @property
+    def is_raw_path(self) -> bool:
+        """A ``str`` parameter whose comment says it names a file under data/raw."""
+        return self.type_name == "str" and "under data/raw" in self.comment
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` is of this parameter's type (bool is not an int here)."""
@@ -115,6 +129,38 @@ def validate_overrides(notebook: str | Path, params: dict[str, Parameter], overr
             raise ParameterError(
                 f"{name}: parameter {key!r} must be {params[key].type_name}, got {type(value).__name__} {value!r}"
             )
+
+
+def _path_problem(param: Parameter, value: str) -> str | None:
+    """Why ``value`` is not acceptable for a raw-path parameter, or None."""
+    from kuntalib import paths
+    from kuntalib.provenance import sidecar_path
+
+    if value == "":
+        return None if '""' in param.comment else "a file under data/raw is required"
+    if f'"{value}"' in param.comment and "/" not in value:
+        return None  # a documented keyword such as "published"
+    try:
+        path = paths.raw_file(value)
+    except ValueError:
+        return f"not a file path under data/raw ({paths.data_raw()})"
+    if not path.is_file():
+        return f"no such file under data/raw ({path})"
+    if not sidecar_path(path).is_file():
+        return f"{path.name} has no provenance sidecar {sidecar_path(path).name}"
+    return None
+
+
+def validate_paths(notebook: str | Path, params: dict[str, Parameter], values: dict[str, Any]) -> None:
+    """Raise ``ParameterError`` for a raw-path parameter (given or default) that names no sound raw file."""
+    name = Path(notebook).name
+    for p in params.values():
+        if not p.is_raw_path:
+            continue
+        value = values.get(p.name, p.default)
+        problem = _path_problem(p, value)
+        if problem:
+            raise ParameterError(f"{name}: parameter {p.name!r} = {value!r}: {problem}")
 
 
 def parse_cli_value(text: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, check_lang
-from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides
+from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides, validate_paths
 from kuntalib.pipeline.state import BuildState, RunRecord, package_hash, static_fingerprint
 from kuntalib.pipeline.steps import STEP_LOG_ENV
 from kuntalib.provenance import INPUT_LOG_ENV
@@ -41,8 +41,14 @@ class Job:
     def output(self) -> Path:
         return paths.executed_dir(self.lang) / f"{self.stem}.ipynb"
 
-    def output_dirs(self) -> list[Path]:
-        return [paths.figures_dir(self.stem, self.lang), paths.tables_dir(self.stem, self.lang)]
+    def targets(self) -> list[str]:
+        """What the run publishes, relative to outputs/: its figures, its tables, its executed notebook."""
+        return [f"figures/{self.stem}/{self.lang}", f"tables/{self.stem}/{self.lang}", f"notebooks/{self.lang}/{self.stem}.ipynb"]
+
+    @property
+    def staging(self) -> Path:
+        """Where the run writes (an outputs/ of its own) before its outputs are moved into place."""
+        return paths.staging_dir() / f"{self.stem}.{self.lang}"
 
 
 @dataclass
@@ -134,6 +140,7 @@ def plan(
         declared = read_parameters(nb)
         extra = dict(overrides.get(nb.stem, {}))
         validate_overrides(nb, declared, extra)
+        validate_paths(nb, declared, extra)
         if "lang" not in declared:
             raise ParameterError(f"{nb.name}: the parameters cell must declare 'lang: str'")
         if "lang" in extra:
@@ -172,21 +179,27 @@ def _read_log(log: str) -> list[str]:
 
 
 def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[str]]:
-    """Worker: run one job; return (status, message, inputs read, steps as 'computed|read <nb>/<step>')."""
+    """Worker: run one job into its staging folder; return (status, message, inputs read, steps).
+
+    Steps are ``computed|read <notebook>/<step>`` lines. Nothing outside the staging folder
+    is touched: the outputs of the last good run stay in place whatever happens here.
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     os.environ.update(env)
+    staging = job.staging  # under the build's outputs/, before the kernel's outputs/ is pointed at it
+    os.environ["KUNTALIB_OUTPUTS"] = str(staging)  # the notebook's save_figure/save_table write here
     log, step_log = _log_file(INPUT_LOG_ENV), _log_file(STEP_LOG_ENV)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for d in job.output_dirs():
-        shutil.rmtree(d, ignore_errors=True)
-    job.output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    executed = staging / "notebooks" / job.lang / f"{job.stem}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
     status, message = "ok", ""
     try:
         pm.execute_notebook(
             str(job.notebook),
-            str(job.output),
+            str(executed),
             parameters=job.params,
             kernel_name="python3",
             progress_bar=False,
@@ -202,28 +215,57 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
         first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
         message = (
             f"cell {exc.cell_index} of the executed notebook (execution count {exc.exec_count}, "
-            f"starting {first[:60]!r}) raised {exc.ename}: {exc.evalue}; "
-            f"failed notebook kept at {job.output}"
+            f"starting {first[:60]!r}) raised {exc.ename}: {exc.evalue}"
         )
     except Exception as exc:  # kernel died, notebook unreadable, ...
         status = "failed"
         message = f"{type(exc).__name__}: {exc}"
-    if job.output.exists():
-        normalise_notebook(job.output)
-        if status == "failed":
-            kept = paths.failed_dir(job.lang) / job.output.name
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(job.output), kept)
-            message = message.replace(str(job.output), str(kept))
+    if executed.exists():
+        normalise_notebook(executed)
     return status, message, sorted(set(_read_log(log))), _read_log(step_log)
 
 
-def _written(job: Job) -> list[Path]:
+def _promote(job: Job) -> list[Path]:
+    """Move a successful run's staged outputs into place, replacing the last run's; return the files."""
+    out = paths.outputs_dir()
+    old = job.staging.with_name(job.staging.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    for rel in job.targets():
+        src, dst = job.staging / rel, out / rel
+        if dst.exists():
+            (old / rel).parent.mkdir(parents=True, exist_ok=True)
+            dst.rename(old / rel)
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(job.staging, ignore_errors=True)
+    (paths.failed_dir(job.lang) / f"{job.stem}.ipynb").unlink(missing_ok=True)
     files = [job.output] if job.output.exists() else []
-    for d in job.output_dirs():
-        if d.exists():
-            files += sorted(p for p in d.rglob("*") if p.is_file())
+    for rel in job.targets()[:2]:
+        if (out / rel).exists():
+            files += sorted(p for p in (out / rel).rglob("*") if p.is_file())
     return files
+
+
+def _keep_failed(job: Job, message: str) -> str:
+    """Keep a failed run's executed notebook in outputs/failed/<lang>/; drop its staged outputs."""
+    executed = job.staging / "notebooks" / job.lang / f"{job.stem}.ipynb"
+    if executed.exists():
+        kept = paths.failed_dir(job.lang) / executed.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(executed, kept)
+        message += f"; failed notebook kept at {kept}; the last good outputs stay in place"
+    shutil.rmtree(job.staging, ignore_errors=True)
+    return message
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and end running workers at once (Ctrl-C)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no public API for this
+        if proc.is_alive():
+            proc.terminate()
 
 
 def run_build(
@@ -235,8 +277,11 @@ def run_build(
 ) -> BuildReport:
     """Run the jobs that are out of date, ``workers`` at a time.
 
-    A failing notebook does not stop the others; its record is dropped so
-    that the next build tries it again.
+    Each run writes into its own staging folder; only a successful run's outputs are
+    moved into place, and it is recorded in the state file as soon as it finishes, so an
+    interrupted build keeps every finished run. A failing notebook does not stop the
+    others and keeps its last good outputs; its record is dropped so that the next build
+    tries it again. Ctrl-C cancels queued runs and ends running ones at once.
     """
     import time
 
@@ -263,11 +308,12 @@ def run_build(
 
     env = {k: v for k, v in os.environ.items() if k.startswith("KUNTALIB_")}
     env["KUNTALIB_ROOT"] = str(paths.proj_root())
-    env["KUNTALIB_OUTPUTS"] = str(paths.outputs_dir())
+    env["KUNTALIB_OUTPUTS"] = str(paths.outputs_dir())  # reset in every job: a worker process serves many jobs
     env["KUNTALIB_PROCESSED"] = str(paths.data_processed())
     bar = tqdm(total=len(todo), desc="notebooks", unit="nb", disable=not progress, file=sys.stderr)
     started = {job.run_id: time.perf_counter() for job, _ in todo}
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, workers))
+    try:
         futures = {pool.submit(_execute, job, env): (job, static) for job, static in todo}
         for fut in as_completed(futures):
             job, static = futures[fut]
@@ -276,13 +322,21 @@ def run_build(
             except Exception as exc:  # worker crashed
                 status, message, inputs, step_lines = "failed", f"{type(exc).__name__}: {exc}", [], []
             secs = time.perf_counter() - started[job.run_id]
+            state.set(job.run_id, None)
+            state.save()  # a run being replaced is not current until its new outputs are recorded
             if status == "ok":
-                state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], _written(job)))
+                written = _promote(job)
+                state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], written))
+                state.save()
             else:
-                state.set(job.run_id, None)
+                message = _keep_failed(job, message)
             report.results.append(JobResult(job, status, message, secs, tuple(step_lines)))
             bar.set_postfix_str(f"{job.run_id} {status}")
             bar.update(1)
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        bar.close()
+        raise
+    pool.shutdown()
     bar.close()
-    state.save()
     return report

@@ -23,9 +23,15 @@ from kuntalib.i18n import LANGS
 __all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
 
 UI = {
-    "fi": {"index": "Sisällys", "code": "koodin kanssa", "nocode": "ilman koodia", "title": "kuntalib – julkaistut muistiot"},
-    "sv": {"index": "Innehåll", "code": "med kod", "nocode": "utan kod", "title": "kuntalib – publicerade anteckningsböcker"},
-    "en": {"index": "Contents", "code": "with code", "nocode": "without code", "title": "kuntalib – published notebooks"},
+    "fi": {"index": "Sisällys", "code": "koodin kanssa", "nocode": "ilman koodia", "title": "kuntalib – julkaistut muistiot",
+           "failed": "tämän koontiajon suoritus epäonnistui; sivu on edellisestä onnistuneesta ajosta",
+           "never": "suoritus epäonnistui; sivua ei ole vielä"},
+    "sv": {"index": "Innehåll", "code": "med kod", "nocode": "utan kod", "title": "kuntalib – publicerade anteckningsböcker",
+           "failed": "körningen i detta bygge misslyckades; sidan är från den senaste lyckade körningen",
+           "never": "körningen misslyckades; sidan finns inte ännu"},
+    "en": {"index": "Contents", "code": "with code", "nocode": "without code", "title": "kuntalib – published notebooks",
+           "failed": "this build's run failed; the page is from the last good run",
+           "never": "the run failed; there is no page yet"},
 }
 LANG_NAMES = {"fi": "suomeksi", "sv": "på svenska", "en": "in English"}
 
@@ -94,21 +100,31 @@ def _page(title: str, lang: str, body: str) -> str:
     )
 
 
-def write_indexes() -> list[Path]:
-    """(Re)write the top index and one index per language from what is on disk."""
+def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]:
+    """(Re)write the top index and one index per language from what is on disk.
+
+    ``failed`` names the ``<stem>/<lang>`` runs that failed in this build: their entry keeps the
+    link to the last good page and says that this build's run failed (or that there is no page yet).
+    """
     site = paths.site_dir()
     written: list[Path] = []
-    langs = [lang for lang in LANGS if (paths.executed_dir(lang)).exists()]
+    langs = sorted({run.partition("/")[2] for run in failed} | {lang for lang in LANGS if paths.executed_dir(lang).exists()},
+                   key=LANGS.index)
     for lang in langs:
         items = []
-        for nb in sorted(paths.executed_dir(lang).glob("*.ipynb")):
-            if not (site / lang / f"{nb.stem}.html").exists():
-                continue
-            title = html.escape(notebook_title(nb))
-            items.append(
-                f'<li><a href="{nb.stem}.html">{title}</a> '
-                f'(<a href="code/{nb.stem}.html">{UI[lang]["code"]}</a>)</li>'
-            )
+        executed = {nb.stem: nb for nb in paths.executed_dir(lang).glob("*.ipynb")} if paths.executed_dir(lang).exists() else {}
+        stems = sorted(set(executed) | {run.partition("/")[0] for run in failed if run.endswith(f"/{lang}")})
+        for stem in stems:
+            has_page = stem in executed and (site / lang / f"{stem}.html").exists()
+            title = html.escape(notebook_title(executed[stem]) if stem in executed else stem)
+            if has_page:
+                item = f'<a href="{stem}.html">{title}</a> (<a href="code/{stem}.html">{UI[lang]["code"]}</a>)'
+            else:
+                item = title
+            if f"{stem}/{lang}" in failed:
+                items.append(f'<li class="failed">{item} – <strong>{UI[lang]["failed" if has_page else "never"]}</strong></li>')
+            elif has_page:
+                items.append(f"<li>{item}</li>")
         switch = " ".join(
             f'<a href="../{o}/index.html" hreflang="{o}">{LANG_NAMES[o]}</a>' for o in langs if o != lang
         )
@@ -131,8 +147,11 @@ def write_indexes() -> list[Path]:
     return written
 
 
-def publish(run_ids: list[str] | None = None) -> list[Path]:
-    """Export pages for the given ``<stem>/<lang>`` runs (all when None, or missing pages)."""
+def publish(run_ids: list[str] | None = None, failed: set[str] | frozenset[str] = frozenset()) -> list[Path]:
+    """Export pages for the given ``<stem>/<lang>`` runs (all when None, or missing pages).
+
+    Pages of runs in ``failed`` are left as they are (the last good version) and marked on the index.
+    """
     site = paths.site_dir()
     written: list[Path] = []
     available: dict[str, set[str]] = {}
@@ -147,5 +166,5 @@ def publish(run_ids: list[str] | None = None) -> list[Path]:
             for with_code, out in targets.items():
                 if stale or not out.exists():
                     written.append(export_page(nb, out, lang=lang, with_code=with_code, available=langs))
-    written += write_indexes()
+    written += write_indexes(failed)
     return written

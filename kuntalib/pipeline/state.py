@@ -1,14 +1,28 @@
-"""Content hashes that decide whether a notebook must run again.
+"""Content hashes that decide whether a notebook must run again, and what the build produced.
 
 A run is up to date when the notebook's source, its parameters, the kuntalib
-package and every data file it read last time hash as they did then, and the
-files it wrote are still there.
+package and every data file it read last time hash as they did then, and every
+file it wrote is still there with the hash it had when the run wrote it.
+
+``outputs/.build-state.json`` (format 2)::
+
+    {"format": 2,
+     "runs": {"<stem>/<lang>": {"static": ..., "params": {...}, "inputs": {path: sha256},
+                                "outputs": {path under outputs/: sha256}}},
+     "site": {path under outputs/: sha256}}
+
+The hashes are taken when the files are produced, never read back later from disk, so
+``MANIFEST.sha256`` (made from this file) lists only what the build itself wrote. The
+file is replaced atomically after every finished run. A file of another shape is
+ignored with a warning (everything then runs again), never a crash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +30,9 @@ from typing import Any
 from kuntalib import paths
 from kuntalib.provenance import sha256_file
 
-__all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint"]
+__all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint", "atomic_write_text", "FORMAT"]
+
+FORMAT = 2
 
 
 def package_hash() -> str:
@@ -40,6 +56,17 @@ def static_fingerprint(notebook: Path, params: dict[str, Any], pkg_hash: str) ->
     return h.hexdigest()
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def _rel(path: Path, base: Path) -> str:
     try:
         return path.resolve().relative_to(base.resolve()).as_posix()
@@ -49,45 +76,66 @@ def _rel(path: Path, base: Path) -> str:
 
 @dataclass
 class RunRecord:
-    """What one successful run depended on and wrote."""
+    """What one successful run depended on and wrote (with the hashes of both)."""
 
     static: str
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
-    outputs: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def is_current(self, static: str) -> bool:
-        """True when nothing this run depended on has changed and its outputs exist."""
+        """True when nothing this run depended on has changed and its outputs are as it wrote them."""
         if static != self.static:
             return False
         root, out = paths.proj_root(), paths.outputs_dir()
         for rel, digest in self.inputs.items():
             p = Path(rel) if Path(rel).is_absolute() else root / rel
-            if not p.exists() or sha256_file(p) != digest:
+            if not p.is_file() or sha256_file(p) != digest:
                 return False
-        return all((out / rel).exists() for rel in self.outputs)
+        return all((out / rel).is_file() and sha256_file(out / rel) == digest for rel, digest in self.outputs.items())
 
     @classmethod
     def from_run(cls, static: str, params: dict[str, Any], inputs: list[Path], outputs: list[Path]) -> RunRecord:
         """Record hashes of the inputs a run read and the outputs it wrote."""
         root, out = paths.proj_root(), paths.outputs_dir()
         ins = {_rel(p, root): sha256_file(p) for p in sorted(set(inputs)) if p.exists()}
-        outs = sorted(_rel(p, out) for p in outputs)
+        outs = {_rel(p, out): sha256_file(p) for p in sorted(outputs)}
         return cls(static=static, params=dict(params), inputs=ins, outputs=outs)
+
+    @classmethod
+    def parse(cls, raw: Any) -> RunRecord:
+        """A record from its JSON form; ``ValueError`` for any other shape."""
+        if not isinstance(raw, dict) or set(raw) != {"static", "params", "inputs", "outputs"}:
+            raise ValueError("not a run record")
+        if not isinstance(raw["static"], str) or not isinstance(raw["params"], dict):
+            raise ValueError("not a run record")
+        for key in ("inputs", "outputs"):
+            if not isinstance(raw[key], dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw[key].items()):
+                raise ValueError(f"run record {key} must map paths to hashes")
+        return cls(raw["static"], raw["params"], raw["inputs"], raw["outputs"])
 
 
 class BuildState:
-    """The JSON file ``outputs/.build-state.json``: one RunRecord per run id."""
+    """The JSON file ``outputs/.build-state.json``: one RunRecord per run id, and the site's files."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.build_state_file()
         self.records: dict[str, RunRecord] = {}
+        self.site: dict[str, str] = {}
         if self.path.exists():
             try:
                 raw = json.loads(self.path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                raw = {}
-            self.records = {k: RunRecord(**v) for k, v in raw.items()}
+                if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+                    raise ValueError(f"not format {FORMAT}")
+                self.records = {str(k): RunRecord.parse(v) for k, v in dict(raw.get("runs", {})).items()}
+                site = raw.get("site", {})
+                if not isinstance(site, dict) or not all(isinstance(v, str) for v in site.values()):
+                    raise ValueError("site must map paths to hashes")
+                self.site = dict(site)
+            except (ValueError, TypeError, AttributeError) as exc:
+                print(f"kuntalib: {self.path} is not a build state of this version ({exc}); every notebook runs again",
+                      file=sys.stderr)
+                self.records, self.site = {}, {}
 
     def get(self, run_id: str) -> RunRecord | None:
         """The record of ``run_id`` or None."""
@@ -100,8 +148,22 @@ class BuildState:
         else:
             self.records[run_id] = record
 
+    def record_site(self, written: list[Path]) -> None:
+        """Record the hashes of site files just written; forget site files no longer on disk."""
+        out = paths.outputs_dir()
+        for p in written:
+            self.site[_rel(p, out)] = sha256_file(p)
+        self.site = {rel: h for rel, h in self.site.items() if (out / rel).is_file()}
+
+    def produced(self) -> dict[str, str]:
+        """Every output the recorded runs and the site wrote, with the hash it had then."""
+        files = dict(self.site)
+        for rec in self.records.values():
+            files.update(rec.outputs)
+        return dict(sorted(files.items()))
+
     def save(self) -> None:
-        """Write the state file, keys sorted, so it is itself reproducible."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {k: vars(v) for k, v in sorted(self.records.items())}
-        self.path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        """Replace the state file atomically, keys sorted, so it is itself reproducible."""
+        data = {"format": FORMAT, "runs": {k: vars(v) for k, v in sorted(self.records.items())},
+                "site": dict(sorted(self.site.items()))}
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
