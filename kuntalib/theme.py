@@ -7,9 +7,11 @@ written the Finnish way: ``58 %``, ``3 099``, ``1,5``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
@@ -25,6 +27,7 @@ __all__ = [
     "pick",
     "fmt_num",
     "fmt_pct",
+    "fmt_date",
     "percent_axis",
     "set_theme",
     "add_caption",
@@ -55,6 +58,7 @@ TRAFFIC: dict[str, tuple[str, str]] = {
     "yellow": (PALETTE["yellow"], "!"),
     "red": (PALETTE["vermillion"], "✗"),
     "unknown": (NOT_PUBLISHED_COLOR, "?"),
+    "not_estimable": ("#EEEEEE", "–"),
 }
 
 NOT_PUBLISHED: dict[str, str] = {
@@ -69,18 +73,32 @@ SYNTHETIC: dict[str, str] = {
 }
 
 
-def fmt_num(value: float, decimals: int = 0) -> str:
-    """Finnish number format: ``3 099``, ``1,5``, ``−2``.
+def fmt_num(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """Number format of ``lang``: fi and sv ``3 099``, ``1,5``; en ``3,099``, ``1.5``; negatives ``−2``.
 
-    Thousands are separated by a no-break space, the decimal mark is a comma
-    and negatives take a true minus sign.
+    fi/sv separate thousands with a no-break space and use a decimal comma; every
+    language takes a true minus sign. None or NaN is "–".
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    text = f"{abs(value):,.{decimals}f}".replace(",", NBSP).replace(".", ",")
+    if lang == "en":
+        text = f"{abs(value):,.{decimals}f}"
+    else:
+        text = f"{abs(value):,.{decimals}f}".replace(",", NBSP).replace(".", ",")
     if round(value, decimals) < 0:
         text = "−" + text
     return text
+
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def fmt_date(value: Any, lang: str = "fi") -> str:
+    """A date as ``lang`` writes it: fi and sv ``30.6.2022``, en ``30 Jun 2022``."""
+    d = pd.Timestamp(value)
+    if lang == "en":
+        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+    return f"{d.day}.{d.month}.{d.year}"
 
 
 def fmt_pct(value: float, decimals: int = 0) -> str:

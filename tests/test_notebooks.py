@@ -27,20 +27,27 @@ def test_barometer_notebook_on_synthetic_microdata(tmp_path, monkeypatch, lang):
     assert rejected.read_text().strip() == "line,column,value,reason"
 
 
-def test_strategy_notebook_runs(tmp_path, monkeypatch):
+def test_strategy_notebook_runs_the_old_file_with_one_round(tmp_path, monkeypatch):
+    """Any indicator file in the format: the first (unworded, aimless) Rautjärvi file, one round, English."""
     import papermill as pm
 
     from tests.conftest import REPO
 
     monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
     monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
     pm.execute_notebook(
         str(REPO / "notebooks" / "04_strategy_followup.ipynb"), str(tmp_path / "nb.ipynb"),
-        parameters={"lang": "en", "tolerance": 0.05}, kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
+        parameters={"lang": "en", "tolerance": 0.05, "indicator_file": "strategy/rautjarvi/indicators.yml",
+                    "compare_as_of": "", "impact_chain": ""},
+        kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
     )
     figs = tmp_path / "out" / "figures" / "04_strategy_followup" / "en"
-    assert (figs / "dashboard.svg").exists() and (figs / "impact_chain.png").exists()
-    assert len(list(figs.glob("trajectory_*.png"))) == 6
+    assert (figs / "dashboard.svg").exists() and not (figs / "dashboard_latest.svg").exists()
+    assert not (figs / "impact_chain.svg").exists()
+    assert {p.stem.split("_", 1)[0] for p in figs.glob("*.png")} == {"dashboard", "trajectory", "bullet", "forecast"}
+    status = (tmp_path / "out" / "tables" / "04_strategy_followup" / "en" / "status.csv").read_text(encoding="utf-8")
+    assert "not_estimable" in status
 
 
 def test_scenario_notebook_runs_a_second_scenario_set(tmp_path, monkeypatch):
@@ -122,9 +129,9 @@ FIGURES = {
                        "cost_benefit_tornado"},
     "03_scenarios": {"futures_table", "sector_profile", "consistency", "competence_matrix", "competence_overlap", "budget",
                      "population"},
-    "04_strategy_followup": {"dashboard", "impact_chain", "trajectory_population", "trajectory_net_migration",
-                             "trajectory_working_age", "trajectory_jobs", "trajectory_margin_to_depreciation",
-                             "trajectory_income_tax"},
+    "04_strategy_followup": {"dashboard", "dashboard_latest", "impact_chain", "trajectory_population",
+                             "trajectory_income_tax", "bullet_net_migration", "bullet_working_age", "bullet_jobs",
+                             "bullet_margin_to_depreciation", "forecast_backtest"},
 }
 
 
@@ -147,7 +154,7 @@ def test_every_notebook_runs_as_shipped_and_computes_each_step_once(tmp_path, mo
     computed = [s.split()[1] for s in steps if s.startswith("computed ")]
     read = [s.split()[1] for s in steps if s.startswith("read ")]
     assert sorted(computed) == sorted(read) == ["01_barometer/figures", "02_device_data/study",
-                                                "03_scenarios/consistency", "04_strategy_followup/status"]
+                                                "03_scenarios/consistency", "04_strategy_followup/rounds"]
     # the two languages publish the same language-neutral numbers
     for table in ("quality_by_vendor", "alerts_by_week", "bp_trend_fixed_effects"):
         fi = (paths.tables_dir("02_device_data", "fi") / f"{table}.csv").read_bytes()

@@ -16,6 +16,17 @@
       national_income_tax: {label: {...}, observations: [...]}
     sources: {key: "full citation", ...}
 
+Optional, for evaluation rounds and faithful wording:
+
+- ``aims``: the strategy's aims, ``[{id, label: {fi, sv, en}, source}]``; each indicator then names
+  its ``aim`` and says with ``aim_stated`` whether the source lists it under that aim (``false``:
+  the grouping is the file author's, and figures say so).
+- ``target.text`` / ``observation.text``: the wording as the source prints it (``{fi: "25 hlöä/v"}``),
+  shown instead of a formatted number; ``target.statement``: the aim's sentence for the target.
+- ``observation.published``: the date the value became public, where later than its reference
+  ``date``; a round evaluated on ``as_of`` sees only values published by then (default: the
+  reference date).
+
 Target kinds: ``at_least``, ``above``, ``at_most``, ``below`` (the value
 itself), and ``at_most_above_reference`` (at most ``value`` units above the
 series named by ``reference`` at the same date, e.g. 1 pp above the national
@@ -25,14 +36,14 @@ average tax rate). Every ``source`` must be a key of ``sources``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from kuntalib.i18n import LANGS
+from kuntalib.i18n import LANGS, pick
 
 __all__ = ["TARGET_KINDS", "Indicator", "IndicatorFile", "IndicatorFileError", "load_indicator_file", "parse_indicator_file"]
 
@@ -52,9 +63,11 @@ class Indicator:
     unit: dict[str, str]
     direction: str
     target: dict[str, Any]
-    observations: pd.DataFrame  # date (Timestamp), value, source
+    observations: pd.DataFrame  # date, value, source, published (Timestamps), text_fi, text_sv, text_en
     baseline: dict[str, Any] | None = None
     reference: pd.DataFrame | None = None
+    aim: str | None = None
+    aim_stated: bool = True
 
     @property
     def target_date(self) -> pd.Timestamp:
@@ -63,6 +76,19 @@ class Indicator:
     def latest(self) -> pd.Series | None:
         """The latest observation, or None."""
         return None if self.observations.empty else self.observations.iloc[-1]
+
+    def known_at(self, as_of: pd.Timestamp) -> Indicator:
+        """This indicator as it was known on ``as_of``: only values published by then."""
+        obs = self.observations[self.observations["published"] <= as_of].reset_index(drop=True)
+        ref = self.reference
+        if ref is not None:
+            ref = ref[ref["published"] <= as_of].reset_index(drop=True)
+        return replace(self, observations=obs, reference=ref)
+
+    def target_text(self, lang: str) -> str | None:
+        """The target as the source words it, in ``lang``, or None."""
+        text = self.target.get("text")
+        return pick(text, lang) if text else None
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,11 @@ class IndicatorFile:
     municipality: dict[str, Any]
     indicators: list[Indicator]
     sources: dict[str, str] = field(default_factory=dict)
+    aims: list[dict[str, Any]] = field(default_factory=list)
+
+    def aim(self, aim_id: str | None) -> dict[str, Any] | None:
+        """The aim ``aim_id`` (id, label, source), or None."""
+        return next((a for a in self.aims if a["id"] == aim_id), None)
 
     def get(self, indicator_id: str) -> Indicator:
         for ind in self.indicators:
@@ -112,8 +143,15 @@ def _series(items: Any, where: str, sources: dict[str, str]) -> pd.DataFrame:
         src = o.get("source")
         if src not in sources:
             raise IndicatorFileError(f"{w}: source {src!r} is not a key of 'sources'")
-        rows.append({"date": _date(o["date"], w), "value": float(o["value"]), "source": src})
-    df = pd.DataFrame(rows, columns=["date", "value", "source"]).sort_values("date", kind="stable").reset_index(drop=True)
+        date = _date(o["date"], w)
+        published = _date(o["published"], f"{w}.published") if o.get("published") is not None else date
+        if published < date:
+            raise IndicatorFileError(f"{w}: published {published.date()} is before the reference date {date.date()}")
+        text = _texts(o["text"], f"{w}.text") if o.get("text") is not None else {}
+        rows.append({"date": date, "value": float(o["value"]), "source": src, "published": published,
+                     **{f"text_{lang}": text.get(lang) for lang in LANGS}})
+    cols = ["date", "value", "source", "published", *(f"text_{lang}" for lang in LANGS)]
+    df = pd.DataFrame(rows, columns=cols).sort_values("date", kind="stable").reset_index(drop=True)
     if df.date.duplicated().any():
         raise IndicatorFileError(f"{where}: two observations on {df.date[df.date.duplicated()].iloc[0].date()}")
     return df
@@ -127,6 +165,15 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
     refs = {}
     for name, ref in (data.get("references") or {}).items():
         refs[name] = _series(ref.get("observations"), f"{path}: references.{name}.observations", sources)
+    aims = []
+    for i, a in enumerate(data.get("aims") or []):
+        w = f"{path}: aims[{i}]"
+        if not isinstance(a, dict) or not a.get("id"):
+            raise IndicatorFileError(f"{w}: an aim needs an id and a label")
+        if a.get("source") is not None and a["source"] not in sources:
+            raise IndicatorFileError(f"{w}: source {a['source']!r} is not a key of 'sources'")
+        aims.append({"id": str(a["id"]), "label": _texts(a.get("label"), f"{w}.label"), "source": a.get("source")})
+    aim_ids = [a["id"] for a in aims]
     out, seen = [], set()
     for i, d in enumerate(data["indicators"]):
         where = f"{path}: indicators[{i}]"
@@ -142,6 +189,12 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
         if not isinstance(t, dict) or t.get("kind") not in TARGET_KINDS or "value" not in t or "date" not in t:
             raise IndicatorFileError(f"{where}: target needs date, value and kind (one of {', '.join(TARGET_KINDS)})")
         t = {**t, "date": _date(t["date"], f"{where}.target")}
+        for key in ("text", "statement"):
+            if t.get(key) is not None:
+                t[key] = _texts(t[key], f"{where}.target.{key}")
+        aim = d.get("aim")
+        if aims and aim not in aim_ids:
+            raise IndicatorFileError(f"{where}: aim {aim!r} is not one of the file's aims ({', '.join(aim_ids)})")
         ref = None
         if t["kind"] == "at_most_above_reference":
             if t.get("reference") not in refs:
@@ -153,9 +206,9 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
         out.append(Indicator(
             id=str(d["id"]), label=_texts(d.get("label"), f"{where}.label"), unit=_texts(d.get("unit"), f"{where}.unit"),
             direction=d["direction"], target=t, observations=_series(d.get("observations", []), f"{where}.observations", sources),
-            baseline=base, reference=ref,
+            baseline=base, reference=ref, aim=aim, aim_stated=bool(d.get("aim_stated", True)),
         ))
-    return IndicatorFile(path, data.get("municipality") or {}, out, sources)
+    return IndicatorFile(path, data.get("municipality") or {}, out, sources, aims)
 
 
 def load_indicator_file(path: str | Path) -> IndicatorFile:

@@ -1,0 +1,101 @@
+"""The follow-up as a web page section, like the electronic platform the seed describes.
+
+:func:`followup_html` gives, for each round, the strategy's aims with their indicators:
+the light of each rule (colour *and* symbol, with its meaning as text for screen
+readers), value, target, date, source and a small trend of the values known in that
+round. The notebook displays it, so the site's no-code page carries it in each language.
+All text is escaped; the section loads nothing from anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from kuntalib.i18n import check_lang, pick
+from kuntalib.indicators.model import Indicator
+from kuntalib.indicators.status import RULES, FollowUp
+from kuntalib.indicators.texts import round_table
+from kuntalib.theme import TRAFFIC, fmt_date
+
+__all__ = ["followup_html", "sparkline_svg"]
+
+_T = {
+    "round": {"fi": "Strategian toteutuminen {d}", "sv": "Strategins genomförande {d}", "en": "Strategy follow-up {d}"},
+    "evaluated": {"fi": "arvioitu {d}", "sv": "utvärderad {d}", "en": "evaluated {d}"},
+    "cols": {"fi": ["Olosuhdetekijä", "Tavoite", "Toteutuma", "Päivä", "Tavoite", "Polku", "Ennuste", "Kehitys", "Lähde"],
+             "sv": ["Indikator", "Mål", "Utfall", "Datum", "Mål", "Bana", "Prognos", "Utveckling", "Källa"],
+             "en": ["Indicator", "Target", "Actual", "Date", "Target", "Trajectory", "Forecast", "Trend", "Source"]},
+    "no_trend": {"fi": "yksi arvo", "sv": "ett värde", "en": "one value"},
+    "trend": {"fi": "{n} arvoa {a}–{b}", "sv": "{n} värden {a}–{b}", "en": "{n} values {a}–{b}"},
+    "grouping": {"fi": "kuntalibin ryhmittely", "sv": "kuntalibs gruppering", "en": "kuntalib's grouping"},
+}
+_STYLE = (
+    "<style>.kl-followup table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    ".kl-followup th,.kl-followup td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:middle}"
+    ".kl-followup .light{display:inline-block;width:1.6em;height:1.6em;line-height:1.6em;border-radius:50%;"
+    "text-align:center;font-weight:bold;border:1px solid #333;color:#000}"
+    ".kl-followup caption{text-align:left;font-weight:bold;padding:.3em 0}</style>"
+)
+
+
+def sparkline_svg(ind: Indicator, *, width: int = 120, height: int = 28, label: str = "") -> str:
+    """An inline SVG line of the indicator's values (empty when it has fewer than two)."""
+    obs = ind.observations
+    if len(obs) < 2:
+        return ""
+    from kuntalib.indicators.charts import year_position
+
+    x, y = year_position(obs.date), obs.value.to_numpy(float)
+    sx = (x - x.min()) / (np.ptp(x) or 1) * (width - 4) + 2
+    sy = height - 2 - (y - y.min()) / (np.ptp(y) or 1) * (height - 4)
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(sx, sy, strict=True))
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{html.escape(label)}"><polyline fill="none" stroke="#0072B2" stroke-width="1.5" '
+            f'points="{points}"/><circle cx="{sx[-1]:.1f}" cy="{sy[-1]:.1f}" r="2.5" fill="#0072B2"/></svg>')
+
+
+def _light(status: str, lang: str) -> str:
+    from kuntalib.indicators.charts import STATUS_TEXT
+
+    color, symbol = TRAFFIC[status]
+    meaning = html.escape(pick(STATUS_TEXT[status], lang))
+    return (f'<span class="light {status}" style="background:{color}" role="img" aria-label="{meaning}" '
+            f'title="{meaning}">{html.escape(symbol)}</span>')
+
+
+def _round(result: FollowUp, lang: str) -> str:
+    t = round_table(result, lang)
+    f = result.file
+    heads = _T["cols"][lang]
+    when = fmt_date(result.status_date, lang) if result.status_date is not None else ""
+    title = pick(_T["round"], lang).format(d=when)
+    if result.as_of is not None:
+        title += f" ({pick(_T['evaluated'], lang).format(d=fmt_date(result.as_of, lang))})"
+    parts = [f'<section class="round"><h3>{html.escape(title)}</h3>']
+    for aim, rows in t.groupby(t["aim"], sort=False):
+        parts.append("<table>")
+        if aim:
+            parts.append(f"<caption>{html.escape(aim)}</caption>")
+        parts.append("<thead><tr>" + "".join(f'<th scope="col">{html.escape(h)}</th>' for h in heads) + "</tr></thead><tbody>")
+        for r in rows.itertuples():
+            ind = f.get(r.indicator_id)
+            obs = ind.observations
+            trend_label = (pick(_T["trend"], lang).format(n=len(obs), a=obs.date.iloc[0].year, b=obs.date.iloc[-1].year)
+                           if len(obs) > 1 else pick(_T["no_trend"], lang))
+            spark = sparkline_svg(ind, label=trend_label) or html.escape(trend_label)
+            name = html.escape(r.indicator) + ("" if r.aim_stated or not r.aim else f' <small>({html.escape(pick(_T["grouping"], lang))})</small>')
+            sources = "; ".join(html.escape(f.sources.get(k, k)) for k in r.source.split(", ") if k)
+            cells = [f'<th scope="row">{name}</th>', html.escape(r.target), html.escape(r.actual), html.escape(r.actual_date),
+                     *(_light(getattr(r, f"{rule}_status"), lang) for rule in RULES), spark, f"<small>{sources}</small>"]
+            parts.append("<tr>" + "".join(c if c.startswith("<th") else f"<td>{c}</td>" for c in cells) + "</tr>")
+        parts.append("</tbody></table>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def followup_html(results: list[FollowUp], lang: str) -> str:
+    """The follow-up of every round in ``results`` as one HTML section in ``lang``."""
+    check_lang(lang)
+    return f'<div class="kl-followup" lang="{lang}">{_STYLE}' + "".join(_round(r, lang) for r in results) + "</div>"

@@ -1,0 +1,230 @@
+"""Strategy follow-up by evaluation round: the deck's 30.6.2022 table, an honest time axis, rounds, backtest, page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kuntalib.indicators import StatusRules, evaluate, load_indicator_file
+from kuntalib.indicators.charts import plot_backtest, plot_bullet, plot_dashboard, plot_trajectory, year_position
+from kuntalib.indicators.model import parse_indicator_file
+from kuntalib.indicators.page import followup_html
+from kuntalib.indicators.status import backtest, followup_step, parse_as_of
+from kuntalib.indicators.texts import compare_rounds, round_table
+from kuntalib.provenance import open_raw
+from tests.conftest import REPO
+
+SEED = REPO.parent / "shared" / "seeds" / "000_9036ed6640ce4509.txt"
+DECK_ROUND = "2022-09-14"  # the seminar: the 30.6.2022 round as the deck shows it
+LATER_ROUND = "2023-10-31"
+
+
+@pytest.fixture(scope="module")
+def file():
+    path, _ = open_raw("strategy/rautjarvi/followup.yml")
+    return load_indicator_file(path)
+
+
+def _norm(text: str) -> str:
+    """A cell as the seed's plain text has it: no thousands separator (a no-break space), plain spaces."""
+    return re.sub(r"(?<=\d)\u00a0(?=\d{3}\b)", "", text).replace("\u00a0", " ")
+
+
+def _seed_table() -> list[str]:
+    if not SEED.exists():
+        pytest.skip(f"the seed deck is not beside the checkout ({SEED})")
+    text = SEED.read_text(encoding="utf-8")
+    block = text.split("Olosuhdetekijä Tavoite 2025 Toteutuma", 1)[1].split("www.rautjarvi.fi", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_deck_round_reproduces_the_decks_table_cell_by_cell(file):
+    seed_rows = _seed_table()
+    assert len(seed_rows) == 5
+    result = evaluate(file, StatusRules(window_years=10), as_of=DECK_ROUND)
+    assert result.status_date == pd.Timestamp("2022-06-30")
+    table = round_table(result, "fi")
+    ours = [" ".join(_norm(c) for c in (r.indicator, r.target, r.actual)) for r in table.itertuples() if r.actual != "–"]
+    assert ours == seed_rows
+    tax = table.set_index("indicator_id").loc["income_tax"]
+    assert tax.actual == "–" and tax.target_status == "unknown"  # the deck prints no tax rate
+    ax = plot_dashboard(result, lang="fi")
+    assert ax.get_title(loc="left") == "Rautjärvi: strategian toteutuminen 30.6.2022"
+    texts = {_norm(t.get_text()) for t in ax.texts}
+    for row in seed_rows:
+        label = row.split(" ")[0]
+        assert any(t.startswith(label) for t in texts), label
+    for cell in ("25 hlöä/v", "10 hlöä/12kk", "3028", "3099", "1350", "1563", "900", "898", "Yli 100 %", "171 %"):
+        assert cell in texts, cell
+    caption = " ".join(" ".join(t.get_text() for t in ax.figure.texts).split())
+    assert "kuntalibin säännöt, eivät kunnan omat" in caption and "Arvioitu 14.9.2022" in caption
+    assert "Kuntamarkkinat 14.9.2022" in caption
+
+
+def test_aims_are_the_decks_and_statements_quote_it(file):
+    assert [a["label"]["fi"] for a in file.aims] == ["Väestörakenteen muutos", "Yritysten ja työpaikkojen määrä",
+                                                     "Kuntatalouden tasapaino"]
+    seed = " ".join(SEED.read_text(encoding="utf-8").split()) if SEED.exists() else None
+    for ind in file.indicators:
+        st = ind.target.get("statement")
+        if st and seed:
+            assert st["fi"] in seed, st["fi"]
+        if seed and ind.target.get("text"):
+            assert ind.target["text"]["fi"] in seed or ind.target["text"]["fi"].startswith("enintään 1 %"), ind.id
+    stated = {i.id: i.aim_stated for i in file.indicators}
+    assert stated == {"net_migration": True, "population": False, "working_age": True, "jobs": True,
+                      "margin_to_depreciation": False, "income_tax": True}
+    if seed:
+        for a in file.aims:
+            assert a["label"]["fi"] in seed
+
+
+def test_a_round_sees_only_values_published_by_its_date(file):
+    rules = StatusRules(window_years=10)
+    early = evaluate(file, rules, as_of="2022-09-13")  # the day before the deck made the 30.6.2022 values public
+    assert early.status_date == pd.Timestamp("2020-12-31")
+    assert early.actuals["population"].value == 3146 and early.actuals["jobs"] is None
+    deck = evaluate(file, rules, as_of=DECK_ROUND)
+    assert deck.actuals["population"].value == 3099
+    assert deck.file.get("population").observations.date.max() == pd.Timestamp("2022-06-30")  # not the 2023 value
+    later = evaluate(file, rules, as_of=LATER_ROUND)
+    assert later.status_date == pd.Timestamp("2023-09-30") and later.actuals["population"].value == 3047
+    assert later.actuals["jobs"] is None  # 15 months old: history, not this round's actual
+    change = compare_rounds(deck, later, "en").set_index("indicator_id")
+    assert change.loc["population", "change"] == "−52" and change.loc["jobs", "change"] == "–"
+    assert change.loc["population", "actual_1"] == "3,099" and change.loc["population", "date_2"] == "30 Sep 2023"
+    for bad in ("now", "today", "14.9.2022", ""):
+        with pytest.raises(ValueError, match="literal date YYYY-MM-DD"):
+            parse_as_of(bad)
+
+
+def test_forecast_is_not_estimable_with_too_few_points_and_never_a_number(file):
+    res = evaluate(file, StatusRules(window_years=10, min_points=5), as_of=DECK_ROUND)
+    st = res.status("jobs", "forecast")
+    assert st.status == "not_estimable" and st.value is None and st.probability is None
+    assert "jobs" not in res.forecasts
+    pop = res.status("population", "forecast")
+    assert pop.status in {"green", "yellow", "red"} and 0 <= pop.probability <= 1
+    assert res.forecasts["population"].n == 5  # 2015, 2018, 30.6.2020, 2020, 30.6.2022 in the 10 years to the round
+
+
+def test_year_axis_puts_values_at_their_year(file):
+    x = year_position(pd.to_datetime(["2016-12-31", "2025-12-31", "2022-06-30", "1980-12-31"]))
+    assert x[0] == 2016.0 and x[1] == 2025.0 and x[3] == 1980.0
+    assert x[2] == pytest.approx(2021.5, abs=0.01)
+    res = evaluate(file, StatusRules(window_years=10), as_of=LATER_ROUND)
+    ax = plot_trajectory(res.file.get("income_tax"), lang="fi", result=res)
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == [2016.0, 2017.0, 2018.0]
+    ax.figure.canvas.draw()
+    ticks = {round(t.get_position()[0], 6): t.get_text() for t in ax.get_xticklabels()}
+    assert ticks.get(2016.0) == "2016"
+    ax = plot_trajectory(res.file.get("population"), res.forecasts.get("population"), lang="en", result=res)
+    star = [ln for ln in ax.get_lines() if ln.get_marker() == "*"][0]
+    assert list(star.get_xdata()) == [2025.0] and list(star.get_ydata()) == [3028.0]
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", t) for t in labels), labels  # whole persons, English format
+    assert "Evaluated 31 Oct 2023" in " ".join(" ".join(t.get_text() for t in ax.figure.texts).split())
+
+
+def test_one_value_indicators_get_a_bullet_chart(file):
+    res = evaluate(file, StatusRules(), as_of=DECK_ROUND)
+    ax = plot_bullet(res.file.get("jobs"), res, lang="sv")
+    bar = ax.patches[0]
+    assert bar.get_width() == 898
+    target = [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [900, 900]]
+    assert target, "the target is drawn as a line at 900"
+    assert any("898 (30.6.2022)" in t.get_text() for t in ax.texts)
+
+
+def _series_file(values: list[float], start: int = 2000) -> object:
+    ind = {"id": "x", "label": {"fi": "x"}, "unit": {"fi": "kpl"}, "direction": "higher",
+           "target": {"date": "2030-12-31", "value": 0, "kind": "at_least", "source": "s"},
+           "observations": [{"date": f"{start + i}-12-31", "value": v, "source": "s"} for i, v in enumerate(values)]}
+    return parse_indicator_file({"indicators": [ind], "sources": {"s": "test"}}, Path("t.yml"))
+
+
+def test_backtest_counts_and_flags_predictions(rng):
+    f = _series_file(list(100 - 2 * np.arange(12) + rng.normal(0, 0.5, 12)))
+    rules = StatusRules(window_years=6, min_points=5, alpha=0.2)
+    bt = backtest(f.indicators[0], rules, horizon_years=3)
+    # origins 2004..2010 have 5+ points in 6 years; each predicts up to 3 later years (fewer near the end)
+    assert len(bt) == 3 * 5 + 2 + 1 and bt.horizon.max() == pytest.approx(3, abs=0.01)
+    assert bt.inside.mean() >= 0.6  # a straight line with small noise is mostly covered
+    jumped = _series_file([100, 98, 96, 94, 92, 90, 150])
+    bt = backtest(jumped.indicators[0], rules, horizon_years=3)
+    last = bt[bt.date == pd.Timestamp("2006-12-31")]
+    assert len(last) == 2 and not last.inside.any()  # the jump is outside every interval
+
+
+def test_followup_step_and_backtest_chart(file, tmp_path, monkeypatch):
+    from kuntalib.indicators.status import rounds_from_step
+    from kuntalib.pipeline.steps import run_step
+
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path))
+    rules = StatusRules(window_years=10)
+    step = run_step("nb", "rounds", lambda w: followup_step(file, rules, [DECK_ROUND, LATER_ROUND]), params={})
+    first, latest = rounds_from_step(step, file, rules)
+    direct = evaluate(file, rules, as_of=DECK_ROUND)
+    assert first.statuses == direct.statuses and first.status_date == direct.status_date
+    pd.testing.assert_frame_equal(round_table(first, "fi"), round_table(direct, "fi"))
+    assert latest.status_date == pd.Timestamp("2023-09-30")
+    windows = step["backtest_windows"]
+    assert list(windows.window_years) == [5, 10, 15, 20, 25] and (windows.nominal == 0.8).all()
+    row = windows.set_index("window_years").loc[10.0]
+    assert row.predictions == len(step["backtest"]) and row.inside == step["backtest"].inside.sum()
+    ax = plot_backtest(windows, used=10.0, horizon_years=3, result=latest, lang="en")
+    assert any("nominal 80%" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_followup_page_is_in_its_language_and_escaped(file):
+    rules = StatusRules(window_years=10)
+    results = [evaluate(file, rules, as_of=DECK_ROUND), evaluate(file, rules, as_of=LATER_ROUND)]
+    page = followup_html(results, "sv")
+    assert page.startswith('<div class="kl-followup" lang="sv">')
+    assert page.count('<section class="round">') == 2 and page.count("<table>") == 2 * 3
+    assert "Strategins genomförande 30.6.2022 (utvärderad 14.9.2022)" in page
+    assert 'aria-label="på målet"' in page and 'aria-label="kan inte skattas"' in page
+    assert page.count("<svg") == 2 * 2  # population and income tax have a series
+    hostile = parse_indicator_file({"indicators": [{
+        "id": "x", "label": {"fi": "<img src=x onerror=alert(1)>"}, "unit": {"fi": "kpl"}, "direction": "higher",
+        "target": {"date": "2025-12-31", "value": 1, "kind": "at_least", "source": "s"},
+        "observations": [{"date": "2022-06-30", "value": 2, "source": "s"}]}], "sources": {"s": "<script>"}}, Path("h.yml"))
+    page = followup_html([evaluate(hostile, as_of="2022-12-31")], "fi")
+    assert "<img src=x" not in page and "<script>" not in page and "&lt;img src=x" in page
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_followup_page_on_the_site_in_headless_chromium(tmp_path, monkeypatch):
+    """The notebook's follow-up section, as published on the site in each language, seen in a real browser."""
+    from kuntalib import paths
+    from kuntalib.cli import build
+    from kuntalib.indicators.charts import STATUS_TEXT
+    from tests.test_site import served
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
+    assert build(["04_strategy_followup"], progress=False) == 0
+    with served(paths.site_dir()) as (base, browser):
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "data:")) else route.abort())
+        for lang, heading in (("fi", "Strategian toteutuminen 30.6.2022"), ("sv", "Strategins genomförande 30.6.2022"),
+                              ("en", "Strategy follow-up 30 Jun 2022")):
+            assert page.goto(f"{base}{lang}/04_strategy_followup.html").status == 200
+            box = page.locator(".kl-followup")
+            assert box.get_attribute("lang") == lang
+            assert page.locator(".kl-followup h3").first.inner_text().startswith(heading)
+            assert page.locator(".kl-followup tbody tr").count() == 2 * 6
+            labels = page.eval_on_selector_all(".kl-followup .light", "els => els.map(e => e.getAttribute('aria-label'))")
+            assert len(labels) == 2 * 6 * 3 and set(labels) <= {t[lang] for t in STATUS_TEXT.values()}
+            spark = page.locator(".kl-followup svg.spark").first.bounding_box()
+            assert spark is not None and spark["width"] > 50 and spark["height"] > 10
+            row = page.locator(".kl-followup tbody tr", has_text={"fi": "Työpaikat", "sv": "Arbetsplatser", "en": "Jobs"}[lang])
+            assert {"fi": "898", "sv": "898", "en": "898"}[lang] in row.first.inner_text()
