@@ -228,3 +228,64 @@ def test_followup_page_on_the_site_in_headless_chromium(tmp_path, monkeypatch):
             assert spark is not None and spark["width"] > 50 and spark["height"] > 10
             row = page.locator(".kl-followup tbody tr", has_text={"fi": "Työpaikat", "sv": "Arbetsplatser", "en": "Jobs"}[lang])
             assert {"fi": "898", "sv": "898", "en": "898"}[lang] in row.first.inner_text()
+
+
+def _workbook_frames(file, tmp_path):
+    from kuntalib.indicators.sheets import write_indicator_workbook
+
+    return pd.read_excel(write_indicator_workbook(file, tmp_path / "w.xlsx"), sheet_name=None, dtype=object)
+
+
+def test_indicator_file_from_an_excel_workbook_equals_the_yaml(file, tmp_path):
+    from kuntalib.indicators.sheets import write_indicator_workbook
+
+    book = write_indicator_workbook(file, tmp_path / "rautjarvi.xlsx")
+    again = load_indicator_file(book)
+    for as_of in (DECK_ROUND, LATER_ROUND):
+        a, b = evaluate(file, as_of=as_of), evaluate(again, as_of=as_of)
+        assert a.statuses == b.statuses
+        for lang in ("fi", "sv", "en"):
+            pd.testing.assert_frame_equal(round_table(a, lang), round_table(b, lang))
+
+
+def test_indicator_file_from_semicolon_csv_with_decimal_commas(file, tmp_path):
+    from kuntalib.provenance import write_sidecar
+
+    for sheet, df in _workbook_frames(file, tmp_path).items():
+        if sheet == "observations":
+            df["value"] = [str(v).replace(".", ",") for v in df["value"]]
+        p = tmp_path / f"kunta.{sheet}.csv"
+        df.to_csv(p, sep=";", index=False, encoding="utf-8")
+        write_sidecar(p, source="test", address="-", date="2026-11-29", licence="CC0")
+    again = load_indicator_file(tmp_path / "kunta.indicators.csv")
+    assert again.get("income_tax").observations.value.tolist() == [20.5, 20.25, 20.25]
+    pd.testing.assert_frame_equal(round_table(evaluate(again, as_of=DECK_ROUND), "fi"),
+                                  round_table(evaluate(file, as_of=DECK_ROUND), "fi"))
+
+
+@pytest.mark.parametrize(
+    "sheet, change, message",
+    [
+        ("observations", ("date", 3, "30.6.2022"), r"sheet 'observations' row 5 column 'date': '30.6.2022' is not a date"),
+        ("observations", ("value", 0, "paljon"), r"sheet 'observations' row 2 column 'value': 'paljon' is not a number"),
+        ("observations", ("series", 1, "populaatio"), r"sheet 'observations' row 3 column 'series': 'populaatio' is neither an indicator"),
+        ("indicators", ("target_value", 2, None), r"sheet 'indicators' row 4 column 'target_value': empty"),
+        ("indicators", ("colour", 0, "red"), r"sheet 'indicators' column 'colour' is not one of"),
+        ("sources", None, r"sheet 'sources' is missing"),
+    ],
+)
+def test_spreadsheet_errors_name_the_sheet_row_and_column(file, tmp_path, sheet, change, message):
+    from kuntalib.indicators.model import IndicatorFileError
+
+    frames = _workbook_frames(file, tmp_path)
+    if change is None:
+        frames.pop(sheet)
+    else:
+        col, row, value = change
+        frames[sheet].loc[row, col] = value
+    bad = tmp_path / "bad.xlsx"
+    with pd.ExcelWriter(bad, engine="openpyxl") as xl:
+        for name, df in frames.items():
+            df.to_excel(xl, sheet_name=name, index=False)
+    with pytest.raises(IndicatorFileError, match=f"bad.xlsx: {message}"):
+        load_indicator_file(bad)

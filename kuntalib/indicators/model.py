@@ -212,8 +212,12 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
 
 
 def load_indicator_file(path: str | Path) -> IndicatorFile:
-    """Read and validate an indicator YAML file."""
+    """Read and validate an indicator file: YAML, an Excel workbook or CSV files (:mod:`kuntalib.indicators.sheets`)."""
     path = Path(path)
+    if path.suffix.lower() in {".xlsx", ".xlsm"} or path.name.endswith(".indicators.csv"):
+        from kuntalib.indicators.sheets import read_indicator_sheets
+
+        return read_indicator_sheets(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
