@@ -61,7 +61,6 @@ _T = {
     "fc": {"fi": "trendiennuste", "sv": "trendprognos", "en": "trend forecast"},
     "year_end": {"fi": "vuosi (vuoden lopun tilanne; 30.6. puolivälissä)", "sv": "år (läget vid årets slut; 30.6 mitt i året)",
                  "en": "year (status at year end; 30 June mid-year)"},
-    "round": {"fi": "kierros {d}", "sv": "omgång {d}", "en": "round {d}"},
 }
 
 
@@ -82,12 +81,13 @@ def _year_axis(ax: Axes, lang: str) -> None:
     ax.set_xlabel(pick(_T["year_end"], lang), fontsize=8)
 
 
-def _count_axis(ax: Axes, ind: Indicator, lang: str) -> None:
-    if pick(ind.unit, lang).strip() == "%":
-        ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang))
-    else:  # counts of persons or jobs: whole numbers only
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0, lang=lang))
+def _value_axis(axis: Any, ind: Indicator, lang: str, *, percent_sign: bool = False) -> None:
+    """Ticks of an indicator's values: whole numbers for counts; percentages with a decimal where needed."""
+    pct = pick(ind.unit, lang).strip() == "%"
+    if not pct:  # counts of persons or jobs: whole numbers only
+        axis.set_major_locator(MaxNLocator(integer=True))
+    sign = ("%" if lang == "en" else "\u00a0%") if pct and percent_sign else ""
+    axis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang) + sign)
 
 
 def source_line(result: FollowUp, lang: str, keys: list[str] | None = None) -> str:
@@ -191,7 +191,7 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
     ax.set_title(pick(ind.label, lang), loc="left")
     ax.set_ylabel(pick(ind.unit, lang))
     _year_axis(ax, lang)
-    _count_axis(ax, ind, lang)
+    _value_axis(ax.yaxis, ind, lang)
     ax.legend(fontsize=8, loc="best")
     if result is not None:
         keys = [t.get("source"), *obs.source]
@@ -221,7 +221,7 @@ def plot_bullet(ind: Indicator, result: FollowUp, *, ax: Axes | None = None, lan
     ax.set_xlim(0, top)
     ax.set_ylim(-0.6, 0.8)
     ax.set_yticks([])
-    _count_axis_x(ax, ind, lang)
+    _value_axis(ax.xaxis, ind, lang, percent_sign=True)
     ax.set_title(pick(ind.label, lang), loc="left")
     keys = [ind.target.get("source")] + ([actual.source] if actual is not None else [])
     add_caption(ax, [textwrap.fill(source_line(result, lang, keys), 130)], fontsize=7)
@@ -269,12 +269,6 @@ def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, r
     add_caption(ax, [textwrap.fill(pick(_BT["how"], lang).format(h=fmt_num(horizon_years, 0, lang=lang)), 130),
                      textwrap.fill(source_line(result, lang, keys), 130)], fontsize=7)
     return ax
-
-
-def _count_axis_x(ax: Axes, ind: Indicator, lang: str) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    pct = pick(ind.unit, lang).strip() == "%"
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0, lang=lang) + (("%" if lang == "en" else "\u00a0%") if pct else ""))
 
 
 def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = None, lang: str = "fi") -> Axes:

@@ -74,19 +74,22 @@ class _Cells:
     def rows(self) -> range:
         return range(len(self.df))
 
-    def text(self, row: int, col: str, required: bool = False) -> str | None:
+    def _cell(self, row: int, col: str, required: bool, what: str) -> Any:
+        """The cell's value, or None when blank (an error when ``required``)."""
         v = self.df[col].iloc[row] if col in self.df.columns else None
         if _blank(v):
             if required:
-                raise IndicatorFileError(f"{self.where(row, col)}: empty, a value is required")
+                raise IndicatorFileError(f"{self.where(row, col)}: empty, {what} is required")
             return None
-        return str(v).strip()
+        return v
+
+    def text(self, row: int, col: str, required: bool = False) -> str | None:
+        v = self._cell(row, col, required, "a value")
+        return None if v is None else str(v).strip()
 
     def number(self, row: int, col: str, required: bool = False) -> float | None:
-        v = self.df[col].iloc[row] if col in self.df.columns else None
-        if _blank(v):
-            if required:
-                raise IndicatorFileError(f"{self.where(row, col)}: empty, a number is required")
+        v = self._cell(row, col, required, "a number")
+        if v is None:
             return None
         if isinstance(v, bool):
             raise IndicatorFileError(f"{self.where(row, col)}: {v!r} is not a number")
@@ -105,10 +108,8 @@ class _Cells:
         return out
 
     def date(self, row: int, col: str, required: bool = False) -> dt.date | None:
-        v = self.df[col].iloc[row] if col in self.df.columns else None
-        if _blank(v):
-            if required:
-                raise IndicatorFileError(f"{self.where(row, col)}: empty, a date is required")
+        v = self._cell(row, col, required, "a date")
+        if v is None:
             return None
         if isinstance(v, dt.datetime | pd.Timestamp):
             return v.date()
