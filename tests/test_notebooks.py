@@ -160,3 +160,7 @@ def test_every_notebook_runs_as_shipped_and_computes_each_step_once(tmp_path, mo
         fi = (paths.tables_dir("02_device_data", "fi") / f"{table}.csv").read_bytes()
         assert fi == (paths.tables_dir("02_device_data", "sv") / f"{table}.csv").read_bytes()
     assert "steps: 4 computed, 4 read" in report.summary()
+    # nothing machine-specific is published: a rebuild elsewhere (kuntalib verify) must give the same bytes
+    for executed in (tmp_path / "out" / "notebooks").rglob("*.ipynb"):
+        text = executed.read_text(encoding="utf-8")
+        assert str(tmp_path) not in text and str(REPO) not in text, executed
