@@ -28,6 +28,8 @@ __all__ = [
     "fmt_num",
     "fmt_pct",
     "fmt_date",
+    "SEABORN_WHITEGRID",
+    "KUNTALIB_RC",
     "percent_axis",
     "set_theme",
     "add_caption",
@@ -113,29 +115,49 @@ def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0) -> Axes:
     return ax
 
 
+#: seaborn's ``set_theme(style="whitegrid")`` (notebook context) as the rcParams it sets. Applied
+#: directly: importing seaborn costs about 3 s in every notebook (it imports scipy.stats), and
+#: ``tests/test_theme_paths.py`` checks these equal what seaborn sets (but for its default colormap).
+SEABORN_WHITEGRID: dict[str, Any] = {
+    "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15", "axes.labelsize": 12.0,
+    "axes.linewidth": 1.25, "axes.titlesize": 12.0,
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "font.size": 12.0, "grid.color": ".8", "grid.linewidth": 1.0, "legend.fontsize": 11.0, "legend.title_fontsize": 12.0,
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True, "text.color": ".15",
+    "xtick.bottom": False, "xtick.color": ".15", "xtick.labelsize": 11.0, "xtick.major.size": 6.0,
+    "xtick.major.width": 1.25, "xtick.minor.size": 4.0, "xtick.minor.width": 1.0, "ytick.color": ".15",
+    "ytick.labelsize": 11.0, "ytick.left": False, "ytick.major.size": 6.0, "ytick.major.width": 1.25,
+    "ytick.minor.size": 4.0, "ytick.minor.width": 1.0,
+}
+
+
+#: kuntalib's own settings on top of the whitegrid style.
+KUNTALIB_RC: dict[str, Any] = {
+    "svg.hashsalt": "kuntalib",
+    "svg.fonttype": "none",  # text stays text: searchable, accessible, smaller
+    "font.family": "DejaVu Sans",
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "axes.titleweight": "bold",
+    "axes.titlesize": 12,
+    "axes.titlelocation": "left",
+    "figure.figsize": (9, 5.5),
+}
+
+
 def set_theme() -> None:
-    """Apply kuntalib's style: seaborn whitegrid, Okabe–Ito colours, fixed SVG ids.
+    """Apply kuntalib's style: seaborn's whitegrid, Okabe–Ito colours, fixed SVG ids.
 
     ``svg.hashsalt`` is fixed so that SVG element ids, and so the files, are
     byte-identical from run to run.
     """
-    import seaborn as sns
+    from cycler import cycler
+    from matplotlib.colors import to_rgb
 
-    sns.set_theme(style="whitegrid", palette=list(PALETTE.values()))
-    mpl.rcParams.update(
-        {
-            "svg.hashsalt": "kuntalib",
-            "svg.fonttype": "none",  # text stays text: searchable, accessible, smaller
-            "font.family": "DejaVu Sans",
-            "figure.dpi": 100,
-            "savefig.dpi": 150,
-            "savefig.bbox": "tight",
-            "axes.titleweight": "bold",
-            "axes.titlesize": 12,
-            "axes.titlelocation": "left",
-            "figure.figsize": (9, 5.5),
-        }
-    )
+    mpl.rcParams.update(SEABORN_WHITEGRID)
+    mpl.rcParams["axes.prop_cycle"] = cycler("color", [to_rgb(c) for c in PALETTE.values()])
+    mpl.rcParams.update(KUNTALIB_RC)
 
 
 def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:

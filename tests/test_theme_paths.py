@@ -79,3 +79,24 @@ def test_save_table_labels_synthetic_and_refuses_identifiers(tmp_path, monkeypat
     assert synth.read_text(encoding="utf-8") == "vendor,persons,synthetic\nA,7,True\n"
     with pytest.raises(ValueError, match="'patient' identifies"):
         save_table(df.assign(patient="p1"), "t", notebook="nb", lang="fi")
+
+
+def test_theme_is_seaborns_whitegrid_without_importing_seaborn():
+    import subprocess
+    import sys
+
+    code = ("import sys, matplotlib as mpl; from kuntalib import theme; theme.set_theme(); "
+            "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]  # the notebooks' first cell stays quick
+    import seaborn as sns
+
+    mpl.rcdefaults()
+    sns.set_theme(style="whitegrid", palette=list(theme.PALETTE.values()))
+    mpl.rcParams.update(theme.KUNTALIB_RC)
+    expected = {k: v for k, v in mpl.rcParams.items() if k != "image.cmap"}  # seaborn's colormap: charts name theirs
+    mpl.rcdefaults()
+    theme.set_theme()
+    actual = dict(mpl.rcParams)
+    assert {k: (actual[k], v) for k, v in expected.items() if actual[k] != v} == {}
+    mpl.rcdefaults()
