@@ -28,6 +28,7 @@ __all__ = [
     "fmt_num",
     "fmt_pct",
     "fmt_date",
+    "pct_sign",
     "SEABORN_WHITEGRID",
     "KUNTALIB_RC",
     "percent_axis",
@@ -103,9 +104,14 @@ def fmt_date(value: Any, lang: str = "fi") -> str:
     return f"{d.day}.{d.month}.{d.year}"
 
 
-def fmt_pct(value: float, decimals: int = 0) -> str:
-    """Finnish percentage: ``58 %`` (no-break space before the sign)."""
-    return f"{fmt_num(value, decimals)}{NBSP}%"
+def pct_sign(lang: str = "fi") -> str:
+    """The percent sign as ``lang`` writes it after a number: fi and sv ``" %"`` (no-break space), en ``"%"``."""
+    return "%" if lang == "en" else f"{NBSP}%"
+
+
+def fmt_pct(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """A percentage in ``lang``'s format: fi/sv ``58 %`` (no-break space before the sign), en ``58%``."""
+    return f"{fmt_num(value, decimals, lang=lang)}{pct_sign(lang)}"
 
 
 def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0) -> Axes:

@@ -16,7 +16,7 @@ from kuntalib.indicators.chain import ImpactChain
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp, Forecast
 from kuntalib.indicators.texts import actual_text, round_table, target_text
-from kuntalib.theme import PALETTE, TRAFFIC, add_caption, fmt_date, fmt_num, new_axes
+from kuntalib.theme import PALETTE, TRAFFIC, add_caption, fmt_date, fmt_num, fmt_pct, new_axes, pct_sign
 
 __all__ = ["plot_dashboard", "plot_trajectory", "plot_bullet", "plot_backtest", "plot_impact_chain", "year_position", "source_line",
            "rules_line", "STATUS_TEXT", "RULE_TEXT"]
@@ -86,7 +86,7 @@ def _value_axis(axis: Any, ind: Indicator, lang: str, *, percent_sign: bool = Fa
     pct = pick(ind.unit, lang).strip() == "%"
     if not pct:  # counts of persons or jobs: whole numbers only
         axis.set_major_locator(MaxNLocator(integer=True))
-    sign = ("%" if lang == "en" else "\u00a0%") if pct and percent_sign else ""
+    sign = pct_sign(lang) if pct and percent_sign else ""
     axis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang) + sign)
 
 
@@ -184,7 +184,7 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
         ax.plot(year_position(ref.date), ref.value + float(t["value"]), "s--", color=PALETTE["vermillion"], markersize=4,
                 label=f"{pick(_T['target'], lang)}: {target_text(ind, lang)}")
     if fc is not None:
-        pct = f" ({round(100 * prediction_level)}{'' if lang == 'en' else chr(160)}%)" if prediction_level else ""
+        pct = f" ({fmt_pct(round(100 * prediction_level), 0, lang)})" if prediction_level else ""
         x = year_position(fc.band.date)
         ax.fill_between(x, fc.band.lower, fc.band.upper, color=PALETTE["sky"], alpha=0.3, label=pick(_T["fc"], lang) + pct)
         ax.plot(x, fc.band["mean"], color=PALETTE["sky"])
@@ -249,7 +249,7 @@ def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, r
     check_lang(lang)
     ax = new_axes(ax, figsize=(8, 4))
     w = windows.dropna(subset=["coverage"])
-    pct = ("%" if lang == "en" else "\u00a0%")
+    pct = pct_sign(lang)
     colors = [PALETTE["blue"] if x == used else PALETTE["sky"] for x in w.window_years]
     ax.bar(w.window_years, 100 * w.coverage, width=3, color=colors, edgecolor="#333333", linewidth=0.5)
     for r in w.itertuples():

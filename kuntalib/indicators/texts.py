@@ -13,7 +13,7 @@ import pandas as pd
 from kuntalib.i18n import check_lang, pick
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
-from kuntalib.theme import fmt_date, fmt_num
+from kuntalib.theme import fmt_date, fmt_num, fmt_pct, pct_sign
 
 __all__ = ["value_text", "target_text", "actual_text", "round_table", "compare_rounds", "MISSING"]
 
@@ -28,7 +28,7 @@ def value_text(value: float, ind: Indicator, lang: str) -> str:
     decimals = 0 if float(value).is_integer() else 2
     text = fmt_num(value, decimals, lang=lang)
     if pick(ind.unit, lang).strip() == "%":
-        return f"{text}%" if lang == "en" else f"{text}\u00a0%"
+        return text + pct_sign(lang)
     return text
 
 
@@ -41,7 +41,7 @@ def target_text(ind: Indicator, lang: str) -> str:
         if ref is None or ref.empty:
             return f"{text} ({pick(_NO_REF, lang)})"
         last = ref.iloc[-1]
-        v = fmt_num(last.value, 2, lang=lang) + ("%" if lang == "en" else "\u00a0%")
+        v = fmt_pct(last.value, 2, lang)
         text += f" ({pick(_REF, lang).format(v=v, y=last.date.year)})"
     return text
 

@@ -30,7 +30,7 @@ from typing import Any
 from kuntalib import paths
 from kuntalib.provenance import sha256_file
 
-__all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint", "atomic_write_text", "FORMAT"]
+__all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint", "atomic_write_text", "rel_path", "FORMAT"]
 
 FORMAT = 2
 
@@ -67,7 +67,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _rel(path: Path, base: Path) -> str:
+def rel_path(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` in POSIX form, or absolute when it lies outside ``base``."""
     try:
         return path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
@@ -98,8 +99,8 @@ class RunRecord:
     def from_run(cls, static: str, params: dict[str, Any], inputs: list[Path], outputs: list[Path]) -> RunRecord:
         """Record hashes of the inputs a run read and the outputs it wrote."""
         root, out = paths.proj_root(), paths.outputs_dir()
-        ins = {_rel(p, root): sha256_file(p) for p in sorted(set(inputs)) if p.exists()}
-        outs = {_rel(p, out): sha256_file(p) for p in sorted(outputs)}
+        ins = {rel_path(p, root): sha256_file(p) for p in sorted(set(inputs)) if p.exists()}
+        outs = {rel_path(p, out): sha256_file(p) for p in sorted(outputs)}
         return cls(static=static, params=dict(params), inputs=ins, outputs=outs)
 
     @classmethod
@@ -152,7 +153,7 @@ class BuildState:
         """Record the hashes of site files just written; forget site files no longer on disk."""
         out = paths.outputs_dir()
         for p in written:
-            self.site[_rel(p, out)] = sha256_file(p)
+            self.site[rel_path(p, out)] = sha256_file(p)
         self.site = {rel: h for rel, h in self.site.items() if (out / rel).is_file()}
 
     def produced(self) -> dict[str, str]:

@@ -100,13 +100,6 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def _rel(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(paths.proj_root().resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
-
-
 def step_key(name: str, params: Mapping[str, Any], inputs: Mapping[str, str], code: str) -> str:
     """SHA-256 over the step name, its parameters, its inputs' hashes and the code version."""
     try:
@@ -195,7 +188,7 @@ def run_step(
     -------
     StepResult
     """
-    from kuntalib.pipeline.state import package_hash
+    from kuntalib.pipeline.state import package_hash, rel_path
 
     _check_name("notebook", notebook.lower())
     _check_name("step", name)
@@ -204,7 +197,7 @@ def run_step(
         path = Path(p)
         if not path.is_file():
             raise StepError(f"step {name!r}: input {path} does not exist")
-        files[_rel(path)] = sha256_file(path)
+        files[rel_path(path, paths.proj_root())] = sha256_file(path)
         track_input(path)
     code = package_hash()
     key = step_key(name, dict(params), files, code)
