@@ -1,12 +1,30 @@
-"""Languages: Finnish first, then Swedish and English. No heavy imports here."""
+"""Languages and the translation catalogue: Finnish first, then Swedish and English.
+
+Every text kuntalib shows a reader (chart titles, captions, notebook prose, printed
+summaries, table headers, the site) comes from one gettext catalogue per language,
+``kuntalib/locale/<lang>/LC_MESSAGES/kuntalib.po``, managed with Babel. Message ids are
+symbolic keys (``fhir.charts.title.adherence``); the template ``kuntalib/locale/kuntalib.pot``
+lists them with the Finnish text as a translator's note. To add a text: add it to the
+template, run ``make catalog`` (``pybabel update``) and fill in each language's ``msgstr``.
+``tests/test_i18n.py`` fails while a key lacks a language.
+
+Texts may hold ``str.format`` fields (``{year}``); every language must use the same fields.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
-__all__ = ["LANGS", "check_lang", "pick", "LangText"]
+__all__ = ["LANGS", "DOMAIN", "LOCALES", "check_lang", "pick", "LangText", "Msg", "text", "messages",
+           "catalogue_dir", "show"]
 
 LANGS: tuple[str, ...] = ("fi", "sv", "en")
+DOMAIN = "kuntalib"
+#: CLDR locale of each language, for numbers and dates (Babel).
+LOCALES: dict[str, str] = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
 
 #: A text in each language, e.g. ``{"fi": "Asukasluku", "sv": "Folkmängd", "en": "Population"}``.
 LangText = Mapping[str, str]
@@ -23,3 +41,69 @@ def pick(labels: LangText, lang: str) -> str:
     """The label in ``lang``, falling back to Finnish."""
     check_lang(lang)
     return labels.get(lang) or labels["fi"]
+
+
+def catalogue_dir() -> Path:
+    """The folder holding ``kuntalib.pot`` and ``<lang>/LC_MESSAGES/kuntalib.po``."""
+    return Path(__file__).resolve().parent / "locale"
+
+
+@functools.cache
+def messages(lang: str) -> dict[str, str]:
+    """All translated messages of ``lang``: key -> text (empty translations left out)."""
+    from babel.messages.pofile import read_po
+
+    check_lang(lang)
+    path = catalogue_dir() / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=LOCALES[lang], domain=DOMAIN)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def text(key: str, lang: str, /, **fields: Any) -> str:
+    """The catalogue's text ``key`` in ``lang``, with ``fields`` filled in (``str.format``).
+
+    Raises
+    ------
+    KeyError
+        If the catalogue of ``lang`` has no text for ``key`` (never falls back to another language).
+    """
+    try:
+        msg = messages(lang)[key]
+    except KeyError:
+        raise KeyError(f"no {lang} text for {key!r} in {catalogue_dir() / lang / 'LC_MESSAGES' / (DOMAIN + '.po')}") from None
+    return msg.format(**fields) if fields else msg
+
+
+class Msg(Mapping[str, str]):
+    """One catalogue key seen as a text per language (``Msg("x")["sv"]``), for code that takes a ``LangText``."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __getitem__(self, lang: str) -> str:
+        if lang not in LANGS:
+            raise KeyError(lang)
+        return text(self.key, lang)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGS)
+
+    def __len__(self) -> int:
+        return len(LANGS)
+
+    def __repr__(self) -> str:
+        return f"Msg({self.key!r})"
+
+    def format(self, lang: str, **fields: Any) -> str:
+        """The text in ``lang`` with ``fields`` filled in."""
+        return text(self.key, lang, **fields)
+
+
+def show(key: str, lang: str, /, **fields: Any) -> None:
+    """Display the catalogue's Markdown text ``key`` in ``lang`` in a notebook (prose, headings)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text(key, lang, **fields)))

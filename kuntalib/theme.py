@@ -1,12 +1,16 @@
 """Finnish-first chart theme: palettes, number formats, captions.
 
-Labels come in Finnish, Swedish and English (in that order); numbers are
-written the Finnish way: ``58 %``, ``3 099``, ``1,5``.
+Labels come from the translation catalogue (:mod:`kuntalib.i18n`) in Finnish, Swedish and
+English; numbers and dates follow each language's CLDR locale through Babel (fi_FI, sv_FI,
+en_GB): ``58 %``, ``3 099``, ``1,5``, ``30.6.2022`` in Finnish.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
+import re
 from typing import Any
 
 import matplotlib as mpl
@@ -15,7 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-from kuntalib.i18n import LANGS, check_lang, pick
+from kuntalib.i18n import LANGS, LOCALES, Msg, check_lang, pick
 
 __all__ = [
     "LANGS",
@@ -28,6 +32,7 @@ __all__ = [
     "fmt_num",
     "fmt_pct",
     "fmt_date",
+    "fmt_range",
     "pct_sign",
     "SEABORN_WHITEGRID",
     "KUNTALIB_RC",
@@ -64,59 +69,77 @@ TRAFFIC: dict[str, tuple[str, str]] = {
     "not_estimable": ("#EEEEEE", "–"),
 }
 
-NOT_PUBLISHED: dict[str, str] = {
-    "fi": "ei julkaistu",
-    "sv": "inte publicerad",
-    "en": "not published",
-}
-SYNTHETIC: dict[str, str] = {
-    "fi": "SYNTEETTINEN AINEISTO",
-    "sv": "SYNTETISKA DATA",
-    "en": "SYNTHETIC DATA",
-}
+NOT_PUBLISHED: dict[str, str] = Msg("theme.not_published")
+SYNTHETIC: dict[str, str] = Msg("theme.synthetic")
 
 
-def fmt_num(value: float, decimals: int = 0, lang: str = "fi") -> str:
-    """Number format of ``lang``: fi and sv ``3 099``, ``1,5``; en ``3,099``, ``1.5``; negatives ``−2``.
+@functools.cache
+def _locale(lang: str) -> Any:
+    from babel import Locale
 
-    fi/sv separate thousands with a no-break space and use a decimal comma; every
-    language takes a true minus sign. None or NaN is "–".
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if lang == "en":
-        text = f"{abs(value):,.{decimals}f}"
-    else:
-        text = f"{abs(value):,.{decimals}f}".replace(",", NBSP).replace(".", ",")
-    if round(value, decimals) < 0:
-        text = "−" + text
+    return Locale.parse(LOCALES[check_lang(lang)])
+
+
+def _apply(pattern: Any, value: float, decimals: int, lang: str) -> str:
+    """Format with a CLDR pattern at exactly ``decimals`` decimals, with the locale's minus sign."""
+    from decimal import Decimal
+
+    loc = _locale(lang)
+    pat = copy.copy(pattern)
+    pat.frac_prec = (decimals, decimals)
+    text = pat.apply(Decimal(repr(float(value))), loc)
+    if text.startswith("-"):
+        digits = re.sub(r"\D", "", text)
+        minus = loc.number_symbols["latn"]["minusSign"]
+        text = text[1:] if set(digits) <= {"0"} else minus + text[1:]
     return text
 
 
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def fmt_date(value: Any, lang: str = "fi") -> str:
-    """A date as ``lang`` writes it: fi and sv ``30.6.2022``, en ``30 Jun 2022``."""
-    d = pd.Timestamp(value)
-    if lang == "en":
-        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
-    return f"{d.day}.{d.month}.{d.year}"
+def fmt_num(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """A number as ``lang`` writes it, from CLDR (Babel): fi/sv ``3 028``, ``20,25``; en ``3,028``, ``20.25``.
+
+    fi and sv group thousands with a no-break space, use a decimal comma and a true minus
+    sign (``−2``); en follows en_GB. None or NaN is "–".
+    """
+    if _missing(value):
+        return "–"
+    return _apply(_locale(lang).decimal_formats[None], value, decimals, lang)
+
+
+def fmt_pct(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """A percentage (``value`` in per cent) in ``lang``'s CLDR format: fi/sv ``58 %``, en ``58%``."""
+    if _missing(value):
+        return "–"
+    return _apply(_locale(lang).percent_formats[None], value / 100, decimals, lang)
 
 
 def pct_sign(lang: str = "fi") -> str:
     """The percent sign as ``lang`` writes it after a number: fi and sv ``" %"`` (no-break space), en ``"%"``."""
-    return "%" if lang == "en" else f"{NBSP}%"
+    return fmt_pct(0, 0, lang).removeprefix("0")
 
 
-def fmt_pct(value: float, decimals: int = 0, lang: str = "fi") -> str:
-    """A percentage in ``lang``'s format: fi/sv ``58 %`` (no-break space before the sign), en ``58%``."""
-    return f"{fmt_num(value, decimals, lang=lang)}{pct_sign(lang)}"
+def fmt_range(low: float, high: float, decimals: int = 0, lang: str = "fi", *, percent: bool = False) -> str:
+    """A range with an en dash and the unit once: fi/sv ``10–45 %``, en ``10–45%``; numbers ``1,2–3,4``."""
+    if percent:
+        return f"{fmt_num(low, decimals, lang)}–{fmt_pct(high, decimals, lang)}"
+    return f"{fmt_num(low, decimals, lang)}–{fmt_num(high, decimals, lang)}"
 
 
-def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0) -> Axes:
-    """Label an axis that holds percentages in the Finnish format."""
-    fmt = FuncFormatter(lambda v, _pos: fmt_pct(v, decimals))
+def fmt_date(value: Any, lang: str = "fi") -> str:
+    """A date as ``lang`` writes it, from CLDR (Babel): fi and sv ``30.6.2022``, en ``30 Jun 2022``."""
+    from babel.dates import format_date
+
+    d = pd.Timestamp(value).date()
+    return format_date(d, format="medium" if lang == "en" else "short", locale=_locale(lang))
+
+
+def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0, lang: str = "fi") -> Axes:
+    """Label an axis that holds percentages in ``lang``'s format."""
+    fmt = FuncFormatter(lambda v, _pos: fmt_pct(v, decimals, lang))
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
     return ax
 

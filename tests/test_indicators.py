@@ -118,7 +118,7 @@ def test_charts_return_axes(lang):
                                         "en": "More wellbeing and mental-health competence in education communities"}[lang]
     title = plot_dashboard(res, lang=lang).get_title(loc="left")
     assert title == {"fi": "Rautjärvi: strategian toteutuminen 30.9.2023", "sv": "Rautjärvi: strategins genomförande 30.9.2023",
-                     "en": "Rautjärvi: strategy follow-up 30 Sep 2023"}[lang]
+                     "en": "Rautjärvi: strategy follow-up 30 Sept 2023"}[lang]
 
 
 def test_jsonstat2_parsing_and_errors():

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from kuntalib.i18n import check_lang
+from kuntalib.i18n import Msg, check_lang
 from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
@@ -26,25 +26,13 @@ from kuntalib.theme import (
 
 __all__ = ["plot_bars", "plot_diverging", "caption_lines", "add_barometer_caption", "RESPONDENTS", "SOURCE"]
 
-RESPONDENTS = {
-    "fi": "Vastaajat: kunnat ja kuntayhtymät ({responses} vastausta; {municipalities} kuntaa ja {joint} kuntayhtymää)",
-    "sv": "Svarande: kommuner och samkommuner ({responses} svar; {municipalities} kommuner och {joint} samkommuner)",
-    "en": "Respondents: municipalities and joint authorities ({responses} responses; {municipalities} municipalities, {joint} joint authorities)",
-}
-SOURCE = {
-    "fi": "Lähde: Kuntaliitto, Kunta-alan innovaatiobarometri {year} (viitevuodet 2020–2021)",
-    "sv": "Källa: Kommunförbundet, Innovationsbarometern för kommunsektorn {year} (referensår 2020–2021)",
-    "en": "Source: Association of Finnish Municipalities, Municipal Innovation Barometer {year} (reference years 2020–2021)",
-}
-SYNTHETIC_SOURCE = {
-    "fi": "Aineisto: synteettinen vastaajatason aineisto, joka toistaa julkaistut osuudet (ei todellisia vastauksia)",
-    "sv": "Data: syntetiska svar som återger de publicerade andelarna (inga verkliga svar)",
-    "en": "Data: synthetic respondent-level data reproducing the published shares (not real answers)",
-}
+RESPONDENTS = Msg("barometer.charts.respondents")
+SOURCE = Msg("barometer.charts.source")
+SYNTHETIC_SOURCE = Msg("barometer.charts.synthetic_source")
 ANSWERS = {
-    "promoted": {"fi": "EDISTI innovaatiota", "sv": "FRÄMJADE innovationen", "en": "PROMOTED the innovation"},
-    "barrier": {"fi": "OLI ESTEENÄ innovaatiolle", "sv": "HINDRADE innovationen", "en": "was a BARRIER"},
-    "not_relevant": {"fi": "ei merkityksellinen", "sv": "inte relevant", "en": "not relevant"},
+    "promoted": Msg("barometer.charts.answers.promoted"),
+    "barrier": Msg("barometer.charts.answers.barrier"),
+    "not_relevant": Msg("barometer.charts.answers.not_relevant"),
 }
 
 
@@ -163,11 +151,7 @@ def plot_diverging(
         Patch(facecolor="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", label=NOT_PUBLISHED[lang]),
     ]
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
-    derived_note = {
-        "fi": "Oikealla: ei merkityksellinen (* johdettu: 100 − edisti − este)",
-        "sv": "Till höger: inte relevant (* härlett: 100 − främjade − hindrade)",
-        "en": "Right: not relevant (* derived: 100 − promoted − barrier)",
-    }
+    derived_note = Msg("barometer.charts.derived_note")
     ax.text(1.0, -0.08, derived_note[lang], transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#555555")
     if synthetic:
         mark_synthetic(ax, lang)

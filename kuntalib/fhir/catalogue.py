@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kuntalib.i18n import Msg
+
 __all__ = [
     "LOINC",
     "UCUM",
@@ -54,31 +56,29 @@ class Measure:
 MEASURES: dict[str, Measure] = {
     m.key: m
     for m in (
-        Measure("bp_panel", "85354-9", "", {"fi": "Verenpaine", "sv": "Blodtryck", "en": "Blood pressure"}, "150020",
+        Measure("bp_panel", "85354-9", "", Msg("fhir.measure.bp_panel"), "150020",
                 (VS + "vitalsigns", VS + "bp", KANTA + "fiphr-sd-bloodpressure"), (0, 0)),
-        Measure("systolic", "8480-6", "mm[Hg]", {"fi": "Systolinen verenpaine", "sv": "Systoliskt blodtryck", "en": "Systolic blood pressure"},
+        Measure("systolic", "8480-6", "mm[Hg]", Msg("fhir.measure.systolic"),
                 "150021", (), (50, 300)),
-        Measure("diastolic", "8462-4", "mm[Hg]", {"fi": "Diastolinen verenpaine", "sv": "Diastoliskt blodtryck", "en": "Diastolic blood pressure"},
+        Measure("diastolic", "8462-4", "mm[Hg]", Msg("fhir.measure.diastolic"),
                 "150022", (), (20, 200)),
-        Measure("heart_rate", "8867-4", "/min", {"fi": "Syke", "sv": "Puls", "en": "Heart rate"}, "149546",
+        Measure("heart_rate", "8867-4", "/min", Msg("fhir.measure.heart_rate"), "149546",
                 (VS + "vitalsigns", VS + "heartrate"), (20, 300)),
-        Measure("spo2", "2708-6", "%", {"fi": "Happisaturaatio", "sv": "Syremättnad", "en": "Oxygen saturation"}, "150456",
+        Measure("spo2", "2708-6", "%", Msg("fhir.measure.spo2"), "150456",
                 (VS + "vitalsigns", VS + "oxygensat"), (50, 100)),
-        Measure("spo2_pulse", "59408-5", "%", {"fi": "Happisaturaatio (pulssioksimetri)", "sv": "Syremättnad (pulsoximeter)",
-                                              "en": "Oxygen saturation (pulse oximetry)"}, "150456",
+        Measure("spo2_pulse", "59408-5", "%", Msg("fhir.measure.spo2_pulse"), "150456",
                 (VS + "vitalsigns", VS + "oxygensat"), (50, 100)),
-        Measure("temperature", "8310-5", "Cel", {"fi": "Kehon lämpötila", "sv": "Kroppstemperatur", "en": "Body temperature"}, "150364",
+        Measure("temperature", "8310-5", "Cel", Msg("fhir.measure.temperature"), "150364",
                 (VS + "vitalsigns", VS + "bodytemp"), (30, 45), 1),
-        Measure("weight", "29463-7", "kg", {"fi": "Paino", "sv": "Vikt", "en": "Body weight"}, "188736",
+        Measure("weight", "29463-7", "kg", Msg("fhir.measure.weight"), "188736",
                 (VS + "vitalsigns", VS + "bodyweight", KANTA + "fiphr-sd-bodyweight"), (20, 350), 1),
-        Measure("height", "8302-2", "cm", {"fi": "Pituus", "sv": "Längd", "en": "Body height"}, None,
+        Measure("height", "8302-2", "cm", Msg("fhir.measure.height"), None,
                 (VS + "vitalsigns", VS + "bodyheight", KANTA + "fiphr-sd-bodyheight"), (50, 250)),
-        Measure("glucose", "15074-8", "mmol/L", {"fi": "Verensokeri", "sv": "Blodsocker", "en": "Blood glucose"}, None,
+        Measure("glucose", "15074-8", "mmol/L", Msg("fhir.measure.glucose"), None,
                 (KANTA + "fiphr-sd-bloodglucose",), (0.5, 50), 1),
-        Measure("glucose_meter", "14743-9", "mmol/L", {"fi": "Verensokeri (mittari)", "sv": "Blodsocker (mätare)",
-                                                      "en": "Blood glucose (glucometer)"}, "160196",
+        Measure("glucose_meter", "14743-9", "mmol/L", Msg("fhir.measure.glucose_meter"), "160196",
                 (KANTA + "fiphr-sd-bloodglucose",), (0.5, 50), 1),
-        Measure("glucose_cgm", "14745-4", "mmol/L", {"fi": "Kudossokeri (CGM)", "sv": "Glukos (CGM)", "en": "Glucose (CGM)"}, None,
+        Measure("glucose_cgm", "14745-4", "mmol/L", Msg("fhir.measure.glucose_cgm"), None,
                 (KANTA + "fiphr-sd-bloodglucose",), (0.5, 50), 1),
     )
 }

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from kuntalib.fhir.analysis import TrendResult
 from kuntalib.fhir.conformance import ConformanceReport
 from kuntalib.fhir.costbenefit import CostBenefitSettings
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick
 from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
@@ -32,54 +32,45 @@ __all__ = ["vendor_label", "plot_quality", "plot_flags", "plot_conformance", "pl
            "plot_tornado"]
 
 _T = {
-    "vendor": {"fi": "Toimittaja {x}", "sv": "Leverantör {x}", "en": "Vendor {x}"},
-    "quality": {"fi": "Hylätyt rivit toimittajittain ja syittäin", "sv": "Avvisade rader per leverantör och orsak",
-                "en": "Rejected lines by vendor and reason"},
-    "of_lines": {"fi": "osuus riveistä", "sv": "andel av raderna", "en": "share of lines"},
-    "flags": {"fi": "Hyväksyttyjen rivien laatuhuomiot", "sv": "Kvalitetsanmärkningar på godkända rader",
-              "en": "Quality flags on accepted lines"},
-    "conformance": {"fi": "Toimittajien FHIR-yhdenmukaisuus (otos)", "sv": "Leverantörernas FHIR-överensstämmelse (urval)",
-                    "en": "Vendor FHIR conformance (sample)"},
-    "adherence": {"fi": "Mittaussitoutuminen viikoittain", "sv": "Mätföljsamhet per vecka", "en": "Measurement adherence by week"},
-    "week": {"fi": "seurantaviikko", "sv": "uppföljningsvecka", "en": "study week"},
-    "median": {"fi": "mediaani (mittauspäivien osuus)", "sv": "median (andel mätdagar)", "en": "median (share of days measured)"},
-    "iqr": {"fi": "kvartiiliväli", "sv": "kvartilavstånd", "en": "interquartile range"},
-    "active": {"fi": "mittaa vielä (osuus asiakkaista)", "sv": "mäter ännu (andel klienter)", "en": "still measuring (share of clients)"},
-    "alerts": {"fi": "Hälytykset viikoittain ja säännöittäin", "sv": "Larm per vecka och regel", "en": "Alerts by week and rule"},
-    "n_alerts": {"fi": "hälytyksiä", "sv": "larm", "en": "alerts"},
-    "suppressed": {"fi": "alle 5 henkilöä: ei julkaista", "sv": "under 5 personer: publiceras inte", "en": "fewer than 5 persons: suppressed"},
-    "trend": {"fi": "Systolisen verenpaineen kehitys (sekamalli)", "sv": "Systoliskt blodtryck över tid (blandad modell)",
-              "en": "Systolic blood pressure over time (mixed model)"},
-    "weekly_mean": {"fi": "viikon keskiarvo", "sv": "veckomedelvärde", "en": "weekly mean"},
-    "fit": {"fi": "kiinteä vaikutus, 95 %:n lv", "sv": "fast effekt, 95 % KI", "en": "fixed effect, 95 % CI"},
-    "tornado": {"fi": "Kustannus-hyötymalli: herkkyysanalyysi", "sv": "Kostnads-nyttomodell: känslighetsanalys",
-                "en": "Cost-benefit model: sensitivity analysis"},
-    "net": {"fi": "nettohyöty, milj. € vuodessa", "sv": "nettonytta, milj. € per år", "en": "net benefit, M€ a year"},
+    "vendor": Msg("fhir.charts.vendor"),
+    "quality": Msg("fhir.charts.quality"),
+    "of_lines": Msg("fhir.charts.of_lines"),
+    "flags": Msg("fhir.charts.flags"),
+    "conformance": Msg("fhir.charts.conformance"),
+    "adherence": Msg("fhir.charts.adherence"),
+    "week": Msg("fhir.charts.week"),
+    "median": Msg("fhir.charts.median"),
+    "iqr": Msg("fhir.charts.iqr"),
+    "active": Msg("fhir.charts.active"),
+    "alerts": Msg("fhir.charts.alerts"),
+    "n_alerts": Msg("fhir.charts.n_alerts"),
+    "suppressed": Msg("fhir.charts.suppressed"),
+    "trend": Msg("fhir.charts.trend"),
+    "weekly_mean": Msg("fhir.charts.weekly_mean"),
+    "fit": Msg("fhir.charts.fit"),
+    "tornado": Msg("fhir.charts.tornado"),
+    "net": Msg("fhir.charts.net"),
     "inputs": {
-        "clients": {"fi": "asiakkaita vuodessa", "sv": "klienter per år", "en": "clients a year"},
-        "days_avoided": {"fi": "vältetyt sairaalapäivät/asiakas", "sv": "undvikna vårddagar/klient", "en": "hospital days avoided/client"},
-        "cost_per_day": {"fi": "sairaalapäivän hinta", "sv": "pris per vårddag", "en": "cost of a hospital day"},
-        "cost_per_client": {"fi": "palvelun kustannus/asiakas", "sv": "tjänstens kostnad/klient", "en": "service cost/client"},
+        "clients": Msg("fhir.charts.inputs.clients"),
+        "days_avoided": Msg("fhir.charts.inputs.days_avoided"),
+        "cost_per_day": Msg("fhir.charts.inputs.cost_per_day"),
+        "cost_per_client": Msg("fhir.charts.inputs.cost_per_client"),
     },
     "sources": {
-        "cited": {"fi": "lähde", "sv": "källa", "en": "cited"},
-        "implied": {"fi": "johdettu ennusteesta", "sv": "härlett ur prognosen", "en": "implied by the projection"},
+        "cited": Msg("fhir.charts.sources.cited"),
+        "implied": Msg("fhir.charts.sources.implied"),
         "not published": NOT_PUBLISHED,
-        "user": {"fi": "käyttäjän arvo", "sv": "användarens värde", "en": "user value"},
+        "user": Msg("fhir.charts.sources.user"),
     },
-    "base": {"fi": "perusura {v}", "sv": "basfall {v}", "en": "base case {v}"},
-    "cb_caption": {
-        "fi": "Ennuste (Smart Tampere): {c} asiakasta × {d} vältettyä sairaalapäivää ≈ {s} M€ vuodessa. Vaihteluvälit: kuntalibin oletus.",
-        "sv": "Prognos (Smart Tampere): {c} klienter × {d} undvikna vårddagar ≈ {s} M€ per år. Intervall: kuntalibs antagande.",
-        "en": "Projection (Smart Tampere): {c} clients × {d} hospital days avoided ≈ {s} M€ a year. Ranges: kuntalib's assumption.",
-    },
+    "base": Msg("fhir.charts.base"),
+    "cb_caption": Msg("fhir.charts.cb_caption"),
 }
 _FLAGS = {
-    "tz_assumed_pct": {"fi": "aikavyöhyke puuttui", "sv": "tidszon saknades", "en": "time zone missing"},
-    "unit_translated_pct": {"fi": "yksikkö muunnettu", "sv": "enhet omräknad", "en": "unit translated"},
-    "late_pct": {"fi": "myöhässä (> 24 h)", "sv": "försenad (> 24 h)", "en": "late (> 24 h)"},
-    "clock_ahead_pct": {"fi": "kello edellä", "sv": "klockan före", "en": "clock ahead"},
-    "value_absent_pct": {"fi": "arvo puuttuu (syy annettu)", "sv": "värde saknas (orsak angiven)", "en": "value absent (reason given)"},
+    "tz_assumed_pct": Msg("fhir.charts.flags.tz_assumed_pct"),
+    "unit_translated_pct": Msg("fhir.charts.flags.unit_translated_pct"),
+    "late_pct": Msg("fhir.charts.flags.late_pct"),
+    "clock_ahead_pct": Msg("fhir.charts.flags.clock_ahead_pct"),
+    "value_absent_pct": Msg("fhir.charts.flags.value_absent_pct"),
 }
 _REASON_COLOURS = [PALETTE[k] for k in ("vermillion", "orange", "purple", "sky", "blue", "green", "yellow", "black")]
 
@@ -146,8 +137,8 @@ def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang:
     v = report.vendors
     ax = new_axes(ax, figsize=(9, 1.5 + 0.8 * len(v)))
     y = np.arange(len(v))
-    cols = [("r4b_valid", "R4B", PALETTE["sky"]), ("profile_ok", {"fi": "profiili", "sv": "profil", "en": "profile"}, PALETTE["blue"]),
-            ("conformant", {"fi": "molemmat", "sv": "båda", "en": "both"}, PALETTE["green"])]
+    cols = [("r4b_valid", "R4B", PALETTE["sky"]), ("profile_ok", Msg("fhir.charts.conformance.profile"), PALETTE["blue"]),
+            ("conformant", Msg("fhir.charts.conformance.both"), PALETTE["green"])]
     h = 0.25
     for k, (col, label, colour) in enumerate(cols):
         share = 100 * v[col].to_numpy() / v["checked"].to_numpy()

@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from kuntalib.i18n import Msg
+
 __all__ = ["CohortConfig", "Cohort", "simulate_cohort", "VENDORS", "DEVICE_TYPES", "FAULTS"]
 
 #: Synthetic vendors and how each writes FHIR (see :mod:`kuntalib.fhir.resources`).
@@ -50,12 +52,12 @@ VENDORS: dict[str, dict[str, object]] = {
                  "devices": ("bp_monitor", "scale")},
 }
 DEVICE_TYPES = {
-    "bp_monitor": {"fi": "verenpainemittari", "sv": "blodtrycksmätare", "en": "BP monitor"},
-    "scale": {"fi": "vaaka", "sv": "våg", "en": "scale"},
-    "oximeter": {"fi": "pulssioksimetri", "sv": "pulsoximeter", "en": "pulse oximeter"},
-    "thermometer": {"fi": "kuumemittari", "sv": "termometer", "en": "thermometer"},
-    "glucometer": {"fi": "verensokerimittari", "sv": "blodsockermätare", "en": "glucometer"},
-    "cgm": {"fi": "jatkuva glukoosimittari", "sv": "kontinuerlig glukosmätare", "en": "CGM"},
+    "bp_monitor": Msg("fhir.simulate.device_types.bp_monitor"),
+    "scale": Msg("fhir.simulate.device_types.scale"),
+    "oximeter": Msg("fhir.simulate.device_types.oximeter"),
+    "thermometer": Msg("fhir.simulate.device_types.thermometer"),
+    "glucometer": Msg("fhir.simulate.device_types.glucometer"),
+    "cgm": Msg("fhir.simulate.device_types.cgm"),
 }
 FAULTS = ("duplicate", "clock_drift", "missing_timezone", "late_arrival", "wrong_unit", "implausible", "absent_component")
 

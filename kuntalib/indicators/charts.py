@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick
 from kuntalib.indicators.chain import ImpactChain
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp, Forecast
@@ -22,45 +22,33 @@ __all__ = ["plot_dashboard", "plot_trajectory", "plot_bullet", "plot_backtest", 
            "rules_line", "STATUS_TEXT", "RULE_TEXT"]
 
 STATUS_TEXT = {
-    "green": {"fi": "tavoitteessa", "sv": "på målet", "en": "on target"},
-    "yellow": {"fi": "lähellä", "sv": "nära", "en": "close"},
-    "red": {"fi": "jäljessä", "sv": "efter", "en": "behind"},
-    "unknown": {"fi": "ei tietoa", "sv": "okänd", "en": "unknown"},
-    "not_estimable": {"fi": "ei arvioitavissa", "sv": "kan inte skattas", "en": "not estimable"},
+    "green": Msg("indicators.charts.status_text.green"),
+    "yellow": Msg("indicators.charts.status_text.yellow"),
+    "red": Msg("indicators.charts.status_text.red"),
+    "unknown": Msg("indicators.charts.status_text.unknown"),
+    "not_estimable": Msg("indicators.charts.status_text.not_estimable"),
 }
 RULE_TEXT = {
-    "target": {"fi": "Tavoite", "sv": "Mål", "en": "Target"},
-    "trajectory": {"fi": "Polku", "sv": "Bana", "en": "Trajectory"},
-    "forecast": {"fi": "Ennuste", "sv": "Prognos", "en": "Forecast"},
+    "target": Msg("indicators.charts.rule_text.target"),
+    "trajectory": Msg("indicators.charts.rule_text.trajectory"),
+    "forecast": Msg("indicators.charts.rule_text.forecast"),
 }
 _HEAD = {
-    "indicator": {"fi": "Olosuhdetekijä", "sv": "Indikator", "en": "Indicator"},
-    "target": {"fi": "Tavoite {y}", "sv": "Mål {y}", "en": "Target {y}"},
-    "actual": {"fi": "Toteutuma", "sv": "Utfall", "en": "Actual"},
+    "indicator": Msg("indicators.charts.head.indicator"),
+    "target": Msg("indicators.charts.head.target"),
+    "actual": Msg("indicators.charts.head.actual"),
 }
 _T = {
-    "title": {"fi": "{name}: strategian toteutuminen {d}", "sv": "{name}: strategins genomförande {d}",
-              "en": "{name}: strategy follow-up {d}"},
-    "rules": {"fi": "Valot: kuntalibin säännöt, eivät kunnan omat. Tavoite: toteutuma vs. tavoite (keltainen: alle {tol} % vajaa). "
-                    "Polku: vs. suora polku lähtötasosta tavoitteeseen. Ennuste: lineaarinen trendi {w} v. havainnoista, "
-                    "vihreä kun P(tavoite täyttyy) ≥ {g} %.",
-              "sv": "Ljusen: kuntalibs regler, inte kommunens egna. Mål: utfall mot mål (gult: under {tol} % ifrån). "
-                    "Bana: mot rak bana från utgångsläge till mål. Prognos: linjär trend på {w} års observationer, "
-                    "grönt när P(målet nås) ≥ {g} %.",
-              "en": "Lights: kuntalib's rules, not the municipality's own. Target: actual vs target (yellow: short by under {tol}%). "
-                    "Trajectory: vs the straight path from baseline to target. Forecast: linear trend on {w} years of "
-                    "observations, green when P(target met) ≥ {g}%."},
-    "source": {"fi": "Lähde: {s}. Arvioitu {d}.", "sv": "Källa: {s}. Utvärderad {d}.", "en": "Source: {s}. Evaluated {d}."},
-    "source_all": {"fi": "Lähde: {s}.", "sv": "Källa: {s}.", "en": "Source: {s}."},
-    "grouping": {"fi": "† kuntalibin ryhmittely: lähde ei luettele mittaria tämän päämäärän alle.",
-                 "sv": "† kuntalibs gruppering: källan listar inte indikatorn under detta mål.",
-                 "en": "† kuntalib's grouping: the source does not list this indicator under this aim."},
-    "obs": {"fi": "havainnot", "sv": "observationer", "en": "observed"},
-    "path": {"fi": "polku lähtötasosta tavoitteeseen", "sv": "bana från utgångsläge till mål", "en": "path from baseline to target"},
-    "target": {"fi": "tavoite", "sv": "mål", "en": "target"},
-    "fc": {"fi": "trendiennuste", "sv": "trendprognos", "en": "trend forecast"},
-    "year_end": {"fi": "vuosi (vuoden lopun tilanne; 30.6. puolivälissä)", "sv": "år (läget vid årets slut; 30.6 mitt i året)",
-                 "en": "year (status at year end; 30 June mid-year)"},
+    "title": Msg("indicators.charts.title"),
+    "rules": Msg("indicators.charts.rules"),
+    "source": Msg("indicators.charts.source"),
+    "source_all": Msg("indicators.charts.source_all"),
+    "grouping": Msg("indicators.charts.grouping"),
+    "obs": Msg("indicators.charts.obs"),
+    "path": Msg("indicators.charts.path"),
+    "target": Msg("indicators.charts.target"),
+    "fc": Msg("indicators.charts.fc"),
+    "year_end": Msg("indicators.charts.year_end"),
 }
 
 
@@ -229,17 +217,13 @@ def plot_bullet(ind: Indicator, result: FollowUp, *, ax: Axes | None = None, lan
 
 
 _BT = {
-    "title": {"fi": "Ennusteen testi omalla historialla", "sv": "Prognosen testad på egen historik",
-              "en": "The forecast tested on its own history"},
-    "x": {"fi": "sovitusikkuna (vuotta)", "sv": "anpassningsfönster (år)", "en": "fit window (years)"},
-    "y": {"fi": "havaintoja ennustevälin sisällä", "sv": "observationer inom prognosintervallet",
-          "en": "observations inside the prediction interval"},
-    "nominal": {"fi": "tavoiteltu {p}", "sv": "nominellt {p}", "en": "nominal {p}"},
-    "n": {"fi": "n = {n}", "sv": "n = {n}", "en": "n = {n}"},
-    "used": {"fi": "käytössä", "sv": "används", "en": "in use"},
-    "how": {"fi": "Jokaisesta havainnosta lähtien trendi sovitetaan sitä edeltäviin havaintoihin ja seuraavat {h} vuotta ennustetaan.",
-            "sv": "Från varje observation anpassas trenden till de föregående och de följande {h} åren prognostiseras.",
-            "en": "From each observation the trend is fitted to the ones before it and the next {h} years are predicted."},
+    "title": Msg("indicators.charts.backtest.title"),
+    "x": Msg("indicators.charts.backtest.x"),
+    "y": Msg("indicators.charts.backtest.y"),
+    "nominal": Msg("indicators.charts.backtest.nominal"),
+    "n": Msg("indicators.charts.backtest.n"),
+    "used": Msg("indicators.charts.backtest.used"),
+    "how": Msg("indicators.charts.backtest.how"),
 }
 
 

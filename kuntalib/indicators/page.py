@@ -13,7 +13,7 @@ import html
 
 import numpy as np
 
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick, text
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
 from kuntalib.indicators.texts import round_table
@@ -22,15 +22,14 @@ from kuntalib.theme import TRAFFIC, fmt_date
 __all__ = ["followup_html", "sparkline_svg"]
 
 _T = {
-    "round": {"fi": "Strategian toteutuminen {d}", "sv": "Strategins genomförande {d}", "en": "Strategy follow-up {d}"},
-    "evaluated": {"fi": "arvioitu {d}", "sv": "utvärderad {d}", "en": "evaluated {d}"},
-    "cols": {"fi": ["Olosuhdetekijä", "Tavoite", "Toteutuma", "Päivä", "Tavoite", "Polku", "Ennuste", "Kehitys", "Lähde"],
-             "sv": ["Indikator", "Mål", "Utfall", "Datum", "Mål", "Bana", "Prognos", "Utveckling", "Källa"],
-             "en": ["Indicator", "Target", "Actual", "Date", "Target", "Trajectory", "Forecast", "Trend", "Source"]},
-    "no_trend": {"fi": "yksi arvo", "sv": "ett värde", "en": "one value"},
-    "trend": {"fi": "{n} arvoa {a}–{b}", "sv": "{n} värden {a}–{b}", "en": "{n} values {a}–{b}"},
-    "grouping": {"fi": "kuntalibin ryhmittely", "sv": "kuntalibs gruppering", "en": "kuntalib's grouping"},
+    "round": Msg("indicators.page.round"),
+    "evaluated": Msg("indicators.page.evaluated"),
+    "no_trend": Msg("indicators.page.no_trend"),
+    "trend": Msg("indicators.page.trend"),
+    "grouping": Msg("indicators.page.grouping"),
 }
+_COLS = ("indicator", "target", "actual", "date", "light_target", "light_trajectory", "light_forecast", "trend",
+         "source")
 _STYLE = (
     "<style>.kl-followup table{border-collapse:collapse;margin:.5em 0 1.5em}"
     ".kl-followup th,.kl-followup td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:middle}"
@@ -68,7 +67,7 @@ def _light(status: str, lang: str) -> str:
 def _round(result: FollowUp, lang: str) -> str:
     t = round_table(result, lang)
     f = result.file
-    heads = _T["cols"][lang]
+    heads = [text(f"indicators.page.col.{c}", lang) for c in _COLS]
     when = fmt_date(result.status_date, lang) if result.status_date is not None else ""
     title = pick(_T["round"], lang).format(d=when)
     if result.as_of is not None:

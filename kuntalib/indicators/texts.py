@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
 from kuntalib.theme import fmt_date, fmt_num, fmt_pct, pct_sign
@@ -19,8 +19,8 @@ __all__ = ["value_text", "target_text", "actual_text", "round_table", "compare_r
 
 MISSING = "–"
 
-_REF = {"fi": "koko maa {v} v. {y}", "sv": "hela landet {v} år {y}", "en": "Finland {v} in {y}"}
-_NO_REF = {"fi": "keskiarvo ei tiedossa", "sv": "genomsnitt okänt", "en": "average not known"}
+_REF = Msg("indicators.texts.ref")
+_NO_REF = Msg("indicators.texts.no_ref")
 
 
 def value_text(value: float, ind: Indicator, lang: str) -> str:

@@ -18,22 +18,11 @@ import json
 from pathlib import Path
 
 from kuntalib import paths
-from kuntalib.i18n import LANGS
+from kuntalib.i18n import LANGS, Msg, text
 
 __all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
 
-UI = {
-    "fi": {"index": "Sisällys", "code": "koodin kanssa", "nocode": "ilman koodia", "title": "kuntalib – julkaistut muistiot",
-           "failed": "tämän koontiajon suoritus epäonnistui; sivu on edellisestä onnistuneesta ajosta",
-           "never": "suoritus epäonnistui; sivua ei ole vielä"},
-    "sv": {"index": "Innehåll", "code": "med kod", "nocode": "utan kod", "title": "kuntalib – publicerade anteckningsböcker",
-           "failed": "körningen i detta bygge misslyckades; sidan är från den senaste lyckade körningen",
-           "never": "körningen misslyckades; sidan finns inte ännu"},
-    "en": {"index": "Contents", "code": "with code", "nocode": "without code", "title": "kuntalib – published notebooks",
-           "failed": "this build's run failed; the page is from the last good run",
-           "never": "the run failed; there is no page yet"},
-}
-LANG_NAMES = {"fi": "suomeksi", "sv": "på svenska", "en": "in English"}
+LANG_NAMES = Msg("site.lang_name")
 
 
 def notebook_title(nb_path: Path) -> str:
@@ -51,16 +40,16 @@ def notebook_title(nb_path: Path) -> str:
 def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
     up = "../" if with_code else ""
     here = "code/" if with_code else ""
-    parts = [f'<a href="{up}index.html">{UI[lang]["index"]}</a>']
+    parts = [f'<a href="{up}index.html">{text("site.index", lang)}</a>']
     for other in LANGS:
         if other == lang:
             parts.append(f'<span class="current">{other}</span>')
         elif other in available:
             parts.append(f'<a href="{up}../{other}/{here}{stem}.html" hreflang="{other}">{other}</a>')
     if with_code:
-        parts.append(f'<a href="../{stem}.html">{UI[lang]["nocode"]}</a>')
+        parts.append(f'<a href="../{stem}.html">{text("site.nocode", lang)}</a>')
     else:
-        parts.append(f'<a href="code/{stem}.html">{UI[lang]["code"]}</a>')
+        parts.append(f'<a href="code/{stem}.html">{text("site.code", lang)}</a>')
     return '<nav class="kuntalib">' + " ".join(parts) + "</nav>"
 
 
@@ -118,11 +107,11 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
             has_page = stem in executed and (site / lang / f"{stem}.html").exists()
             title = html.escape(notebook_title(executed[stem]) if stem in executed else stem)
             if has_page:
-                item = f'<a href="{stem}.html">{title}</a> (<a href="code/{stem}.html">{UI[lang]["code"]}</a>)'
+                item = f'<a href="{stem}.html">{title}</a> (<a href="code/{stem}.html">{text("site.code", lang)}</a>)'
             else:
                 item = title
             if f"{stem}/{lang}" in failed:
-                items.append(f'<li class="failed">{item} – <strong>{UI[lang]["failed" if has_page else "never"]}</strong></li>')
+                items.append(f'<li class="failed">{item} – <strong>{text("site.failed" if has_page else "site.never", lang)}</strong></li>')
             elif has_page:
                 items.append(f"<li>{item}</li>")
         switch = " ".join(
@@ -130,14 +119,14 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         )
         body = (
             f'<p><a href="../index.html">kuntalib</a> · {switch}</p>\n'
-            f"<h1>{UI[lang]['title']}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>"
+            f"<h1>{text('site.title', lang)}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>"
         )
         path = site / lang / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_page(UI[lang]["title"], lang, body), encoding="utf-8")
+        path.write_text(_page(text("site.title", lang), lang, body), encoding="utf-8")
         written.append(path)
     links = "\n".join(
-        f'<li><a href="{lang}/index.html" hreflang="{lang}">{UI[lang]["title"]} ({LANG_NAMES[lang]})</a></li>'
+        f'<li><a href="{lang}/index.html" hreflang="{lang}">{text("site.title", lang)} ({LANG_NAMES[lang]})</a></li>'
         for lang in langs
     )
     top = site / "index.html"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kuntalib.i18n import LANGS, check_lang, pick
+from kuntalib.i18n import LANGS, Msg, check_lang, pick
 from kuntalib.scenarios.model import ForesightModel
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ __all__ = [
     "NOT_STATED",
 ]
 
-NOT_STATED = {"fi": "ei mainita", "sv": "nämns inte", "en": "not stated"}
+NOT_STATED = Msg("scenarios.analysis.not_stated")
 
 
 def futures_table(model: ForesightModel, lang: str = "fi") -> pd.DataFrame:

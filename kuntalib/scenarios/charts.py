@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
-from kuntalib.i18n import check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick
 from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult, score_matrix, sector_profile
 from kuntalib.scenarios.competence import CompetenceProfile, level_overlap, skill_matrix
 from kuntalib.scenarios.context import Budget, population_change
@@ -48,47 +48,31 @@ _MARKERS = ["o", "s", "D", "^", "v", "P", "X"]
 _COLOURS = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 
 _T = {
-    "futures": {"fi": "Tulevaisuustaulukko", "sv": "Framtidstabell", "en": "Futures table"},
-    "coding": {
-        "fi": "Avainmuuttujat, tilat ja pisteet: kuntalibin koodaus julkaistuista skenaarioteksteistä; jokaisella tilalla on lainaus tekstistä.",
-        "sv": "Nyckelvariabler, lägen och poäng: kuntalibs kodning av de publicerade scenariotexterna; varje läge har ett citat ur texten.",
-        "en": "Key variables, states and scores: kuntalib's coding of the published scenario texts; each state quotes the text.",
-    },
-    "source": {"fi": "Lähde", "sv": "Källa", "en": "Source"},
-    "profile": {"fi": "Skenaarioprofiilit PESTE-sektoreittain", "sv": "Scenarioprofiler per PESTE-sektor", "en": "Scenario profiles by PESTE sector"},
-    "mean": {"fi": "keskimääräinen pistemäärä (mainitut muuttujat)", "sv": "medelpoäng (nämnda variabler)", "en": "mean score (stated variables)"},
-    "consistency": {"fi": "Ristikkäisyhteensopivuus", "sv": "Korskonsistens", "en": "Cross-consistency"},
-    "pairs": {"fi": "arvioituja tilapareja", "sv": "bedömda lägespar", "en": "judged pairs of states"},
-    "judged": {"fi": "arvioitu {j}/{n} paria", "sv": "bedömt {j}/{n} par", "en": "{j}/{n} pairs judged"},
+    "futures": Msg("scenarios.charts.futures"),
+    "coding": Msg("scenarios.charts.coding"),
+    "source": Msg("scenarios.charts.source"),
+    "profile": Msg("scenarios.charts.profile"),
+    "mean": Msg("scenarios.charts.mean"),
+    "consistency": Msg("scenarios.charts.consistency"),
+    "pairs": Msg("scenarios.charts.pairs"),
+    "judged": Msg("scenarios.charts.judged"),
     "values": {
-        -2: {"fi": "ristiriitainen (−2)", "sv": "oförenlig (−2)", "en": "inconsistent (−2)"},
-        -1: {"fi": "epätodennäköinen (−1)", "sv": "osannolik (−1)", "en": "unlikely (−1)"},
-        1: {"fi": "tukeva (+1)", "sv": "stödjande (+1)", "en": "supportive (+1)"},
-        2: {"fi": "vahvistava (+2)", "sv": "förstärkande (+2)", "en": "reinforcing (+2)"},
+        -2: Msg("scenarios.charts.consistency.m2"),
+        -1: Msg("scenarios.charts.consistency.m1"),
+        1: Msg("scenarios.charts.consistency.p1"),
+        2: Msg("scenarios.charts.consistency.p2"),
     },
-    "field": {
-        "fi": "Morfologinen kenttä: {size} yhdistelmää, joista {ok} ilman ristiriitaista paria.",
-        "sv": "Morfologiskt fält: {size} kombinationer, varav {ok} utan oförenligt par.",
-        "en": "Morphological field: {size} configurations, {ok} without an inconsistent pair.",
-    },
-    "competence": {"fi": "Osaamisprofiili tehtävätasoittain", "sv": "Kompetensprofil per befattningsnivå", "en": "Competence profile by job level"},
-    "overlap": {"fi": "Tehtävätasojen osaamisten päällekkäisyys (Jaccard)", "sv": "Överlapp mellan nivåernas kompetenser (Jaccard)",
-                "en": "Overlap of skills between job levels (Jaccard)"},
-    "budget": {"fi": "Vuosibudjetti {year}: suunniteltu ja toteutunut", "sv": "Årsbudget {year}: planerat och utfall",
-               "en": "Annual budget {year}: planned and actual"},
-    "planned": {"fi": "budjetti", "sv": "budget", "en": "planned"},
-    "actual": {"fi": "toteutuma", "sv": "utfall", "en": "actual"},
-    "total": {"fi": "Yhteensä", "sv": "Totalt", "en": "Total"},
-    "derived": {
-        "fi": "* johdettu: toteutuma yhteensä 0 €, joten jokainen kululaji 0 € (riveittäin ei julkaistu).",
-        "sv": "* härlett: utfallet totalt 0 €, så varje kostnadsslag 0 € (inte publicerat per rad).",
-        "en": "* derived: actual total 0 €, so every cost line 0 € (not published per line).",
-    },
-    "population": {"fi": "Väestönmuutos {a}–{b} seutukunnittain", "sv": "Befolkningsförändring {a}–{b} per ekonomisk region",
-                   "en": "Population change {a}–{b} by sub-region"},
-    "change": {"fi": "muutos", "sv": "förändring", "en": "change"},
-    "share": {"fi": "{name}: {a} → {b} maakunnan väestöstä", "sv": "{name}: {a} → {b} av landskapets befolkning",
-              "en": "{name}: {a} → {b} of the region's population"},
+    "field": Msg("scenarios.charts.field"),
+    "competence": Msg("scenarios.charts.competence"),
+    "overlap": Msg("scenarios.charts.overlap"),
+    "budget": Msg("scenarios.charts.budget"),
+    "planned": Msg("scenarios.charts.planned"),
+    "actual": Msg("scenarios.charts.actual"),
+    "total": Msg("scenarios.charts.total"),
+    "derived": Msg("scenarios.charts.derived"),
+    "population": Msg("scenarios.charts.population"),
+    "change": Msg("scenarios.charts.change"),
+    "share": Msg("scenarios.charts.share"),
 }
 
 
