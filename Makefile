@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv build verify test test-fast lint browser bench clean
+.PHONY: help venv build verify test test-fast lint browser bench clean catalog
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -16,8 +16,9 @@ LINTED := kuntalib tests notebooks $(wildcard benchmarks)
 # uv (from PyPI, pinned) into the new venv with pip first.
 $(STAMP): requirements-lock.txt pyproject.toml
 	@set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
-	UV=$$(command -v uv || true); \
-	if [ -z "$$UV" ]; then $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); UV=$(BIN)/uv; fi; \
+	UV=$$(command -v uv || { test -x $(BIN)/uv && echo $(BIN)/uv; } || true); \
+	if [ -z "$$UV" ]; then $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); UV=$(BIN)/uv; fi; \
 	$$UV pip install -q --python $(BIN)/python -r requirements-lock.txt; \
 	$$UV pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
@@ -41,6 +42,10 @@ test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, noteb
 
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
 	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
+
+catalog: $(STAMP)  ## after adding keys to kuntalib/locale/kuntalib.pot: add them to each language's .po (then translate)
+	$(BIN)/pybabel update -i kuntalib/locale/kuntalib.pot -d kuntalib/locale -D kuntalib --no-fuzzy-matching --width 100
+	$(BIN)/python -c "from kuntalib.i18n import check_catalogue as c; p = c(); print(*p, sep='\\n'); raise SystemExit(bool(p))"
 
 lint: $(STAMP)  ## ruff over the package, tests, benchmarks and the notebooks' code
 	$(BIN)/ruff check $(LINTED)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["LANGS", "DOMAIN", "LOCALES", "check_lang", "pick", "LangText", "Msg", "text", "messages",
-           "catalogue_dir", "show"]
+           "catalogue_dir", "show", "check_catalogue", "fields"]
 
 LANGS: tuple[str, ...] = ("fi", "sv", "en")
 DOMAIN = "kuntalib"
@@ -58,6 +58,52 @@ def messages(lang: str) -> dict[str, str]:
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=LOCALES[lang], domain=DOMAIN)
     return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def fields(message: str) -> set[str]:
+    """The ``str.format`` field names used in ``message``."""
+    import string
+
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(message) if name is not None}
+
+
+def check_catalogue(root: Path | None = None) -> list[str]:
+    """Problems of the catalogue under ``root`` (default: the package's): one line each, empty when sound.
+
+    Every key of the template must have a non-empty, non-fuzzy text in every language, no
+    language may have a key the template lacks, and every language must use the same fields.
+    """
+    from babel.messages.pofile import read_po
+
+    root = root or catalogue_dir()
+    problems: list[str] = []
+    with (root / f"{DOMAIN}.pot").open("rb") as fh:
+        template = {str(m.id) for m in read_po(fh) if m.id}
+    texts: dict[str, dict[str, str]] = {}
+    for lang in LANGS:
+        path = root / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if not path.exists():
+            problems.append(f"{path}: missing")
+            continue
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=LOCALES[lang])
+        have = {str(m.id): m for m in catalog if m.id}
+        for key in sorted(template - set(have)):
+            problems.append(f"{path}: no entry for {key!r}")
+        for key in sorted(set(have) - template):
+            problems.append(f"{path}: {key!r} is not in {DOMAIN}.pot")
+        for key, m in sorted(have.items()):
+            if not m.string:
+                problems.append(f"{path}: {key!r} has no {lang} text")
+            elif m.fuzzy:
+                problems.append(f"{path}: {key!r} is fuzzy (check the {lang} text)")
+            else:
+                texts.setdefault(key, {})[lang] = str(m.string)
+    for key, by_lang in sorted(texts.items()):
+        used = {lang: fields(t) for lang, t in by_lang.items()}
+        if len({frozenset(f) for f in used.values()}) > 1:
+            problems.append(f"{key!r}: languages use different fields {used}")
+    return problems
 
 
 def text(key: str, lang: str, /, **fields: Any) -> str:
