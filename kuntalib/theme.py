@@ -33,6 +33,7 @@ __all__ = [
     "fmt_pct",
     "fmt_date",
     "fmt_range",
+    "fmt_eur",
     "pct_sign",
     "SEABORN_WHITEGRID",
     "KUNTALIB_RC",
@@ -80,14 +81,14 @@ def _locale(lang: str) -> Any:
     return Locale.parse(LOCALES[check_lang(lang)])
 
 
-def _apply(pattern: Any, value: float, decimals: int, lang: str) -> str:
+def _apply(pattern: Any, value: float, decimals: int, lang: str, **kwargs: Any) -> str:
     """Format with a CLDR pattern at exactly ``decimals`` decimals, with the locale's minus sign."""
     from decimal import Decimal
 
     loc = _locale(lang)
     pat = copy.copy(pattern)
     pat.frac_prec = (decimals, decimals)
-    text = pat.apply(Decimal(repr(float(value))), loc)
+    text = pat.apply(Decimal(repr(float(value))), loc, **kwargs)
     if text.startswith("-"):
         digits = re.sub(r"\D", "", text)
         minus = loc.number_symbols["latn"]["minusSign"]
@@ -115,6 +116,13 @@ def fmt_pct(value: float, decimals: int = 0, lang: str = "fi") -> str:
     if _missing(value):
         return "–"
     return _apply(_locale(lang).percent_formats[None], value / 100, decimals, lang)
+
+
+def fmt_eur(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """An amount in euros in ``lang``'s CLDR currency format: fi/sv ``25 000 €``, en ``€25,000``."""
+    if _missing(value):
+        return "–"
+    return _apply(_locale(lang).currency_formats["standard"], value, decimals, lang, currency="EUR", currency_digits=False)
 
 
 def pct_sign(lang: str = "fi") -> str:
@@ -206,16 +214,14 @@ def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:
 
 
 def mark_synthetic(ax: Axes, lang: str = "fi") -> Axes:
-    """Stamp the figure as drawn from synthetic data (all three languages, ``lang`` first).
+    """Stamp the figure as drawn from synthetic data, in the figure's language.
 
     The stamp sits above the plot area, so it never hides data.
     """
-    order = [lang] + [x for x in LANGS if x != lang]
-    text = " / ".join(SYNTHETIC[x] for x in order)
     ax.figure.text(
         0.99,
         1.0,
-        text,
+        SYNTHETIC[lang],
         ha="right",
         va="bottom",
         fontsize=9,

@@ -19,6 +19,7 @@ from kuntalib.theme import (
     PALETTE,
     add_caption,
     fmt_pct,
+    fmt_range,
     mark_synthetic,
     new_axes,
     percent_axis,
@@ -64,7 +65,7 @@ def _band(ax: Axes, y: float, lo: float, hi: float, height: float = 0.7) -> None
 def _unpublished(ax: Axes, y: float, lo: float, hi: float, lang: str, height: float = 0.7) -> None:
     _band(ax, y, lo, hi, height)
     ax.text(
-        (lo + hi) / 2, y, f"{NOT_PUBLISHED[lang]} ({fmt_pct(lo)}–{fmt_pct(hi)})",
+        (lo + hi) / 2, y, f"{NOT_PUBLISHED[lang]} ({fmt_range(lo, hi, lang=lang, percent=True)})",
         ha="center", va="center", fontsize=7.5, color="#555555",
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
     )
@@ -94,14 +95,14 @@ def plot_bars(
     for y, r in rows.iterrows():
         if pd.notna(r.share):
             ax.barh(y, r.share, color=color, height=0.7)
-            ax.text(r.share + 1, y, fmt_pct(r.share), va="center", fontsize=9)
+            ax.text(r.share + 1, y, fmt_pct(r.share, lang=lang), va="center", fontsize=9)
         else:
             _unpublished(ax, y, r.lower, r.upper, lang)
     ax.set_yticks(range(len(rows)), [_label(r, lang) for _, r in rows.iterrows()], fontsize=8.5)
     ax.set_xlim(0, 105)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
-    percent_axis(ax, "x")
+    percent_axis(ax, "x", lang=lang)
     if synthetic:
         mark_synthetic(ax, lang)
     return ax
@@ -129,7 +130,7 @@ def plot_diverging(
             r = by.loc[(cat, answer)]
             if pd.notna(r.share):
                 ax.barh(y, sign * r.share, color=colors[answer], height=0.7)
-                ax.text(sign * (r.share + 1), y, fmt_pct(r.share), va="center", ha="left" if sign > 0 else "right", fontsize=8.5)
+                ax.text(sign * (r.share + 1), y, fmt_pct(r.share, lang=lang), va="center", ha="left" if sign > 0 else "right", fontsize=8.5)
             else:
                 lo, hi = sorted((sign * r.lower, sign * r.upper))
                 _band(ax, y, lo, hi)
@@ -137,14 +138,14 @@ def plot_diverging(
             nr = by.loc[(cat, "not_relevant")]
             if pd.notna(nr.share):
                 tag = "*" if bool(nr.get("derived", False)) else ""
-                ax.text(101, y, f"{fmt_pct(nr.share)}{tag}", va="center", fontsize=8, color="#555555")
+                ax.text(101, y, f"{fmt_pct(nr.share, lang=lang)}{tag}", va="center", fontsize=8, color="#555555")
     labels = [textwrap.fill(str(by.loc[(c, "promoted")][f"label_{lang}"]), 46) for c in factors]
     ax.set_yticks(range(len(factors)), labels, fontsize=8.5)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlim(-60, 112)
     ax.set_ylim(-0.6, len(factors) - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_pct(abs(v)))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_pct(abs(v), lang=lang))
     handles = [
         Patch(color=colors["barrier"], label=ANSWERS["barrier"][lang]),
         Patch(color=colors["promoted"], label=ANSWERS["promoted"][lang]),

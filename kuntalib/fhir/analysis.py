@@ -206,9 +206,23 @@ class TrendResult:
     converged: bool
     random_sd: dict[str, float]
     daily: pd.DataFrame
+    #: Covariance of the intercept and slope estimates (for the band of the fitted line).
+    cov_intercept_week: float = 0.0
 
     def to_frame(self) -> pd.DataFrame:
         return self.fixed.copy()
+
+    def line(self, weeks: np.ndarray, z: float = 1.959963984540054) -> pd.DataFrame:
+        """The fitted line at ``weeks`` with its pointwise confidence band (intercept and slope uncertainty).
+
+        var(β0 + β1·w) = se0² + w²·se1² + 2w·cov(β0, β1).
+        """
+        b = self.fixed.set_index("term")
+        w = np.asarray(weeks, float)
+        fit = b.loc["Intercept", "coef"] + b.loc["week", "coef"] * w
+        var = b.loc["Intercept", "se"] ** 2 + w**2 * b.loc["week", "se"] ** 2 + 2 * w * self.cov_intercept_week
+        half = z * np.sqrt(np.maximum(var, 0.0))
+        return pd.DataFrame({"week": w, "fit": fit, "low": fit - half, "high": fit + half})
 
     def summary(self) -> str:
         b = self.fixed.set_index("term")
@@ -246,7 +260,8 @@ def fit_trend(daily: pd.DataFrame, *, min_days: int = 7) -> TrendResult:
                           "ci_high": ci[1].to_numpy()})
     cov = fit.cov_re
     sd = {"intercept": float(np.sqrt(cov.iloc[0, 0])), "week": float(np.sqrt(cov.iloc[1, 1])), "residual": float(np.sqrt(fit.scale))}
-    return TrendResult(fixed, int(daily["patient"].nunique()), len(daily), bool(fit.converged), sd, daily)
+    cov_fe = float(fit.cov_params().loc["Intercept", "week"])
+    return TrendResult(fixed, int(daily["patient"].nunique()), len(daily), bool(fit.converged), sd, daily, cov_fe)
 
 
 def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Europe/Helsinki", min_days: int = 7,

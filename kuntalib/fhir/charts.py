@@ -9,26 +9,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from kuntalib.fhir.analysis import TrendResult
 from kuntalib.fhir.conformance import ConformanceReport
 from kuntalib.fhir.costbenefit import CostBenefitSettings
-from kuntalib.i18n import Msg, check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick, text
 from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
     PALETTE,
     add_caption,
+    fmt_eur,
     fmt_num,
     fmt_pct,
+    fmt_range,
     mark_synthetic,
     new_axes,
     percent_axis,
 )
 
-__all__ = ["vendor_label", "plot_quality", "plot_flags", "plot_conformance", "plot_adherence", "plot_alerts", "plot_trend",
+__all__ = ["vendor_label", "reason_label", "plot_quality", "plot_flags", "plot_conformance", "plot_adherence", "plot_alerts", "plot_trend",
            "plot_tornado"]
 
 _T = {
@@ -75,6 +78,11 @@ _FLAGS = {
 _REASON_COLOURS = [PALETTE[k] for k in ("vermillion", "orange", "purple", "sky", "blue", "green", "yellow", "black")]
 
 
+def reason_label(reason: str, lang: str) -> str:
+    """A reject reason code (``duplicate``) in ``lang`` from the catalogue (``fhir.reason.<code>``)."""
+    return text(f"fhir.reason.{reason}", lang)
+
+
 def vendor_label(vendor: str, lang: str) -> str:
     """'vendor_a' -> 'Toimittaja A' (fi) / 'Leverantör A' / 'Vendor A'."""
     if vendor.startswith("vendor_"):
@@ -99,14 +107,14 @@ def plot_quality(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "
     left = np.zeros(len(quality))
     for k, col in enumerate(reasons):
         share = 100 * quality[col].to_numpy() / quality["lines"].to_numpy()
-        ax.barh(y, share, left=left, color=_REASON_COLOURS[k % len(_REASON_COLOURS)], label=col.removeprefix("rejected_"))
+        ax.barh(y, share, left=left, color=_REASON_COLOURS[k % len(_REASON_COLOURS)], label=reason_label(col.removeprefix("rejected_"), lang))
         left += share
     for yy, total, n in zip(y, left, quality["lines"], strict=True):
-        ax.text(total, yy, f"  {fmt_pct(total, 1)} / {fmt_num(n)}", va="center", fontsize=8)
+        ax.text(total, yy, f"  {fmt_pct(total, 1, lang=lang)} / {fmt_num(n, lang=lang)}", va="center", fontsize=8)
     ax.set_yticks(y, [vendor_label(v, lang) for v in quality["vendor"]])
     ax.invert_yaxis()
     ax.set_xlim(0, max(left.max() * 1.5, 1))
-    percent_axis(ax, "x", 1)
+    percent_axis(ax, "x", 1, lang=lang)
     ax.set_xlabel(pick(_T["of_lines"], lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["quality"], lang), loc="left")
@@ -124,7 +132,7 @@ def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi
         vals = quality[f].to_numpy(float)
         ax.bar(x + (k - (len(flags) - 1) / 2) * w, vals, width=w, color=_REASON_COLOURS[k], label=pick(_FLAGS[f], lang))
     ax.set_xticks(x, [vendor_label(v, lang) for v in quality["vendor"]])
-    percent_axis(ax, "y", 0)
+    percent_axis(ax, "y", 0, lang=lang)
     ax.set_ylabel(pick(_T["of_lines"], lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["flags"], lang), loc="left")
@@ -132,7 +140,7 @@ def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi
 
 
 def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
-    """Per vendor: % of the sample valid in R4B, meeting the profile rules, and both; PASS/FAIL."""
+    """Per vendor: % of the sample valid in R4B, meeting the profile rules, and both; passed or failed."""
     check_lang(lang)
     v = report.vendors
     ax = new_axes(ax, figsize=(9, 1.5 + 0.8 * len(v)))
@@ -144,14 +152,15 @@ def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang:
         share = 100 * v[col].to_numpy() / v["checked"].to_numpy()
         ax.barh(y + (k - 1) * h, share, height=h, color=colour, label=label if isinstance(label, str) else pick(label, lang))
     for yy, r in zip(y, v.itertuples(), strict=True):
-        ax.text(101, yy, ("PASS" if r.passed else "FAIL") + f" (n={r.checked})", va="center", fontsize=8, fontweight="bold",
+        verdict = text("nb.02_device_data.pass" if r.passed else "nb.02_device_data.fail", lang)
+        ax.text(101, yy, f"{verdict} (n = {fmt_num(r.checked, lang=lang)})", va="center", fontsize=8, fontweight="bold",
                 color=PALETTE["green"] if r.passed else PALETTE["vermillion"])
     ax.axvline(100 * report.pass_share, color="black", lw=0.8, ls="--")
     ax.set_yticks(y, [vendor_label(x, lang) for x in v["vendor"]])
     ax.invert_yaxis()
     ax.set_xlim(0, 125)
     ax.set_xticks(range(0, 101, 20))
-    percent_axis(ax, "x")
+    percent_axis(ax, "x", lang=lang)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["conformance"], lang), loc="left")
     return _finish(ax, lang, synthetic)
@@ -166,7 +175,7 @@ def plot_adherence(summary: pd.DataFrame, *, ax: Axes | None = None, lang: str =
     ax.plot(s["week"], s["median_pct"], color=PALETTE["blue"], marker="o", label=pick(_T["median"], lang))
     ax.plot(s["week"], s["active_pct"], color=PALETTE["orange"], marker="s", ls="--", label=pick(_T["active"], lang))
     ax.set_ylim(0, 105)
-    percent_axis(ax, "y")
+    percent_axis(ax, "y", lang=lang)
     ax.set_xlabel(pick(_T["week"], lang))
     ax.legend(loc="lower left", frameon=True, fontsize=8)
     ax.set_title(pick(_T["adherence"], lang), loc="left")
@@ -175,7 +184,7 @@ def plot_adherence(summary: pd.DataFrame, *, ax: Axes | None = None, lang: str =
 
 def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi",
                 synthetic: bool = True) -> Axes:
-    """Stacked bars of alerts per week by rule; suppressed cells (< 5 persons) drawn as hatched grey markers."""
+    """Stacked bars of alerts per week by rule; weeks with suppressed cells (< 5 persons) marked above the plot."""
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 5))
     labels = {r.rule_id: getattr(r, f"label_{lang}") for r in thresholds.itertuples()}
@@ -191,65 +200,119 @@ def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | N
         bottom += vals
     sup = summary[summary.get("suppressed", pd.Series(False, index=summary.index)).astype(bool)]
     if len(sup):
-        counts = sup.groupby("week").size().reindex(weeks, fill_value=0).to_numpy()
-        for w, c, b in zip(weeks, counts, bottom, strict=True):
-            if c:
-                ax.bar(w, 0.6 * max(bottom.max(), 1) * 0.05 * c, bottom=b, color="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///",
-                       width=0.8)
-        handles.append(Patch(facecolor="white", edgecolor=NOT_PUBLISHED_COLOR, hatch="///", label=pick(_T["suppressed"], lang)))
+        # A suppressed cell has no count to draw: mark its week in a strip above the plot, off the count scale.
+        counts = sup.groupby("week").size().reindex(weeks, fill_value=0)
+        marked = counts[counts > 0]
+        ax.scatter(marked.index, np.full(len(marked), 1.04), transform=ax.get_xaxis_transform(), marker="s", s=36,
+                   facecolor="white", edgecolor="#555555", hatch="////", clip_on=False, zorder=5)
+        handles.append(Line2D([], [], marker="s", linestyle="none", markersize=7, markerfacecolor="white",
+                              markeredgecolor="#555555", label=pick(_T["suppressed"], lang)))
     ax.set_xlabel(pick(_T["week"], lang))
     ax.set_ylabel(pick(_T["n_alerts"], lang))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-    ax.set_title(pick(_T["alerts"], lang), loc="left")
+    ax.set_title(pick(_T["alerts"], lang), loc="left", pad=16)
     return _finish(ax, lang, synthetic)
 
 
-def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
-    """Weekly mean of daily systolic means (dots) and the mixed model's fixed-effect line with its 95 % band."""
+def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True,
+               min_span: float = 20.0) -> Axes:
+    """Weekly mean of daily systolic means (dots) and the mixed model's fixed-effect line with its 95 % band.
+
+    The band carries the uncertainty of both the intercept and the slope (:meth:`TrendResult.line`), and
+    the value axis spans at least ``min_span`` mmHg, so that a change of a few tenths is not drawn as a slope.
+    """
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 4.8))
     d = trend.daily
     weekly = d.assign(w=(d["day"] // 7) + 0.5).groupby("w")["value"].mean()
     ax.scatter(weekly.index, weekly.to_numpy(), color=PALETTE["blue"], zorder=3, label=pick(_T["weekly_mean"], lang))
-    b = trend.fixed.set_index("term")
-    x = np.linspace(0, d["week"].max(), 50)
-    ax.plot(x, b.loc["Intercept", "coef"] + b.loc["week", "coef"] * x, color=PALETTE["vermillion"], label=pick(_T["fit"], lang))
-    ax.fill_between(x, b.loc["Intercept", "coef"] + b.loc["week", "ci_low"] * x, b.loc["Intercept", "coef"] + b.loc["week", "ci_high"] * x,
-                    color=PALETTE["vermillion"], alpha=0.2)
+    line = trend.line(np.linspace(0, d["week"].max(), 50))
+    ax.plot(line["week"], line["fit"], color=PALETTE["vermillion"], label=pick(_T["fit"], lang))
+    ax.fill_between(line["week"], line["low"], line["high"], color=PALETTE["vermillion"], alpha=0.2)
+    lo = float(min(weekly.min(), line["low"].min()))
+    hi = float(max(weekly.max(), line["high"].max()))
+    if hi - lo < min_span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
+    ax.set_ylim(lo, hi)
     ax.set_xlabel(pick(_T["week"], lang))
     ax.set_ylabel("mmHg")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v))
+    ax.yaxis.set_major_formatter(lambda v, _p: fmt_num(v, lang=lang))
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     ax.set_title(pick(_T["trend"], lang), loc="left")
-    slope = b.loc["week"]
-    caption = [f"{fmt_num(slope.coef, 2)} mmHg / {pick(_T['week'], lang)} (95 %: {fmt_num(slope.ci_low, 2)} … {fmt_num(slope.ci_high, 2)}); "
-               f"n = {trend.n_patients}"]
+    slope = trend.fixed.set_index("term").loc["week"]
+    caption = [text("fhir.charts.trend_caption", lang, slope=fmt_num(slope.coef, 2, lang=lang),
+                    low=fmt_num(slope.ci_low, 2, lang=lang), high=fmt_num(slope.ci_high, 2, lang=lang),
+                    n=fmt_num(trend.n_patients, lang=lang))]
     return _finish(ax, lang, synthetic, caption)
 
 
 def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes | None = None, lang: str = "fi",
-                 synthetic: bool = False) -> Axes:
-    """Tornado chart of one-way sensitivity; each input names where its base value comes from."""
+                 synthetic: bool = False, source: str = "") -> Axes:
+    """Tornado chart of one-way sensitivity (:func:`kuntalib.fhir.costbenefit.tornado`), the unknown service cost as a range.
+
+    The base case is a grey band over the unpublished service cost, never a single "net benefit".
+    Each input has a bar to its low end (vermillion) and to its high end (blue), taken at the middle
+    of the service-cost range, with whiskers over the whole service-cost range. Input values are
+    written at the bar ends; each input names where its base value comes from.
+    """
     check_lang(lang)
-    ax = new_axes(ax, figsize=(9, 1.8 + 0.7 * len(table)))
-    base = table["base_net"].iloc[0] / 1e6
+    ax = new_axes(ax, figsize=(9.5, 2.2 + 0.8 * len(table)))
+    m = 1e6
+    base_min, base_max = table["base_min"].iloc[0] / m, table["base_max"].iloc[0] / m
+    mid = (base_min + base_max) / 2
+    ax.axvspan(base_min, base_max, color=NOT_PUBLISHED_COLOR, alpha=0.45, lw=0, zorder=0)
+    ax.axvline(mid, color="black", lw=0.8, ls=":")
     y = np.arange(len(table))
+    colours = {"low": PALETTE["vermillion"], "high": PALETTE["blue"]}
     for yy, r in zip(y, table.itertuples(), strict=True):
-        lo, hi = r.net_low / 1e6, r.net_high / 1e6
-        ax.barh(yy, lo - base, left=base, color=PALETTE["vermillion"] if lo < base else PALETTE["blue"])
-        ax.barh(yy, hi - base, left=base, color=PALETTE["blue"] if hi > base else PALETTE["vermillion"])
-        for v, raw in ((lo, r.low_value), (hi, r.high_value)):
-            ax.text(v, yy + 0.32, fmt_num(raw, 0 if raw >= 10 else 1), ha="center", fontsize=7, color="#333333")
-    names = [f"{pick(_T['inputs'][r.input], lang)}\n({pick(_T['sources'][r.source], lang)}: {fmt_num(r.base_value, 0)})"
-             for r in table.itertuples()]
+        for end, dy in (("low", -0.17), ("high", 0.17)):
+            v = getattr(r, f"net_{end}") / m
+            vmin, vmax = getattr(r, f"net_{end}_min") / m, getattr(r, f"net_{end}_max") / m
+            ax.barh(yy + dy, v - mid, left=mid, height=0.32, color=colours[end])
+            if vmax > vmin:
+                ax.errorbar(v, yy + dy, xerr=[[v - vmin], [vmax - v]], fmt="none", ecolor="black", elinewidth=0.8, capsize=3)
+            raw = getattr(r, f"{end}_value")
+            label = _input_value(r.input, raw, lang)
+            ax.text(vmax + 0.05 if v >= mid else vmin - 0.05, yy + dy, label, va="center",
+                    ha="left" if v >= mid else "right", fontsize=7, color="#333333")
+    names = [f"{pick(_T['inputs'][r.input], lang)}\n({_source_text(r, lang)})" for r in table.itertuples()]
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
-    ax.axvline(base, color="black", lw=1)
-    ax.text(base, -0.75, pick(_T["base"], lang).format(v=f"{fmt_num(base, 1)} M€"), ha="center", fontsize=8)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1))
+    lo = min(table[["net_low_min", "net_high_min"]].min().min() / m, base_min)
+    hi = max(table[["net_low_max", "net_high_max"]].max().max() / m, base_max)
+    pad = (hi - lo) * 0.22 or 1
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang))
     ax.set_xlabel(pick(_T["net"], lang))
-    ax.set_title(pick(_T["tornado"], lang), loc="left", pad=18)
-    caption = pick(_T["cb_caption"], lang).format(c=fmt_num(settings.clients), d=fmt_num(settings.days_avoided),
-                                                  s=fmt_num(settings.clients * settings.days_avoided * settings.cost_per_day / 1e6, 1))
-    return _finish(ax, lang, synthetic, [caption])
+    ax.set_title(pick(_T["tornado"], lang), loc="left", pad=8)
+    cost = table.set_index("input").loc["cost_per_client"] if "cost_per_client" in set(table["input"]) else None
+    base_text = fmt_range(base_min, base_max, 1, lang) if base_max > base_min else fmt_num(base_min, 1, lang)
+    cost_text = (fmt_range(cost.low_value, cost.high_value, 0, lang) + "\u00a0€") if cost is not None else "–"
+    handles = [Patch(color=colours["low"], label=text("fhir.charts.low_end", lang)),
+               Patch(color=colours["high"], label=text("fhir.charts.high_end", lang)),
+               Line2D([], [], color="black", lw=0.8, marker="|", markersize=6, label=text("fhir.charts.cost_spread", lang)),
+               Patch(color=NOT_PUBLISHED_COLOR, alpha=0.45,
+                     label=pick(_T["base"], lang).format(v=base_text + " " + text("unit.meur", lang), c=cost_text))]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
+    caption = [pick(_T["cb_caption"], lang).format(c=fmt_num(settings.clients, lang=lang), d=fmt_num(settings.days_avoided, lang=lang),
+                                                   s=fmt_num(settings.clients * settings.days_avoided * settings.cost_per_day / 1e6, 1, lang=lang)),
+               text("fhir.charts.ranges_note", lang)]
+    if source:
+        caption.append(source)
+    ax.figure.subplots_adjust(bottom=0.3)
+    return _finish(ax, lang, synthetic, caption)
+
+
+def _input_value(name: str, value: float, lang: str) -> str:
+    if name in ("cost_per_day", "cost_per_client"):
+        return fmt_eur(value, 0, lang)
+    return fmt_num(value, 0 if value >= 10 or float(value).is_integer() else 1, lang=lang)
+
+
+def _source_text(r: object, lang: str) -> str:
+    src = pick(_T["sources"][r.source], lang)  # type: ignore[attr-defined]
+    if r.input == "cost_per_client":  # type: ignore[attr-defined]
+        return f"{src}: {fmt_range(r.low_value, r.high_value, 0, lang)}\u00a0€"  # type: ignore[attr-defined]
+    return f"{src}: {_input_value(r.input, r.base_value, lang)}"  # type: ignore[attr-defined]

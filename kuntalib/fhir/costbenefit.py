@@ -5,13 +5,15 @@ The cited scenario (Smart Tampere, in ``data/raw/kotidigi/cost_benefit_projectio
 saved a year. The cost of a hospital day is not published; the projection implies
 5 000 000 / (4 000 × 3) ≈ 417 EUR, which the model uses and labels as implied. The
 cost of the service per client (devices, platform, staff time) is not published
-either: it defaults to 0 and is shown as "not published" until a user sets it.
+either, so it is never taken as 0: results that depend on it are ranges over the
+service-cost range the user gives.
 
-    net benefit = clients × days_avoided × cost_per_day − clients × cost_per_client
+    result = clients × days_avoided × cost_per_day − clients × cost_per_client
 
 Sensitivity: one-way (tornado) over ranges that are kuntalib's assumptions, stated
-with the result (default ±50 % around the cited value; the service cost over a range
-the user gives), and a two-way grid of clients × days avoided.
+with the result (:data:`DEFAULT_RANGES`), each evaluated over the whole unknown
+service-cost range; and a two-way grid of clients × days avoided of the savings
+before the service cost.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ import pandas as pd
 
 __all__ = ["CostBenefitSettings", "load_projection", "net_benefit", "tornado", "grid", "DEFAULT_RANGES"]
 
-#: One-way sensitivity ranges as multiples of the base value (kuntalib's assumption, not published).
-DEFAULT_RANGES = {"clients": (0.5, 1.5), "days_avoided": (0.5, 1.5), "cost_per_day": (0.5, 1.5)}
+#: One-way sensitivity ranges as multiples of the base value: kuntalib's assumptions, not published. The
+#: projection's client count and days avoided are its targets, so they are the upper ends (half the clients if
+#: the roll-out reaches fewer; one avoided day of the three); the implied cost of a hospital day ranges from
+#: three quarters to one and a half times the implied 417 EUR.
+DEFAULT_RANGES = {"clients": (0.5, 1.0), "days_avoided": (1 / 3, 1.0), "cost_per_day": (0.75, 1.5)}
 
 
 @dataclass(frozen=True)
@@ -66,31 +71,71 @@ def load_projection(path: str | Path, *, cost_per_client: float | None = None) -
 
 
 def net_benefit(s: CostBenefitSettings) -> float:
-    """Net benefit in EUR a year (see module docstring)."""
+    """The yearly result in EUR: savings minus the service cost (see module docstring)."""
     return s.clients * s.days_avoided * s.cost_per_day - s.clients * s.cost_per_client
 
 
 def tornado(s: CostBenefitSettings, ranges: dict[str, tuple[float, float]] | None = None,
-            absolute: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
-    """One-way sensitivity: net benefit at the low and high end of each input's range.
+            absolute: dict[str, tuple[float, float]] | None = None,
+            service_cost: tuple[float, float] | None = None) -> pd.DataFrame:
+    """One-way sensitivity of the yearly result, with the unknown service cost as a range.
 
-    ``ranges`` are multiples of the base value (default :data:`DEFAULT_RANGES`); ``absolute``
-    gives ranges in the input's own unit (e.g. ``{"cost_per_client": (0, 300)}``). Rows are
-    sorted by swing, largest first.
+    Parameters
+    ----------
+    s
+        The base settings.
+    ranges
+        Ranges as multiples of the base value (default :data:`DEFAULT_RANGES`).
+    absolute
+        Ranges in the input's own unit (e.g. ``{"clients": (1000, 4000)}``).
+    service_cost
+        The range of the unpublished service cost per client (EUR). Every result is
+        evaluated at both ends; without it the settings' ``cost_per_client`` is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input, largest swing first: ``input``, ``source``, ``base_value``,
+        ``low_value``, ``high_value``; ``net_low`` and ``net_high`` (the input at its low or high
+        end, service cost at its midpoint); ``net_low_min``/``net_low_max`` and
+        ``net_high_min``/``net_high_max`` over the service-cost range; ``swing``; and the base
+        case ``base_min``–``base_max`` over the service-cost range. The service cost's own row
+        has its ends as ``low_value``/``high_value``.
     """
-    base = net_benefit(s)
+    cost = tuple(service_cost) if service_cost is not None else (s.cost_per_client, s.cost_per_client)
+    if cost[0] > cost[1] or cost[0] < 0:
+        raise ValueError(f"service_cost must be a range low <= high of non-negative euros, got {cost}")
+    mid = (cost[0] + cost[1]) / 2
+    at = {c: net_benefit(replace(s, cost_per_client=c)) for c in cost}
+    base_min, base_max = min(at.values()), max(at.values())
     rows = []
     spans = {k: (getattr(s, k) * lo, getattr(s, k) * hi) for k, (lo, hi) in (ranges or DEFAULT_RANGES).items()}
     spans.update(absolute or {})
+    spans.pop("cost_per_client", None)
     for name, (lo, hi) in spans.items():
-        low, high = net_benefit(replace(s, **{name: lo})), net_benefit(replace(s, **{name: hi}))
-        rows.append({"input": name, "source": s.source(name), "base_value": getattr(s, name), "low_value": lo, "high_value": hi,
-                     "net_low": low, "net_high": high, "swing": abs(high - low), "base_net": base})
+        ends = {}
+        for tag, v in (("low", lo), ("high", hi)):
+            nets = [net_benefit(replace(s, **{name: v, "cost_per_client": c})) for c in cost]
+            ends[tag] = (net_benefit(replace(s, **{name: v, "cost_per_client": mid})), min(nets), max(nets))
+        rows.append({"input": name, "source": s.source(name), "base_value": getattr(s, name), "low_value": lo,
+                     "high_value": hi, "net_low": ends["low"][0], "net_high": ends["high"][0],
+                     "net_low_min": ends["low"][1], "net_low_max": ends["low"][2],
+                     "net_high_min": ends["high"][1], "net_high_max": ends["high"][2],
+                     "swing": abs(ends["high"][0] - ends["low"][0]), "base_min": base_min, "base_max": base_max})
+    if service_cost is not None:
+        rows.append({"input": "cost_per_client", "source": s.source("cost_per_client"), "base_value": mid,
+                     "low_value": cost[0], "high_value": cost[1], "net_low": at[cost[0]], "net_high": at[cost[1]],
+                     "net_low_min": at[cost[0]], "net_low_max": at[cost[0]], "net_high_min": at[cost[1]],
+                     "net_high_max": at[cost[1]], "swing": abs(at[cost[1]] - at[cost[0]]),
+                     "base_min": base_min, "base_max": base_max})
     return pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def grid(s: CostBenefitSettings, clients: np.ndarray, days: np.ndarray) -> pd.DataFrame:
-    """Net benefit for every (clients, days avoided) pair: rows days, columns clients."""
+    """Savings before the service cost for every (clients, days avoided) pair: rows days, columns clients.
+
+    The service cost is left out (it is not published), so the grid is gross savings, EUR a year.
+    """
     c, d = np.meshgrid(np.asarray(clients, float), np.asarray(days, float))
-    values = c * d * s.cost_per_day - c * s.cost_per_client
+    values = c * d * s.cost_per_day
     return pd.DataFrame(values, index=pd.Index(days, name="days_avoided"), columns=pd.Index(clients, name="clients"))

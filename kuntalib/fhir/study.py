@@ -159,7 +159,7 @@ def device_study(
     trend = analysis.fit_bp_trend(obs, start=config.start, tz=config.timezone)
 
     cb = load_projection(projection_path)
-    sensitivity = tornado(cb, absolute={"cost_per_client": tuple(service_cost)})
+    sensitivity = tornado(cb, service_cost=tuple(service_cost))
     two_way = grid(cb, np.array(GRID_CLIENTS), np.array(GRID_DAYS)) / 1e6
     two_way.columns = [str(c) for c in two_way.columns]
 
@@ -190,7 +190,8 @@ def device_study(
         "pass_share": report.pass_share,
         "conformance_summary": report.summary(),
         "trend": {"n_patients": trend.n_patients, "n_days": trend.n_days, "converged": trend.converged,
-                  "random_sd": trend.random_sd, "summary": trend.summary()},
+                  "random_sd": trend.random_sd, "summary": trend.summary(),
+                  "cov_intercept_week": trend.cov_intercept_week},
         "cost_per_day": cb.cost_per_day,
     }
     return StepData(tables, values)
@@ -202,7 +203,7 @@ def trend_from_step(step: StepResult) -> TrendResult:
 
     t = step.values["trend"]
     return TrendResult(step["trend_fixed"], int(t["n_patients"]), int(t["n_days"]), bool(t["converged"]),
-                       dict(t["random_sd"]), step["trend_daily"])
+                       dict(t["random_sd"]), step["trend_daily"], float(t.get("cov_intercept_week", 0.0)))
 
 
 def conformance_from_step(step: StepResult) -> ConformanceReport:

@@ -25,6 +25,7 @@ from kuntalib.theme import (
     NOT_PUBLISHED_COLOR,
     PALETTE,
     add_caption,
+    fmt_eur,
     fmt_num,
     fmt_pct,
     mark_synthetic,
@@ -135,7 +136,7 @@ def plot_futures_table(model: ForesightModel, *, table: pd.DataFrame | None = No
     for j in range(1, n_cols):
         ax.axvline(j - 0.5, color="white", lw=2)
     cbar = ax.figure.colorbar(img, ax=ax, orientation="horizontal", fraction=0.035, pad=0.02, aspect=40)
-    cbar.set_ticks(range(model.score_min, model.score_max + 1), labels=[fmt_num(v) for v in range(model.score_min, model.score_max + 1)])
+    cbar.set_ticks(range(model.score_min, model.score_max + 1), labels=[fmt_num(v, lang=lang) for v in range(model.score_min, model.score_max + 1)])
     if model.score_description:
         cbar.set_label(pick(model.score_description, lang), fontsize=8)
     ax.set_title(f"{pick(_T['futures'], lang)}: {pick(model.title, lang)}", loc="left", pad=30)
@@ -168,7 +169,7 @@ def plot_sector_profile(model: ForesightModel, *, profile: pd.DataFrame | None =
     ax.set_xlim(model.score_min - 0.3, model.score_max + 0.5)
     ax.set_yticks(range(len(sector_ids)), [pick(model.sector_label(s), lang) for s in sector_ids])
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang))
     ax.set_xlabel(pick(_T["mean"], lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['profile'], lang)}: {pick(model.title, lang)}", loc="left")
@@ -206,14 +207,14 @@ def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Ax
     lo = min(-1.0, -max((counts[s].loc[counts[s].index < 0].sum() for s in counts), default=0) - 0.5)
     hi = max((counts[s].loc[counts[s].index > 0].sum() for s in counts), default=0) + 3
     ax.set_xlim(lo, hi)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(abs(v)))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(abs(v), lang=lang))
     ax.set_xlabel(pick(_T["pairs"], lang))
     ax.legend(handles=[Patch(color=colours[v], label=pick(_T["values"][v], lang)) for v in (-2, -1, 1, 2)],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['consistency'], lang)}: {pick(model.title, lang)}", loc="left")
     extra = []
     if result.field_enumerated:
-        extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size), ok=fmt_num(result.field_consistent)))
+        extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size, lang=lang), ok=fmt_num(result.field_consistent, lang=lang)))
     return _finish(ax, model, lang, caption, extra)
 
 
@@ -263,7 +264,7 @@ def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, la
     for i in range(len(ov)):
         for j in range(len(ov)):
             v = ov.iloc[i, j]
-            ax.text(j, i, fmt_pct(100 * v), ha="center", va="center", fontsize=9, color="white" if v > 0.6 else "black")
+            ax.text(j, i, fmt_pct(100 * v, lang=lang), ha="center", va="center", fontsize=9, color="white" if v > 0.6 else "black")
     ax.set_xticks(range(len(ov)), labels, fontsize=8)
     ax.set_yticks(range(len(ov)), labels, fontsize=8)
     ax.grid(False)
@@ -273,8 +274,8 @@ def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, la
     return ax
 
 
-def _eur(v: float) -> str:
-    return f"{fmt_num(v)}\u00a0€"
+def _eur(v: float, lang: str) -> str:
+    return fmt_eur(v, lang=lang)
 
 
 def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", year: int | str = "", source: str = "",
@@ -294,14 +295,17 @@ def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", yea
     top = np.nanmax(planned)
     for yy, p, a, d in zip(y, planned, actual, derived, strict=False):
         if not np.isnan(p):
-            ax.text(p + top * 0.01, yy - h / 2, _eur(p), va="center", fontsize=8)
-        text = pick(NOT_PUBLISHED, lang) if np.isnan(a) else _eur(a) + ("*" if d else "")
+            ax.text(p + top * 0.01, yy - h / 2, _eur(p, lang), va="center", fontsize=8)
+        text = pick(NOT_PUBLISHED, lang) if np.isnan(a) else _eur(a, lang) + ("*" if d else "")
+        if not np.isnan(a) and a == 0:  # a zero bar has no width: mark the value so 0 € is seen, not missed
+            ax.plot([0], [yy + h / 2], marker="D", markersize=6, color=PALETTE["orange"], markeredgecolor="black",
+                    markeredgewidth=0.6, clip_on=False, zorder=5)
         ax.text((0 if np.isnan(a) else a) + top * 0.01, yy + h / 2, text, va="center", fontsize=8)
     ax.axhline(len(labels) - 1.5, color="black", lw=0.8)
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
-    ax.xaxis.set_major_formatter(lambda v, _p: _eur(v))
+    ax.xaxis.set_major_formatter(lambda v, _p: _eur(v, lang))
     ax.legend(loc="center right", frameon=False)
     ax.set_title(pick(_T["budget"], lang).format(year=year).replace(" :", ":"), loc="left")
     extra = [pick(_T["derived"], lang)] if any(derived) else []
@@ -329,17 +333,17 @@ def plot_population(pop: pd.DataFrame, *, ax: Axes | None = None, lang: str = "f
     span = float(ch["change_pct"].abs().max())
     for yy, r in zip(y, ch.itertuples(), strict=False):
         v = r.change_pct
-        label = f"{fmt_pct(v, 1)} ({fmt_num(getattr(r, f'population_{first}'))} → {fmt_num(getattr(r, f'population_{last}'))})"
+        label = f"{fmt_pct(v, 1, lang=lang)} ({fmt_num(getattr(r, f'population_{first}'), lang=lang)} → {fmt_num(getattr(r, f'population_{last}'), lang=lang)})"
         ax.text(v + (0.02 if v >= 0 else -0.02) * span, yy, label, va="center", ha="left" if v >= 0 else "right", fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, ch["subregion"])
     ax.invert_yaxis()
     ax.set_xlim(-span * 2.2, span * 2.2)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_pct(v))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_pct(v, lang=lang))
     ax.set_xlabel(f"{pick(_T['change'], lang)} {first}–{last}")
     ax.set_title(pick(_T["population"], lang).format(a=first, b=last), loc="left")
     sub = ch[ch["kind"] == "subregion"].sort_values(f"population_{last}", ascending=False).iloc[0]
-    note = pick(_T["share"], lang).format(name=sub.subregion, a=fmt_pct(sub[f"share_{first}_pct"], 1), b=fmt_pct(sub[f"share_{last}_pct"], 1))
+    note = pick(_T["share"], lang).format(name=sub.subregion, a=fmt_pct(sub[f"share_{first}_pct"], 1, lang=lang), b=fmt_pct(sub[f"share_{last}_pct"], 1, lang=lang))
     if source:
         _caption(ax, source, lang, [note])
     else:
