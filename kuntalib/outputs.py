@@ -7,7 +7,9 @@ rerun writes the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -16,7 +18,7 @@ from matplotlib.figure import Figure
 from kuntalib import paths
 from kuntalib.theme import check_lang
 
-__all__ = ["save_figure", "save_table", "check_publishable", "IDENTIFIER_COLUMNS"]
+__all__ = ["save_figure", "save_table", "write_workbook", "check_publishable", "IDENTIFIER_COLUMNS"]
 
 #: Columns that identify a person or a device; no published table may have one.
 IDENTIFIER_COLUMNS = ("patient", "device", "observation_id", "identifier", "client", "respondent_id")
@@ -74,4 +76,108 @@ def save_table(df: pd.DataFrame, name: str, *, notebook: str, lang: str, synthet
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{_check_name(name)}.csv"
     df.to_csv(path, index=index, lineterminator="\n", encoding="utf-8")
+    return path
+
+
+#: Fixed time written into workbooks (their zip entries and document properties), so a rebuild writes the same bytes.
+_FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def _deterministic_zip(path: Path) -> None:
+    """Rewrite a zip (an .xlsx) with fixed entry times and document dates."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin:
+        entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zout.writestr(info, data)
+    tmp.replace(path)
+
+
+def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = ()) -> Path:
+    """Gather the notebook's CSV tables of ``lang`` into one Excel workbook for Excel users.
+
+    ``outputs/tables/<notebook>/<lang>/<notebook>.xlsx`` has one sheet per CSV (named as the file),
+    headers in ``lang`` from the catalogue (``col.<name>``; a column named by the data, such as a
+    scenario id, keeps its name), numbers as numbers with a thousands format, and a last sheet
+    listing the sources: each raw file's public citation, address, date, licence and whether it is
+    synthetic. The CSV files stay as they are (machine-readable, decimal point).
+
+    Parameters
+    ----------
+    notebook, lang
+        Whose tables.
+    sources
+        The raw files (paths under ``data/raw``) the tables come from.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from kuntalib.i18n import messages, text
+    from kuntalib.provenance import read_provenance
+    from kuntalib.sources import CitationError, citation_for
+
+    check_lang(lang)
+    out = paths.tables_dir(notebook, lang)
+    out.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+
+    def fill(ws: Any, header: list[str], rows: list[list[Any]], formats: list[str | None]) -> None:
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font = bold
+        for row in rows:
+            ws.append(row)
+        for j, fmt in enumerate(formats, start=1):
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell.number_format = fmt
+            width = max([len(str(header[j - 1]))] + [len(str(r[j - 1])) for r in rows[:200] if r[j - 1] is not None])
+            ws.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 60)
+        ws.freeze_panes = "A2"
+
+    have = messages(lang)
+    for csv in sorted(out.glob("*.csv")):
+        df = pd.read_csv(csv, encoding="utf-8", keep_default_na=True)
+        header = [text(f"col.{c}", lang) if f"col.{c}" in have else str(c) for c in df.columns]
+        formats: list[str | None] = []
+        for c in df.columns:
+            if pd.api.types.is_bool_dtype(df[c]):
+                formats.append(None)
+            elif pd.api.types.is_integer_dtype(df[c]):
+                formats.append("#,##0")
+            elif pd.api.types.is_float_dtype(df[c]):
+                whole = df[c].dropna().map(float.is_integer).all()
+                formats.append("#,##0" if whole else "#,##0.0#")
+            else:
+                formats.append(None)
+        rows = [[None if (isinstance(v, float) and v != v) else (v.item() if hasattr(v, "item") else v) for v in rec]
+                for rec in df.itertuples(index=False, name=None)]
+        fill(wb.create_sheet(csv.stem[:31]), header, rows, formats)
+    src_rows = []
+    for src in sources:
+        raw = paths.raw_file(str(src))
+        prov = read_provenance(raw, check=False)
+        try:
+            c = citation_for(str(src))
+            cited, url = c.text(lang), c.url
+        except CitationError:
+            cited, url = prov.source, prov.address
+        src_rows.append([str(src), cited, url, prov.date, prov.licence, text("table.yes" if prov.synthetic else "table.no", lang)])
+    heads = [text(k, lang) for k in ("xlsx.file", "xlsx.citation", "xlsx.address", "xlsx.date", "xlsx.licence", "col.synthetic")]
+    fill(wb.create_sheet(text("xlsx.sources", lang)[:31]), heads, src_rows, [None] * len(heads))
+    path = out / f"{_check_name(notebook)}.xlsx"
+    wb.save(path)
+    _deterministic_zip(path)
     return path

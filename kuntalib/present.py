@@ -15,18 +15,54 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from kuntalib.i18n import check_lang, messages, show, text
+from kuntalib.i18n import check_lang, messages, text
 from kuntalib.outputs import save_figure
 from kuntalib.theme import fmt_date, fmt_num
 
-__all__ = ["show", "figure", "figure_alt", "table_html", "table", "header", "missing_text"]
+__all__ = ["show", "intro", "say", "figure", "figure_alt", "table_html", "table", "header", "missing_text", "value_text"]
 
 #: Width at which notebooks show a figure, in pixels per inch of figure size (the PNG is saved at more).
 DISPLAY_DPI = 100
+
+
+def value_text(value: Any, lang: str) -> str:
+    """A field value as ``lang`` writes it: whole numbers grouped (``3 028``), other numbers with one or two
+    decimals, dates as dates; text as it is."""
+    if isinstance(value, bool):
+        return text("table.yes" if value else "table.no", lang)
+    if isinstance(value, int | np.integer):
+        return fmt_num(int(value), 0, lang)
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return fmt_num(v, 0 if v.is_integer() else (1 if abs(v) >= 10 else 2), lang)
+    if isinstance(value, pd.Timestamp):
+        return fmt_date(value, lang)
+    return str(value)
+
+
+def say(key: str, lang: str, /, **fields: Any) -> str:
+    """The catalogue's text ``key`` in ``lang`` with ``fields`` formatted by :func:`value_text`."""
+    return text(key, lang, **{k: value_text(v, lang) for k, v in fields.items()})
+
+
+def show(key: str, lang: str, /, **fields: Any) -> None:
+    """Display :func:`say` as Markdown in a notebook."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(say(key, lang, **fields)))
+
+
+def intro(notebook: str, lang: str) -> None:
+    """Display a notebook's title (``nb.<notebook>.title``) and introduction (``nb.<notebook>.intro``) in ``lang``."""
+    from IPython.display import Markdown, display
+
+    check_lang(lang)
+    display(Markdown(f"# {text(f'nb.{notebook}.title', lang)}\n\n{text(f'nb.{notebook}.intro', lang)}"))
 
 
 def figure_alt(fig: Figure | Axes) -> str:
@@ -46,11 +82,12 @@ def figure_alt(fig: Figure | Axes) -> str:
         parts.insert(0, fig._suptitle.get_text().strip())
     parts += [t.get_text().strip() for t in fig.texts if t.get_text().strip() and t is not getattr(fig, "_suptitle", None)]
     seen: list[str] = []
-    for p in parts:
-        p = " ".join(p.split())
+    for p in (" ".join(p.split()) for p in parts):
         if p not in seen:
             seen.append(p)
-    return ". ".join(s.rstrip(".") for s in seen) + "."
+    # A title that the caption repeats in full (question wording) is said once.
+    kept = [p for p in seen if not any(q != p and q.startswith(p) for q in seen)]
+    return ". ".join(s.rstrip(".") for s in kept) + "."
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -130,7 +167,7 @@ def _cell(value: Any, lang: str, decimals: int | None) -> str:
 
 def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None = None,
                decimals: Mapping[str, int] | int | None = None, caption: str | None = None,
-               columns: Sequence[str] | None = None) -> str:
+               columns: Sequence[str] | None = None, labels: Mapping[str, str] | None = None) -> str:
     """A table as HTML for reading: headers and numbers in ``lang``, every row, no index, no NaN.
 
     Parameters
@@ -146,6 +183,9 @@ def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None
         Shown above the table (already in ``lang``).
     columns
         The columns to show, in order (default: all).
+    labels
+        Columns whose values are codes, each with the catalogue key pattern that names them in
+        ``lang``, e.g. ``{"fault": "fhir.fault.{}"}``.
     """
     check_lang(lang)
     cols = list(columns) if columns is not None else list(df.columns)
@@ -159,6 +199,8 @@ def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None
     for rec in df[cols].itertuples(index=False, name=None):
         cells = []
         for c, v in zip(cols, rec, strict=True):
+            if labels and c in labels and isinstance(v, str):
+                v = text(labels[c].format(v), lang)
             style = ' class="num"' if numeric[c] else ""
             cells.append(f"<td{style}>{html.escape(_cell(v, lang, dec(c)))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")

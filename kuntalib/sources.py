@@ -8,6 +8,7 @@ provenance sidecar): each raw file, and each source key of an indicator file, ma
 from __future__ import annotations
 
 import functools
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,15 +36,26 @@ class Citation:
     medium: dict[str, str]
     date: str
     url: str
+    #: Language of the title when it is the publication's own (one title for every language), else "".
+    title_lang: str = ""
 
-    def text(self, lang: str) -> str:
-        """The citation in ``lang``: fi "Kuntaliitto: Otsikko. Seminaariesitys, Kuntamarkkinat 14.9.2022. https://…"."""
+    def text(self, lang: str, *, markup: bool = False) -> str:
+        """The citation in ``lang``: fi "Kuntaliitto: Otsikko. Seminaariesitys, Kuntamarkkinat 14.9.2022. https://…".
+
+        With ``markup`` the title is wrapped in ``<span lang="..">`` when it is in another language than
+        ``lang`` (for HTML and Markdown: screen readers then pronounce it right).
+        """
         from kuntalib.theme import fmt_date
 
         check_lang(lang)
         when = fmt_date(self.date, lang) if self.date else ""
         medium = " ".join(p for p in (self.medium[lang], when) if p)
-        out = text("cite.format", lang, publisher=self.publisher[lang], title=self.title[lang],
+        title = self.title[lang]
+        if markup:
+            title = html.escape(title)
+            if self.title_lang and self.title_lang != lang:
+                title = f'<span lang="{self.title_lang}">{title}</span>'
+        out = text("cite.format", lang, publisher=self.publisher[lang], title=title,
                    medium=medium[:1].upper() + medium[1:])
         return f"{out} {self.url}" if self.url else out
 
@@ -85,7 +97,8 @@ def load_citations(path: Path | None = None) -> Citations:
             raise CitationError(f"{where}: must be a mapping")
         by_id[str(cid)] = Citation(str(cid), _lang_map(c.get("publisher"), f"{where}.publisher"),
                                    _lang_map(c.get("title"), f"{where}.title"), _lang_map(c.get("medium"), f"{where}.medium"),
-                                   str(c.get("date") or ""), str(c.get("url") or ""))
+                                   str(c.get("date") or ""), str(c.get("url") or ""),
+                                   "" if isinstance(c.get("title"), dict) else str(c.get("title_lang") or ""))
     files = {str(k): str(v) for k, v in (data.get("files") or {}).items()}
     keys = {str(k): str(v) for k, v in (data.get("keys") or {}).items()}
     for section, mapping in (("files", files), ("keys", keys)):
@@ -114,13 +127,13 @@ def citation_for(target: Provenance | Path | str) -> Citation:
     return cits.by_id[cits.files[rel]]
 
 
-def cite(target: Provenance | Path | str, lang: str) -> str:
+def cite(target: Provenance | Path | str, lang: str, *, markup: bool = False) -> str:
     """The public citation of a raw file in ``lang`` (see :meth:`Citation.text`)."""
-    return citation_for(target).text(lang)
+    return citation_for(target).text(lang, markup=markup)
 
 
-def cite_key(target: Provenance | Path | str, key: str, lang: str) -> str | None:
+def cite_key(target: Provenance | Path | str, key: str, lang: str, *, markup: bool = False) -> str | None:
     """The public citation of source ``key`` of an indicator file, or None if the citations file has none."""
     cits = load_citations()
     cid = cits.keys.get(f"{_rel(target)}#{key}")
-    return cits.by_id[cid].text(lang) if cid else None
+    return cits.by_id[cid].text(lang, markup=markup) if cid else None

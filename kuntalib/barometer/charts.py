@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from kuntalib.i18n import Msg, check_lang
+from kuntalib.i18n import Msg, check_lang, text
 from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
@@ -37,8 +37,13 @@ ANSWERS = {
 }
 
 
-def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None = None, synthetic: bool = False) -> list[str]:
-    """Question wording, respondents, N, year and source, as the Danish barometer prints them."""
+def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None = None, synthetic: bool = False,
+                  source: str | None = None) -> list[str]:
+    """Question wording, respondents, N, year and source, as the Danish barometer prints them.
+
+    ``source`` is the public citation in ``lang`` (:func:`kuntalib.sources.cite`); without it the
+    caption names the publisher and the survey only.
+    """
     lines = [str(question[f"title_{lang}"])]
     if press is not None:
         lines.append(
@@ -49,7 +54,12 @@ def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFr
             )
         )
     lines.append(f"N = {question['n_text']} · {year}")
-    lines.append(SYNTHETIC_SOURCE[lang] if synthetic else SOURCE[lang].format(year=year))
+    if synthetic:
+        lines.append(SYNTHETIC_SOURCE[lang])
+    elif source:
+        lines += textwrap.wrap(text("cite.source", lang, source=source) + " " + text("barometer.charts.reference_years", lang), 150)
+    else:
+        lines.append(SOURCE[lang].format(year=year))
     return lines
 
 
@@ -159,6 +169,7 @@ def plot_diverging(
     return ax
 
 
-def add_barometer_caption(ax: Axes, question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None, synthetic: bool = False) -> Axes:
+def add_barometer_caption(ax: Axes, question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None, synthetic: bool = False,
+                          source: str | None = None) -> Axes:
     """Put the caption lines under the chart (separate from drawing the bars)."""
-    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic))
+    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic, source=source))

@@ -32,6 +32,7 @@ def plot_question(
     lang: str = "fi",
     press: pd.DataFrame | None = None,
     synthetic: bool = False,
+    source: str | None = None,
 ) -> Axes:
     """Draw one barometer chart with its question, respondents, N, year and source."""
     if question_id not in CHARTS:
@@ -43,7 +44,7 @@ def plot_question(
         ax = plot_bars(rows, ax=ax, lang=lang, color=_COLORS[question_id], synthetic=synthetic)
     q = questions.loc[question_id]
     ax.set_title(str(q[f"title_{lang}"]).split(" (")[0], loc="left", pad=22 if question_id == "promoters" else 6)
-    return add_barometer_caption(ax, q, lang=lang, year=YEAR, press=press, synthetic=synthetic)
+    return add_barometer_caption(ax, q, lang=lang, year=YEAR, press=press, synthetic=synthetic, source=source)
 
 
 def figures_from_microdata(long: pd.DataFrame, figures: pd.DataFrame, *, population: float | None = None, weighted: bool = False) -> pd.DataFrame:
@@ -85,7 +86,8 @@ def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, 
     Returns
     -------
     StepData
-        Tables ``figures`` (and ``rejected`` with microdata); values ``synthetic``, ``summary``.
+        Tables ``figures`` (and ``rejected`` with microdata); values ``synthetic``, ``summary`` and, with
+        microdata, ``rows``, ``accepted`` and ``rejected`` (data rows of the file).
     """
     from kuntalib.barometer.microdata import read_wide
     from kuntalib.pipeline.steps import StepData
@@ -95,4 +97,5 @@ def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, 
     parsed = read_wide(microdata, figures)
     est = figures_from_microdata(parsed.data, figures, population=population, weighted=weighted)
     return StepData({"figures": est, "rejected": parsed.rejected},
-                    {"synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary()})
+                    {"synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary(), "rows": parsed.n_rows,
+                     "accepted": parsed.n_accepted_rows, "rejected": parsed.n_rows - parsed.n_accepted_rows})

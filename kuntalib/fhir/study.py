@@ -187,6 +187,7 @@ def device_study(
         "lines": result.lines,
         "accepted": result.accepted,
         "rejected": result.rejected,
+        "rows": result.rows,
         "pass_share": report.pass_share,
         "conformance_summary": report.summary(),
         "trend": {"n_patients": trend.n_patients, "n_days": trend.n_days, "converged": trend.converged,

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from kuntalib.i18n import Msg, check_lang, pick
+from kuntalib.i18n import Msg, check_lang, pick, text
 from kuntalib.indicators.chain import ImpactChain
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp, Forecast
@@ -83,7 +83,7 @@ def source_line(result: FollowUp, lang: str, keys: list[str] | None = None) -> s
     f = result.file
     keys = keys or sorted({k for ind in f.indicators for k in [ind.target.get("source"), *ind.observations.source]
                            if k})
-    cited = "; ".join(f.sources[k] for k in dict.fromkeys(keys) if k in f.sources)
+    cited = "; ".join(f.source_text(k, lang) for k in dict.fromkeys(keys) if k in f.sources)
     if result.as_of is None:
         return pick(_T["source_all"], lang).format(s=cited)
     return pick(_T["source"], lang).format(s=cited, d=fmt_date(result.as_of, lang))
@@ -255,8 +255,12 @@ def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, r
     return ax
 
 
-def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = None, lang: str = "fi") -> Axes:
-    """Means → outputs → goals as three columns of boxes joined by arrows (an :class:`ImpactChain` or its dict)."""
+def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = None, lang: str = "fi",
+                      source: str | None = None) -> Axes:
+    """Means → outputs → goals as three columns of boxes joined by arrows (an :class:`ImpactChain` or its dict).
+
+    ``source`` (the public citation in ``lang``) is written under the chart.
+    """
     check_lang(lang)
     if isinstance(chain, ImpactChain):
         chain = chain.as_dict()
@@ -277,4 +281,6 @@ def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = 
             ax.add_patch(FancyArrowPatch((i + 0.93, depth / 2 - 0.5), (i + 1.07, depth / 2 - 0.5),
                                          arrowstyle="-|>", mutation_scale=20, color="#333333"))
     ax.set_title(pick(chain["title"], lang), loc="left", fontsize=11)
+    if source:
+        add_caption(ax, textwrap.wrap(text("cite.source", lang, source=source), 150), fontsize=7)
     return ax

@@ -101,6 +101,24 @@ class IndicatorFile:
     sources: dict[str, str] = field(default_factory=dict)
     aims: list[dict[str, Any]] = field(default_factory=list)
 
+    def source_text(self, key: str, lang: str, *, markup: bool = False) -> str:
+        """Source ``key`` as a reader can follow it: its public citation in ``lang`` (``data/raw/sources/citations.yml``)
+        when the file lies under data/raw and has one, else the file's own text for the key."""
+        from kuntalib.sources import CitationError, cite_key
+
+        try:
+            cited = cite_key(self.path, key, lang, markup=markup)
+        except CitationError:
+            cited = None
+        if cited:
+            return cited
+        fallback = self.sources.get(key, key)
+        if markup:
+            import html
+
+            return html.escape(fallback)
+        return fallback
+
     def aim(self, aim_id: str | None) -> dict[str, Any] | None:
         """The aim ``aim_id`` (id, label, source), or None."""
         return next((a for a in self.aims if a["id"] == aim_id), None)

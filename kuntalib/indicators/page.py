@@ -30,6 +30,33 @@ _T = {
 }
 _COLS = ("indicator", "target", "actual", "date", "light_target", "light_trajectory", "light_forecast", "trend",
          "source")
+def _linked(citation: str) -> str:
+    """A citation already in HTML (:meth:`IndicatorFile.source_text` with ``markup``), its trailing address as a link."""
+    head, _, url = citation.rpartition(" ")
+    if url.startswith("https://"):
+        return f'{head} <a href="{html.escape(url)}">{html.escape(url)}</a>'
+    return citation
+
+
+def _short(citation: str, number: int) -> str:
+    """A table cell's pointer to the source list: the publisher and the source's number, e.g. "Kuntaliitto [1]"."""
+    return f'{html.escape(citation.split(": ", 1)[0])} <a href="#kl-source-{number}">[{number}]</a>'
+
+
+def _sources(results: list[FollowUp], lang: str) -> tuple[dict[str, int], str]:
+    """Number every source the rounds cite; the numbered list of their full citations as HTML."""
+    f = results[0].file
+    keys: dict[str, int] = {}
+    for result in results:
+        for src in round_table(result, lang)["source"]:
+            for k in src.split(", "):
+                if k and k not in keys:
+                    keys[k] = len(keys) + 1
+    items = "".join(f'<li id="kl-source-{n}">{_linked(f.source_text(k, lang, markup=True))}</li>' for k, n in keys.items())
+    return keys, f'<h3>{html.escape(text("xlsx.sources", lang))}</h3><ol class="sources">{items}</ol>'
+
+
+
 _STYLE = (
     "<style>.kl-followup table{border-collapse:collapse;margin:.5em 0 1.5em}"
     ".kl-followup th,.kl-followup td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:middle}"
@@ -64,7 +91,7 @@ def _light(status: str, lang: str) -> str:
             f'title="{meaning}">{html.escape(symbol)}</span>')
 
 
-def _round(result: FollowUp, lang: str) -> str:
+def _round(result: FollowUp, lang: str, numbers: dict[str, int]) -> str:
     t = round_table(result, lang)
     f = result.file
     heads = [text(f"indicators.page.col.{c}", lang) for c in _COLS]
@@ -85,7 +112,7 @@ def _round(result: FollowUp, lang: str) -> str:
                            if len(obs) > 1 else pick(_T["no_trend"], lang))
             spark = sparkline_svg(ind, label=trend_label) or html.escape(trend_label)
             name = html.escape(r.indicator) + ("" if r.aim_stated or not r.aim else f' <small>({html.escape(pick(_T["grouping"], lang))})</small>')
-            sources = "; ".join(html.escape(f.sources.get(k, k)) for k in r.source.split(", ") if k)
+            sources = "; ".join(_short(f.source_text(k, lang), numbers[k]) for k in r.source.split(", ") if k)
             cells = [f'<th scope="row">{name}</th>', html.escape(r.target), html.escape(r.actual), html.escape(r.actual_date),
                      *(_light(getattr(r, f"{rule}_status"), lang) for rule in RULES), spark, f"<small>{sources}</small>"]
             parts.append("<tr>" + "".join(c if c.startswith("<th") else f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -97,4 +124,6 @@ def _round(result: FollowUp, lang: str) -> str:
 def followup_html(results: list[FollowUp], lang: str) -> str:
     """The follow-up of every round in ``results`` as one HTML section in ``lang``."""
     check_lang(lang)
-    return f'<div class="kl-followup" lang="{lang}">{_STYLE}' + "".join(_round(r, lang) for r in results) + "</div>"
+    numbers, listing = _sources(results, lang)
+    return (f'<div class="kl-followup" lang="{lang}">{_STYLE}' + "".join(_round(r, lang, numbers) for r in results)
+            + listing + "</div>")

@@ -18,15 +18,17 @@ import json
 from pathlib import Path
 
 from kuntalib import paths
-from kuntalib.i18n import LANGS, Msg, text
+from kuntalib.i18n import LANGS, Msg, messages, text
 
 __all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
 
 LANG_NAMES = Msg("site.lang_name")
 
 
-def notebook_title(nb_path: Path) -> str:
-    """First Markdown heading of a notebook, or its file stem."""
+def notebook_title(nb_path: Path, lang: str | None = None) -> str:
+    """The notebook's title in ``lang`` from the catalogue (``nb.<stem>.title``), else its first Markdown heading, else its stem."""
+    if lang is not None and f"nb.{nb_path.stem}.title" in messages(lang):
+        return text(f"nb.{nb_path.stem}.title", lang)
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
@@ -45,7 +47,7 @@ def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
         if other == lang:
             parts.append(f'<span class="current">{other}</span>')
         elif other in available:
-            parts.append(f'<a href="{up}../{other}/{here}{stem}.html" hreflang="{other}">{other}</a>')
+            parts.append(f'<a href="{up}../{other}/{here}{stem}.html" hreflang="{other}" lang="{other}">{LANG_NAMES[other]}</a>')
     if with_code:
         parts.append(f'<a href="../{stem}.html">{text("site.nocode", lang)}</a>')
     else:
@@ -65,12 +67,12 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
         exclude_input_prompt=not with_code,
         exclude_output_prompt=True,
         embed_images=True,
+        language_code=lang,
     )
     nb = nbformat.read(nb_path, as_version=4)
-    nb.metadata["title"] = notebook_title(nb_path)
+    nb.metadata["title"] = notebook_title(nb_path, lang)
     resources = {
         "kuntalib_nav": _nav(nb_path.stem, lang, with_code, available),
-        "language_code": lang,
         "metadata": {"name": nb_path.stem},
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -105,7 +107,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         stems = sorted(set(executed) | {run.partition("/")[0] for run in failed if run.endswith(f"/{lang}")})
         for stem in stems:
             has_page = stem in executed and (site / lang / f"{stem}.html").exists()
-            title = html.escape(notebook_title(executed[stem]) if stem in executed else stem)
+            title = html.escape(notebook_title(executed[stem], lang) if stem in executed else stem)
             if has_page:
                 item = f'<a href="{stem}.html">{title}</a> (<a href="code/{stem}.html">{text("site.code", lang)}</a>)'
             else:
@@ -115,7 +117,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
             elif has_page:
                 items.append(f"<li>{item}</li>")
         switch = " ".join(
-            f'<a href="../{o}/index.html" hreflang="{o}">{LANG_NAMES[o]}</a>' for o in langs if o != lang
+            f'<a href="../{o}/index.html" hreflang="{o}" lang="{o}">{LANG_NAMES[o]}</a>' for o in langs if o != lang
         )
         body = (
             f'<p><a href="../index.html">kuntalib</a> · {switch}</p>\n'
@@ -126,7 +128,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         path.write_text(_page(text("site.title", lang), lang, body), encoding="utf-8")
         written.append(path)
     links = "\n".join(
-        f'<li><a href="{lang}/index.html" hreflang="{lang}">{text("site.title", lang)} ({LANG_NAMES[lang]})</a></li>'
+        f'<li lang="{lang}"><a href="{lang}/index.html" hreflang="{lang}">{text("site.title", lang)} ({LANG_NAMES[lang]})</a></li>'
         for lang in langs
     )
     top = site / "index.html"

@@ -82,20 +82,25 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _caption(ax: Axes, source: str, lang: str, extra: list[str] | None = None) -> None:
-    add_caption(ax, [*(extra or []), f"{pick(_T['source'], lang)}: {source}"])
+    add_caption(ax, [*(extra or []), *textwrap.wrap(f"{pick(_T['source'], lang)}: {source}", 150)])
 
 
-def _finish(ax: Axes, model: ForesightModel, lang: str, caption: bool, extra: list[str] | None = None) -> Axes:
-    """Caption (coding note, extra lines, source) and the synthetic stamp for a synthetic model."""
+def _finish(ax: Axes, model: ForesightModel, lang: str, caption: bool, extra: list[str] | None = None,
+            source: str | None = None) -> Axes:
+    """Caption (coding note, extra lines, source) and the synthetic stamp for a synthetic model.
+
+    ``source`` is the public citation in ``lang`` (:func:`kuntalib.sources.cite`); the model's own
+    ``source`` line is the fallback.
+    """
     if caption:
-        _caption(ax, model.source, lang, [pick(_T["coding"], lang), *(extra or [])])
+        _caption(ax, source or model.source, lang, [pick(_T["coding"], lang), *(extra or [])])
     if model.synthetic:
         mark_synthetic(ax, lang)
     return ax
 
 
 def plot_futures_table(model: ForesightModel, *, table: pd.DataFrame | None = None, ax: Axes | None = None,
-                       lang: str = "fi", caption: bool = True) -> Axes:
+                       lang: str = "fi", caption: bool = True, source: str | None = None) -> Axes:
     """Heatmap of the futures table: variables (grouped by sector) × scenarios, coloured by score.
 
     Each cell names the state; a variable the scenario does not state is hatched grey
@@ -140,11 +145,11 @@ def plot_futures_table(model: ForesightModel, *, table: pd.DataFrame | None = No
     if model.score_description:
         cbar.set_label(pick(model.score_description, lang), fontsize=8)
     ax.set_title(f"{pick(_T['futures'], lang)}: {pick(model.title, lang)}", loc="left", pad=30)
-    return _finish(ax, model, lang, caption)
+    return _finish(ax, model, lang, caption, source=source)
 
 
 def plot_sector_profile(model: ForesightModel, *, profile: pd.DataFrame | None = None, ax: Axes | None = None,
-                        lang: str = "fi", caption: bool = True) -> Axes:
+                        lang: str = "fi", caption: bool = True, source: str | None = None) -> Axes:
     """Mean score of each scenario in each sector (dots), with the number of stated variables.
 
     ``profile`` is the table :func:`~kuntalib.scenarios.analysis.sector_profile` made (the published
@@ -173,11 +178,11 @@ def plot_sector_profile(model: ForesightModel, *, profile: pd.DataFrame | None =
     ax.set_xlabel(pick(_T["mean"], lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['profile'], lang)}: {pick(model.title, lang)}", loc="left")
-    return _finish(ax, model, lang, caption)
+    return _finish(ax, model, lang, caption, source=source)
 
 
 def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi",
-                     caption: bool = True) -> Axes:
+                     caption: bool = True, source: str | None = None) -> Axes:
     """Diverging stacked bars: judged pairs of states within each scenario, by judgement."""
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 1.5 + 0.7 * len(model.scenarios)))
@@ -215,10 +220,11 @@ def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Ax
     extra = []
     if result.field_enumerated:
         extra.append(pick(_T["field"], lang).format(size=fmt_num(result.field_size, lang=lang), ok=fmt_num(result.field_consistent, lang=lang)))
-    return _finish(ax, model, lang, caption, extra)
+    return _finish(ax, model, lang, caption, extra, source=source)
 
 
-def plot_competence_matrix(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True) -> Axes:
+def plot_competence_matrix(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi", caption: bool = True,
+                           source: str | None = None) -> Axes:
     """Dot matrix of skills × job levels, grouped by skill type; shared skills come first."""
     check_lang(lang)
     m = skill_matrix(profile, lang)
@@ -248,13 +254,15 @@ def plot_competence_matrix(profile: CompetenceProfile, *, ax: Axes | None = None
     ax.set_ylim(len(m) - 0.5, -0.5)
     ax.set_title(pick(profile.title, lang), loc="left", pad=28)
     if caption:
-        _caption(ax, "Varsinais-Suomen Ennakointiakatemia, Kuntamarkkinat 14.9.2022" if not profile.synthetic else profile.id, lang)
+        _caption(ax, source or ("Varsinais-Suomen Ennakointiakatemia, Kuntamarkkinat 14.9.2022" if not profile.synthetic else profile.id),
+                 lang)
     if profile.synthetic:
         mark_synthetic(ax, lang)
     return ax
 
 
-def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi") -> Axes:
+def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, lang: str = "fi",
+                       source: str | None = None) -> Axes:
     """Heatmap of the Jaccard overlap of skill sets between job levels, labelled in per cent."""
     check_lang(lang)
     ov = level_overlap(profile)
@@ -269,6 +277,8 @@ def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, la
     ax.set_yticks(range(len(ov)), labels, fontsize=8)
     ax.grid(False)
     ax.set_title(pick(_T["overlap"], lang), loc="left")
+    if source:
+        _caption(ax, source, lang)
     if profile.synthetic:
         mark_synthetic(ax, lang)
     return ax
