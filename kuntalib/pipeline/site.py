@@ -45,7 +45,7 @@ def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
     parts = [f'<a href="{up}index.html">{text("site.index", lang)}</a>']
     for other in LANGS:
         if other == lang:
-            parts.append(f'<span class="current">{other}</span>')
+            parts.append(f'<span class="current" aria-current="page">{LANG_NAMES[other]}</span>')
         elif other in available:
             parts.append(f'<a href="{up}../{other}/{here}{stem}.html" hreflang="{other}" lang="{other}">{LANG_NAMES[other]}</a>')
     if with_code:
@@ -86,8 +86,8 @@ def _page(title: str, lang: str, body: str) -> str:
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
-        "li{margin:.4em 0}</style>\n</head>\n<body>\n"
-        f"{body}\n</body>\n</html>\n"
+        "li{margin:.4em 0}a{text-decoration:underline}</style>\n</head>\n<body>\n"
+        f"<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -120,7 +120,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
             f'<a href="../{o}/index.html" hreflang="{o}" lang="{o}">{LANG_NAMES[o]}</a>' for o in langs if o != lang
         )
         body = (
-            f'<p><a href="../index.html">kuntalib</a> · {switch}</p>\n'
+            f'<nav><a href="../index.html">kuntalib</a> · {switch}</nav>\n'
             f"<h1>{text('site.title', lang)}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>"
         )
         path = site / lang / "index.html"
