@@ -31,10 +31,11 @@ build: $(STAMP)  ## rebuild every output from data/raw (incremental)
 verify: $(STAMP)  ## rebuild into a scratch folder and compare with outputs/MANIFEST.sha256
 	$(BIN)/kuntalib verify
 
-browser:  ## install headless Chromium (Debian package) for the site test, if missing and root
+browser: $(STAMP)  ## headless Chromium (Debian package, if missing and root) and axe-core (npm registry, pinned) for the browser tests
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium (the browser test is skipped without it)"; fi; }
+	@$(BIN)/python -m tests.axe_core || echo "axe-core could not be fetched (the accessibility test is skipped without it)"
 
 test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, notebooks, browser)
 	$(BIN)/ruff check $(LINTED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -77,3 +78,36 @@ def project(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("KUNTALIB_OUTPUTS", raising=False)
     assert paths.proj_root() == root.resolve()
     return root
+
+
+class ShippedBuild:
+    """The build of every shipped notebook at its defaults in fi, sv and en, made once per test session."""
+
+    def __init__(self, root: Path, report) -> None:
+        self.root = root
+        self.outputs = root / "out"
+        self.processed = root / "processed"
+        self.report = report
+
+    @contextlib.contextmanager
+    def env(self):
+        """Point kuntalib at this build's folders for the ``with`` block."""
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("KUNTALIB_ROOT", str(REPO))
+            mp.setenv("KUNTALIB_OUTPUTS", str(self.outputs))
+            mp.setenv("KUNTALIB_PROCESSED", str(self.processed))
+            yield mp
+
+
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory) -> ShippedBuild:
+    """Build all notebooks as shipped, in all three languages, into a scratch folder (slow: about 80 s)."""
+    from kuntalib.pipeline.runner import discover, plan, run_build
+    from kuntalib.pipeline.site import publish
+
+    root = tmp_path_factory.mktemp("shipped")
+    build = ShippedBuild(root, None)
+    with build.env():
+        build.report = run_build(plan(discover(), ("fi", "sv", "en")), progress=False)
+        publish()  # as kuntalib build does after the runs
+    return build

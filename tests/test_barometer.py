@@ -75,7 +75,7 @@ def test_bars_draw_no_bar_for_unpublished_values(figures):
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert len(hatched) == (~rows.published).sum() == 8
     labels = [t.get_text() for t in ax.texts]
-    assert sum("not published" in t for t in labels) == 8 and "70\u00a0%" in labels
+    assert sum("not published" in t for t in labels) == 8 and "70%" in labels
     assert ax.get_yticklabels()[-1].get_text().startswith("By collecting ideas")
 
 

@@ -30,7 +30,11 @@ def test_notebook_conventions(nb):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [], f"{nb.name}: committed outputs"
             assert cell.get("execution_count") is None, f"{nb.name}: committed execution count"
-    assert data["cells"][0]["cell_type"] == "markdown" and "".join(data["cells"][0]["source"]).startswith("# ")
+    head = data["cells"][0]
+    assert head["cell_type"] == "markdown" and "".join(head["source"]).startswith("# ")
+    assert head["metadata"].get("tags") == ["source-only"], "the source note is left off the published pages"
+    assert not [c for c in data["cells"][1:] if c["cell_type"] == "markdown"], (
+        f"{nb.name}: prose shown to readers comes from the catalogue (kuntalib.present.show), not Markdown cells")
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

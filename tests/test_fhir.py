@@ -314,9 +314,16 @@ def test_cost_benefit_reproduces_the_projection():
     assert s.cost_per_day == pytest.approx(5_000_000 / 12_000) and s.source("cost_per_day") == "implied"
     assert s.source("cost_per_client") == "not published"
     assert net_benefit(s) == pytest.approx(5_000_000)
-    t = tornado(s, absolute={"cost_per_client": (0, 300)})
+    t = tornado(s, service_cost=(0, 300)).set_index("input")
     assert t["swing"].is_monotonic_decreasing
-    assert t.set_index("input").loc["cost_per_client", "net_high"] == pytest.approx(5_000_000 - 4000 * 300)
+    assert t.loc["cost_per_client", "net_high"] == pytest.approx(5_000_000 - 4000 * 300)
+    # The unknown service cost is a range, never 0: the base case spans it and every other input is read over it.
+    assert t["base_min"].iloc[0] == pytest.approx(3_800_000) and t["base_max"].iloc[0] == pytest.approx(5_000_000)
+    assert t.loc["clients", "net_low_min"] < t.loc["clients", "net_low"] < t.loc["clients", "net_low_max"]
+    # The documented ranges differ, so the bars do.
+    assert t.loc[["clients", "days_avoided", "cost_per_day"], "swing"].nunique() == 3
+    with pytest.raises(ValueError, match="service_cost"):
+        tornado(s, service_cost=(300, 0))
     g = grid(s, np.array([4000]), np.array([3]))
     assert g.iloc[0, 0] == pytest.approx(5_000_000)
     with pytest.raises(ValueError, match="clients must not be negative"):
@@ -371,7 +378,7 @@ def test_charts_are_stamped_synthetic(ingested, written):
                charts.plot_adherence(adh), charts.plot_conformance(rep)):
         assert any("SYNT" in t.get_text() for t in ax.figure.texts)
     s = load_projection(REPO / "data" / "raw" / "kotidigi" / "cost_benefit_projection.csv")
-    ax = charts.plot_tornado(tornado(s), s, lang="fi")
+    ax = charts.plot_tornado(tornado(s, service_cost=(0, 300)), s, lang="fi")
     assert not any("SYNT" in t.get_text() for t in ax.figure.texts)
     assert any("ei julkaistu" in t.get_text() or "johdettu" in t.get_text() for t in ax.get_yticklabels())
 

@@ -135,32 +135,30 @@ FIGURES = {
 }
 
 
-def test_every_notebook_runs_as_shipped_and_computes_each_step_once(tmp_path, monkeypatch, capsys):
-    """The build at every notebook's defaults, two languages: each step is computed by one run and read by the other."""
+def test_every_notebook_runs_as_shipped_and_computes_each_step_once(shipped):
+    """The build at every notebook's defaults, three languages: each step is computed by one run and read by the others."""
     from kuntalib import paths
-    from kuntalib.pipeline.runner import discover, plan, run_build
     from tests.conftest import REPO
 
-    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
-    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
-    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
-    report = run_build(plan(discover(), ("fi", "sv")), progress=False)
+    report = shipped.report
     assert report.ok, report.summary()
     assert {r.job.stem for r in report.ran} == set(FIGURES)
-    for stem, expected in FIGURES.items():
-        for lang in ("fi", "sv"):
-            assert {p.stem for p in paths.figures_dir(stem, lang).glob("*.png")} == expected, (stem, lang)
-    steps = sorted(report.steps)
-    computed = [s.split()[1] for s in steps if s.startswith("computed ")]
-    read = [s.split()[1] for s in steps if s.startswith("read ")]
-    assert sorted(computed) == sorted(read) == ["01_barometer/figures", "02_device_data/study",
-                                                "03_scenarios/consistency", "04_strategy_followup/rounds"]
-    # the two languages publish the same language-neutral numbers
-    for table in ("quality_by_vendor", "alerts_by_week", "bp_trend_fixed_effects"):
-        fi = (paths.tables_dir("02_device_data", "fi") / f"{table}.csv").read_bytes()
-        assert fi == (paths.tables_dir("02_device_data", "sv") / f"{table}.csv").read_bytes()
-    assert "steps: 4 computed, 4 read" in report.summary()
+    with shipped.env():
+        for stem, expected in FIGURES.items():
+            for lang in ("fi", "sv", "en"):
+                assert {p.stem for p in paths.figures_dir(stem, lang).glob("*.png")} == expected, (stem, lang)
+        steps = sorted(report.steps)
+        computed = [s.split()[1] for s in steps if s.startswith("computed ")]
+        read = [s.split()[1] for s in steps if s.startswith("read ")]
+        names = ["01_barometer/figures", "02_device_data/study", "03_scenarios/consistency", "04_strategy_followup/rounds"]
+        assert sorted(computed) == names and sorted(read) == sorted(names * 2)
+        # the languages publish the same language-neutral numbers
+        for table in ("quality_by_vendor", "alerts_by_week", "bp_trend_fixed_effects"):
+            fi = (paths.tables_dir("02_device_data", "fi") / f"{table}.csv").read_bytes()
+            for lang in ("sv", "en"):
+                assert fi == (paths.tables_dir("02_device_data", lang) / f"{table}.csv").read_bytes()
+        assert "steps: 4 computed, 8 read" in report.summary()
     # nothing machine-specific is published: a rebuild elsewhere (kuntalib verify) must give the same bytes
-    for executed in (tmp_path / "out" / "notebooks").rglob("*.ipynb"):
+    for executed in (shipped.outputs / "notebooks").rglob("*.ipynb"):
         text = executed.read_text(encoding="utf-8")
-        assert str(tmp_path) not in text and str(REPO) not in text, executed
+        assert str(shipped.root) not in text and str(REPO) not in text, executed

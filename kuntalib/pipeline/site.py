@@ -59,6 +59,7 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
     """Convert one executed notebook to HTML with kuntalib's template."""
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
         template_name="kuntalib",
@@ -69,6 +70,8 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
         embed_images=True,
         language_code=lang,
     )
+    # Cells tagged "source-only" (the bilingual note atop each source notebook) are for JupyterLab, not readers.
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"source-only"}, enabled=True), enabled=True)
     nb = nbformat.read(nb_path, as_version=4)
     nb.metadata["title"] = notebook_title(nb_path, lang)
     resources = {

@@ -1,0 +1,257 @@
+"""Publishing: every page wholly in its language, accessible, with public sources; tables for readers and Excel."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from kuntalib import paths, present
+from kuntalib.i18n import LANGS
+from kuntalib.theme import add_caption
+from tests.conftest import REPO
+from tests.test_i18n import foreign_phrases
+
+NBCONVERT_DEFAULT_ALT = "No description has been provided for this image"
+VOID = {"img", "br", "meta", "link", "input", "hr", "col", "area", "base", "wbr", "source"}
+
+
+class _Visible(HTMLParser):
+    """Visible text and image alt texts of a page, leaving out elements marked as another language.
+
+    An element with its own ``lang`` (a cited title in its original language, a link to the page in
+    another language) is correctly marked for readers and screen readers, so it is not prose of the
+    wrong language.
+    """
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang, self.stack, self.out, self.alts = lang, [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            return
+        other = ("lang" in a and a["lang"] != self.lang) or tag in ("style", "script")
+        if tag == "img":
+            if not any(self.stack) and not other:
+                self.alts.append(a.get("alt"))
+            return
+        if tag not in VOID:
+            self.stack.append(other)
+
+    def handle_endtag(self, tag):
+        if tag not in VOID and tag != "html" and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not any(self.stack):
+            self.out.append(data)
+
+
+def _titles() -> list[str]:
+    """Titles of cited publications: kept in their own language wherever they are cited."""
+    from kuntalib.sources import load_citations
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KUNTALIB_ROOT", str(REPO))
+        cits = load_citations()
+    return sorted({t for c in cits.by_id.values() for t in c.title.values()}, key=len, reverse=True)
+
+
+def page_text(html: str, lang: str) -> tuple[str, list[str | None]]:
+    """The visible text (alt texts included) of a page in ``lang``, citation titles left out; and the alt texts."""
+    v = _Visible(lang)
+    v.feed(html)
+    text = " ".join(" ".join(v.out + [a or "" for a in v.alts]).split())
+    for title in _titles():
+        text = text.replace(title, " ")
+    return text, v.alts
+
+
+# -- fast: the pieces ---------------------------------------------------------------------------------------------
+
+def test_table_for_readers_is_localised_and_complete():
+    df = pd.DataFrame({"vendor": ["a", "b"], "lines": [3028, 12], "share": [20.25, float("nan")], "passed": [True, False]})
+    html = present.table_html(df.loc[[1, 0]], "fi")
+    assert "<th scope=\"col\">toimittaja</th>" in html and "rivejä" in html
+    assert "3\u00a0028" in html and "20,25" in html and "ei tietoa" in html and "kyllä" in html
+    assert "NaN" not in html and "dtype" not in html and "…" not in html and ">1<" not in html  # no index column
+    en = present.table_html(df, "en")
+    assert "3,028" in en and "20.25" in en and "no data" in en
+    with pytest.raises(KeyError, match="no sv header for column 'mystery'"):
+        present.table_html(df.assign(mystery=1), "sv")
+    coded = present.table_html(pd.DataFrame({"fault": ["late_arrival"], "resources": [5]}), "sv",
+                               labels={"fault": "fhir.fault.{}"})
+    assert "försenad sändning" in coded and "late_arrival" not in coded
+    long = pd.DataFrame({"lines": range(500)})
+    assert present.table_html(long, "fi").count("<tr>") == 501  # every row, no truncation
+
+
+def test_figure_alt_is_its_title_and_caption():
+    fig, ax = plt.subplots()
+    ax.set_title("Hälytykset viikoittain", loc="left")
+    add_caption(ax, ["Lähde: Kuntaliitto: Otsikko. Seminaariesitys 14.9.2022."])
+    alt = present.figure_alt(ax)
+    assert alt == "Hälytykset viikoittain. Lähde: Kuntaliitto: Otsikko. Seminaariesitys 14.9.2022."
+
+
+def test_numbers_in_texts_follow_the_language():
+    assert present.say("nb.02_device_data.simulated", "fi", clients=150, devices=464, sent=83007).startswith(
+        "Simuloitiin 150 asiakasta, 464 laitetta ja 83\u00a0007 FHIR-resurssia")
+    assert "83,007 FHIR resources" in present.say("nb.02_device_data.simulated", "en", clients=150, devices=464, sent=83007)
+
+
+def test_workbook_has_localised_headers_sources_and_stable_bytes(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from kuntalib.outputs import save_table, write_workbook
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    save_table(pd.DataFrame({"subregion": ["Salo"], "population_2021": [59963], "change_pct": [-7.1]}), "population_change",
+               notebook="03_scenarios", lang="sv")
+    path = write_workbook("03_scenarios", "sv", sources=["scenarios/varsinais-suomi/population_subregions.csv"])
+    first = path.read_bytes()
+    assert write_workbook("03_scenarios", "sv", sources=["scenarios/varsinais-suomi/population_subregions.csv"]).read_bytes() == first
+    wb = load_workbook(io.BytesIO(first))
+    assert wb.sheetnames == ["population_change", "Källor"]
+    ws = wb["population_change"]
+    assert [c.value for c in ws[1]] == ["ekonomisk region", "folkmängd 2021", "förändring (%)"]
+    assert ws["B2"].value == 59963 and ws["B2"].number_format == "#,##0" and ws["C2"].value == -7.1
+    src = [c.value for c in wb["Källor"][2]]
+    assert src[0] == "scenarios/varsinais-suomi/population_subregions.csv"
+    assert "City Population" in src[1] and src[2].startswith("https://www.citypopulation.de/")
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def test_every_raw_file_has_a_public_citation_without_repository_paths(monkeypatch):
+    from kuntalib.sources import cite, load_citations
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    raw = REPO / "data" / "raw"
+    files = sorted(p.relative_to(raw).as_posix() for p in raw.rglob("*")
+                   if p.is_file() and not p.name.endswith(".provenance.yml") and p.name != "citations.yml")
+    cits = load_citations()
+    assert set(files) <= set(cits.files), sorted(set(files) - set(cits.files))
+    for f in files:
+        for lang in LANGS:
+            text = cite(f, lang)
+            assert "shared/" not in text and "repository" not in text and "kuntalib/" not in text, (f, lang, text)
+            c = cits.by_id[cits.files[f]]
+            assert c.publisher[lang] in text and (not c.url or text.endswith(c.url))
+
+
+def test_bp_trend_band_carries_the_intercept_uncertainty():
+    from kuntalib.fhir.analysis import TrendResult
+
+    fixed = pd.DataFrame({"term": ["Intercept", "week"], "coef": [143.0, -0.07], "se": [0.9, 0.05],
+                          "ci_low": [141.2, -0.17], "ci_high": [144.8, 0.03]})
+    t = TrendResult(fixed, 100, 1000, True, {}, pd.DataFrame({"day": [0, 7], "week": [0.0, 1.0], "value": [143, 143]}), -0.01)
+    line = t.line(np.array([0.0, 5.0]))
+    assert line["high"].iloc[0] - line["low"].iloc[0] == pytest.approx(2 * 1.959964 * 0.9, rel=1e-4)  # not pinched to 0
+    from kuntalib.fhir.charts import plot_trend
+
+    lo, hi = plot_trend(t, lang="fi").get_ylim()
+    assert hi - lo >= 20  # a few tenths of mmHg are not drawn as a slope
+
+
+def test_suppressed_alert_cells_are_marked_off_the_count_scale():
+    from kuntalib.fhir.charts import plot_alerts
+
+    th = pd.DataFrame({"rule_id": ["r"], "label_fi": ["sääntö"], "label_sv": ["regel"], "label_en": ["rule"]})
+    summary = pd.DataFrame({"rule_id": ["r", "r"], "week": [1, 2], "alerts": [9.0, np.nan], "persons": [6.0, np.nan],
+                            "suppressed": [False, True]})
+    ax = plot_alerts(summary, th, lang="fi")
+    marks = [c for c in ax.collections if c.get_offsets().shape[0]]
+    assert marks and all(y > 1 for y in marks[0].get_offsets()[:, 1])  # above the plot, in axes coordinates
+    assert max(p.get_height() + p.get_y() for p in ax.patches) == 9  # no bar of made-up height
+
+
+# -- slow: the built site -----------------------------------------------------------------------------------------
+
+def _pages(shipped) -> list[tuple[str, Path]]:
+    site = shipped.outputs / "site"
+    return [(lang, p) for lang in LANGS for p in sorted((site / lang).rglob("*.html"))]
+
+
+@pytest.mark.slow
+def test_every_page_is_wholly_in_its_language(shipped):
+    assert shipped.report.ok, shipped.report.summary()
+    pages = _pages(shipped)
+    assert len(pages) == 3 * (1 + 4 * 2)
+    phrases = {lang: foreign_phrases(lang) for lang in LANGS}
+    for lang, page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert re.search(r"<html lang=\"(\w+)\"", html).group(1) == lang, page
+        text, alts = page_text(html, lang)
+        found = {p: k for p, k in phrases[lang].items() if p in text}
+        assert not found, f"{page}: text of another language: {found}"
+        assert all(a and a.strip() and NBCONVERT_DEFAULT_ALT not in a for a in alts), f"{page}: image without alt text"
+        if page.parent.name == lang and page.name != "index.html":
+            assert len(alts) >= 5, page
+            # no raw pandas output or repository paths on a reader's page
+            for bad in ("dtype:", ">NaN<", 'class="dataframe"', "shared/", "SOURCES.md", "seed deck"):
+                assert bad not in html, f"{page}: {bad!r}"
+
+
+@pytest.mark.slow
+def test_figures_and_workbooks_for_every_notebook_and_language(shipped):
+    from openpyxl import load_workbook
+
+    with shipped.env():
+        for stem in ("01_barometer", "02_device_data", "03_scenarios", "04_strategy_followup"):
+            for lang in LANGS:
+                for svg in paths.figures_dir(stem, lang).glob("*.svg"):
+                    text = svg.read_text(encoding="utf-8")
+                    assert "shared/" not in text and "seed deck" not in text, svg
+                book = paths.tables_dir(stem, lang) / f"{stem}.xlsx"
+                wb = load_workbook(book, read_only=True)
+                sheets = wb.sheetnames
+                assert sheets[-1] == {"fi": "Lähteet", "sv": "Källor", "en": "Sources"}[lang]
+                csvs = sorted(p.stem for p in paths.tables_dir(stem, lang).glob("*.csv"))
+                assert sheets[:-1] == [c[:31] for c in csvs]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(shipped):
+    from tests.axe_core import ensure_axe
+    from tests.test_site import _chromium, served
+
+    _chromium()
+    try:
+        axe = ensure_axe().read_text(encoding="utf-8")
+    except OSError as exc:  # offline and not fetched by make browser
+        import os
+
+        if os.environ.get("KUNTALIB_REQUIRE_BROWSER"):
+            raise
+        pytest.skip(f"axe-core not available: {exc}")
+    site = shipped.outputs / "site"
+    bad: dict[str, list] = {}
+    n = 0
+    with served(site) as (base, browser):
+        page = browser.new_page()
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
+        for html in sorted(site.rglob("*.html")):
+            rel = html.relative_to(site).as_posix()
+            assert page.goto(base + rel, wait_until="load").status == 200
+            page.add_script_tag(content=axe)
+            violations = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
+            serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+            if serious:
+                bad[rel] = serious
+            n += 1
+    assert n == 1 + 3 * (1 + 4 * 2)
+    assert not bad, bad
