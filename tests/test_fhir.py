@@ -18,7 +18,7 @@ from kuntalib.fhir.resources import iter_observations, stream_observations, writ
 from kuntalib.fhir.simulate import CohortConfig, simulate_cohort
 from tests.conftest import REPO
 
-KANTA = REPO.parent / "shared" / "fhir-examples" / "kanta-phr"
+KANTA = REPO / "tests" / "fixtures" / "kanta-phr"  # CC0 examples of fhir-fi/finnish-base-profiles (see its README)
 SMALL = CohortConfig(n_clients=24, days=14, share_diabetic=0.4, share_cgm=0.3, cgm_minutes=60, p_duplicate=0.03,
                      p_implausible=0.01, p_wrong_unit=0.2, p_absent_component=0.02)
 
@@ -211,8 +211,6 @@ def test_ingest_edge_cases_name_line_and_reason(tmp_path):
 
 
 def test_kanta_phr_examples(tmp_path):
-    if not KANTA.exists():
-        pytest.skip("shared/fhir-examples not beside the checkout")
     files = sorted(p for p in KANTA.glob("*.json") if "bundle" not in p.name)
     path = _write_lines(tmp_path / "kanta.ndjson", [orjson.dumps(orjson.loads(p.read_bytes())) for p in files])
     res = ingest_ndjson(path, tmp_path / "out")
