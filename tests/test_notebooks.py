@@ -125,11 +125,11 @@ def test_device_data_notebook_runs_on_bundles(tmp_path, monkeypatch):
 
 FIGURES = {
     "01_barometer": {"key_figures", "support", "partners", "types", "motivators", "promoters", "achievements"},
-    "02_device_data": {"quality_rejected", "quality_flags", "conformance", "adherence", "alerts", "bp_trend",
-                       "cost_benefit_tornado"},
+    "02_device_data": {"kotidigi_timeline", "kotidigi_solution", "quality_rejected", "quality_flags", "conformance",
+                       "adherence", "alerts", "bp_trend", "cost_benefit_tornado"},
     "03_scenarios": {"futures_table", "sector_profile", "consistency", "competence_matrix", "competence_overlap", "budget",
-                     "population"},
-    "04_strategy_followup": {"dashboard", "dashboard_latest", "impact_chain", "trajectory_population",
+                     "population", "foresight_work_model", "foresight_operating_model"},
+    "04_strategy_followup": {"strategy_process", "dashboard", "dashboard_latest", "impact_chain", "trajectory_population",
                              "trajectory_income_tax", "bullet_net_migration", "bullet_working_age", "bullet_jobs",
                              "bullet_margin_to_depreciation", "forecast_backtest"},
 }

@@ -256,10 +256,11 @@ def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, r
 
 
 def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = None, lang: str = "fi",
-                      source: str | None = None) -> Axes:
+                      source: str | None = None, note: str | None = None) -> Axes:
     """Means → outputs → goals as three columns of boxes joined by arrows (an :class:`ImpactChain` or its dict).
 
-    ``source`` (the public citation in ``lang``) is written under the chart.
+    ``source`` (the public citation in ``lang``) and ``note`` (e.g. that the stage headings are
+    kuntalib's, not the slide's) are written under the chart.
     """
     check_lang(lang)
     if isinstance(chain, ImpactChain):
@@ -281,6 +282,7 @@ def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = 
             ax.add_patch(FancyArrowPatch((i + 0.93, depth / 2 - 0.5), (i + 1.07, depth / 2 - 0.5),
                                          arrowstyle="-|>", mutation_scale=20, color="#333333"))
     ax.set_title(pick(chain["title"], lang), loc="left", fontsize=11)
-    if source:
-        add_caption(ax, textwrap.wrap(text("cite.source", lang, source=source), 150), fontsize=7)
+    lines = ([note] if note else []) + (textwrap.wrap(text("cite.source", lang, source=source), 150) if source else [])
+    if lines:
+        add_caption(ax, lines, fontsize=7)
     return ax
