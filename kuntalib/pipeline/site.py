@@ -89,9 +89,37 @@ def _page(title: str, lang: str, body: str) -> str:
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
-        "li{margin:.4em 0}a{text-decoration:underline}</style>\n</head>\n<body>\n"
+        "li{margin:.4em 0}a{text-decoration:underline}table{border-collapse:collapse}"
+        "th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}</style>\n</head>\n<body>\n"
         f"<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
+
+
+def _slides_html(lang: str, pages: set[str]) -> str:
+    """The deck's slides and where each is rebuilt (``data/raw/deck/slides.yml``), as an HTML section; "" without it."""
+    from kuntalib.deck import load_deck_file
+    from kuntalib.i18n import pick
+
+    path = paths.data_raw() / "deck" / "slides.yml"
+    if not path.exists():
+        return ""
+    deck = load_deck_file(path)
+    rows = []
+    for s in deck["slides"]:
+        label = html.escape(pick(s["label"], lang))
+        quote = html.escape(" ".join(s["quote"].split()))
+        if s.get("page"):
+            stem = s["page"]
+            title = html.escape(text(f"nb.{stem}.title", lang) if f"nb.{stem}.title" in messages(lang) else stem)
+            where = f'<a href="{stem}.html">{title}</a>' if stem in pages else title
+        else:
+            where = html.escape(text("site.not_rebuilt", lang)) + ": " + html.escape(pick(s["not_rebuilt"], lang))
+        rows.append(f'<tr><td>{label}<br><small lang="fi">”{quote}”</small></td><td>{where}</td></tr>')
+    checked = text("deck.quotes_checked" if deck.quotes_checked else "deck.quotes_unchecked", lang)
+    return (f"<h2>{html.escape(pick(deck['title'], lang))}</h2>\n<p>{html.escape(checked)}</p>\n"
+            f'<table><thead><tr><th scope="col">{html.escape(text("site.slide", lang))}</th>'
+            f'<th scope="col">{html.escape(text("site.rebuilt_in", lang))}</th></tr></thead>\n<tbody>'
+            + "\n".join(rows) + "</tbody></table>")
 
 
 def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]:
@@ -124,7 +152,8 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         )
         body = (
             f'<nav><a href="../index.html">kuntalib</a> · {switch}</nav>\n'
-            f"<h1>{text('site.title', lang)}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>"
+            f"<h1>{text('site.title', lang)}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
+            + _slides_html(lang, {stem for stem in stems if (site / lang / f"{stem}.html").exists()})
         )
         path = site / lang / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
