@@ -45,7 +45,7 @@ def test_strategy_notebook_runs_the_old_file_with_one_round(tmp_path, monkeypatc
     figs = tmp_path / "out" / "figures" / "04_strategy_followup" / "en"
     assert (figs / "dashboard.svg").exists() and not (figs / "dashboard_latest.svg").exists()
     assert not (figs / "impact_chain.svg").exists()
-    assert {p.stem.split("_", 1)[0] for p in figs.glob("*.png")} == {"dashboard", "trajectory", "bullet", "forecast"}
+    assert {p.stem.split("_", 1)[0] for p in figs.glob("*.png")} == {"strategy", "dashboard", "trajectory", "bullet", "forecast"}
     status = (tmp_path / "out" / "tables" / "04_strategy_followup" / "en" / "status.csv").read_text(encoding="utf-8")
     assert "not_estimable" in status
 
@@ -61,7 +61,7 @@ def test_scenario_notebook_runs_a_second_scenario_set(tmp_path, monkeypatch):
     pm.execute_notebook(
         str(REPO / "notebooks" / "03_scenarios.ipynb"), str(tmp_path / "nb.ipynb"),
         parameters={"lang": "en", "scenario_file": "scenarios/example/synthetic_municipality_2035.yml",
-                    "competence_file": "", "budget_file": "", "population_file": ""},
+                    "competence_file": "", "budget_file": "", "population_file": "", "foresight_file": ""},
         kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
     )
     figs = tmp_path / "out" / "figures" / "03_scenarios" / "en"
@@ -111,8 +111,8 @@ def test_device_data_notebook_runs_on_bundles(tmp_path, monkeypatch):
         kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
     )
     figs = tmp_path / "out" / "figures" / "02_device_data" / "en"
-    assert {p.stem for p in figs.glob("*.png")} == {"quality_rejected", "quality_flags", "conformance", "adherence", "alerts",
-                                                    "bp_trend", "cost_benefit_tornado"}
+    assert {p.stem for p in figs.glob("*.png")} == {"kotidigi_timeline", "kotidigi_solution", "quality_rejected", "quality_flags",
+                                                    "conformance", "adherence", "alerts", "bp_trend", "cost_benefit_tornado"}
     assert "SYNTHETIC DATA" in (figs / "adherence.svg").read_text(encoding="utf-8")
     for table in (tmp_path / "out" / "tables" / "02_device_data" / "en").glob("*.csv"):
         cols = set(pd.read_csv(table).columns)
