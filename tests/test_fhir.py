@@ -180,7 +180,7 @@ EDGE_LINES = [
     _obs(id="dup"),                                                                      # 18 same identifier as line 1
 ]
 EXPECTED = {2: "invalid_json", 3: "not_observation", 4: "invalid_type", 5: "missing_subject", 6: "no_loinc", 10: "imprecise_time",
-            13: "unit_unknown", 14: "value_not_quantity", 15: "status", 16: "bad_time", 17: "no_value", 18: "duplicate"}
+            13: "unit_unknown", 14: "value_not_quantity", 15: "entered_in_error", 16: "bad_time", 17: "no_value", 18: "duplicate"}
 
 
 def _write_lines(path, items):

@@ -40,22 +40,23 @@ import pyarrow.parquet as pq
 
 from kuntalib.fhir.parse import LINE_FIELDS, REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
 
-__all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
+__all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
     ("patient", pa.string()), ("device", pa.string()), ("vendor", pa.string()), ("device_type", pa.string()),
+    ("status", pa.string()), ("components_skipped", pa.int32()),
     ("time_utc", pa.timestamp("us", tz="UTC")), ("time_precision", pa.string()), ("tz_assumed", pa.bool_()),
     ("period_end_utc", pa.timestamp("us", tz="UTC")), ("issued_utc", pa.timestamp("us", tz="UTC")), ("panel", pa.string()),
     ("code", pa.string()), ("value", pa.float64()), ("unit", pa.string()), ("comparator", pa.string()),
     ("absent_reason", pa.string()), ("unit_translated", pa.bool_()), ("catalogued", pa.bool_()), ("synthetic", pa.bool_()),
-    ("content_hash", pa.int64()),
+    ("content_hash", pa.int64()), ("version_key", pa.string()),
 ])
-#: The columns a reader gets by default (the de-duplication hash is internal).
-OBSERVATION_COLUMNS = [c for c in TIDY_SCHEMA.names if c != "content_hash"]
+#: The columns a reader gets by default (the de-duplication hash and version key are internal).
+OBSERVATION_COLUMNS = [c for c in TIDY_SCHEMA.names if c not in ("content_hash", "version_key")]
 #: Low-cardinality columns worth dictionary-encoding in Parquet (ids and times are not).
-_DICT_COLUMNS = ["source", "patient", "device", "vendor", "device_type", "time_precision", "panel", "code", "unit",
+_DICT_COLUMNS = ["source", "patient", "device", "vendor", "device_type", "status", "time_precision", "panel", "code", "unit",
                  "comparator", "absent_reason"]
 REJECT_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("reason", pa.string()), ("detail", pa.string()), ("vendor", pa.string()),
@@ -78,6 +79,8 @@ class IngestResult:
     rows: int
     rejects: pd.DataFrame = field(repr=False)
     buckets: int = 1
+    #: What else the call met: files of a Bulk Data export not ingested (their type), counts that disagree.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def observations_dir(self) -> Path:
@@ -98,7 +101,12 @@ class IngestResult:
 
 
 def read_observations(out_dir: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read the tidy Parquet dataset an ingest wrote under ``out_dir`` (default: :data:`OBSERVATION_COLUMNS`)."""
+    """Read the tidy Parquet dataset an ingest wrote under ``out_dir`` (default: :data:`OBSERVATION_COLUMNS`).
+
+    When no line was accepted the result is an empty table with the tidy columns and types.
+    """
+    if not any((Path(out_dir) / "observations").glob("*/*.parquet")):
+        return TIDY_SCHEMA.empty_table().select(columns or OBSERVATION_COLUMNS).to_pandas()
     table = pq.read_table(Path(out_dir) / "observations", columns=columns or OBSERVATION_COLUMNS, schema=TIDY_SCHEMA,
                           partitioning=None)
     return table.to_pandas()
@@ -128,6 +136,8 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     the ranges are put together, so planning does not read the file.
     """
     size = os.path.getsize(path)
+    if str(path).endswith(".gz"):  # a gzip stream cannot be entered in the middle: one range
+        return [(0, size)] if size else []
     cuts = [0]
     with open(path, "rb") as fh:
         pos = target_bytes
@@ -157,7 +167,8 @@ def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np
     arr = pa.array(strings, pa.string())
     aware = pc.fill_null(pc.or_(pc.ends_with(arr, "Z"), pc.match_substring_regex(arr, r"[+-]\d\d:\d\d$")), False)
     aware_np = aware.to_numpy(zero_copy_only=False)
-    date_only = pc.equal(pc.utf8_length(arr), 10).to_numpy(zero_copy_only=False)
+    present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+    date_only = pc.fill_null(pc.equal(pc.utf8_length(arr), 10), False).to_numpy(zero_copy_only=False)
     out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
     if aware_np.any():
         sub = arr.filter(aware)
@@ -166,7 +177,7 @@ def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             out[aware_np] = pd.to_datetime(pd.Series(sub.to_pylist(), dtype=object), utc=True, format="ISO8601",
                                            errors="coerce").dt.tz_localize(None).to_numpy("datetime64[us]")
-    local = ~aware_np
+    local = ~aware_np & present
     if local.any():
         naive = pd.to_datetime(pd.Series(arr.filter(pa.array(local)).to_pylist(), dtype=object), format="ISO8601", errors="coerce")
         utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
@@ -174,43 +185,33 @@ def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np
     return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
 
 
-def _iso_utc(strings: list) -> pa.Array:
-    """Optional timestamps with offsets (issued, period end) as UTC; null where absent or unparseable."""
-    arr = pa.array(strings, pa.string())
-    try:
-        return pc.cast(arr, pa.timestamp("us", tz="UTC"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(pd.to_datetime(pd.Series(strings, dtype=object), utc=True, format="ISO8601", errors="coerce"),
-                        pa.timestamp("us", tz="UTC"))
-
-
-_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
-
-
 def _hash(values) -> np.ndarray:
-    """A deterministic 64-bit hash of each string (FNV-1a over 8-byte words, vectorised).
+    """A deterministic 64-bit hash of each string, the same whatever else is in the batch.
 
-    The same in every process and on every machine (unlike Python's ``hash``); ASCII
-    strings (FHIR ids, codes, dateTimes) take the fast path, anything else pandas' hash.
+    pandas' SipHash with a fixed key over each element's UTF-8 bytes: the same in every process,
+    on every machine, and for any split of the input (None hashes as the empty marker ``\\0``).
     """
-    n = len(values)
-    if n == 0:
+    arr = np.array(["\0" if v is None else v for v in values], dtype=object)
+    if len(arr) == 0:
         return np.zeros(0, np.uint64)
-    try:
-        a = np.array(values, dtype="S")
-    except UnicodeEncodeError:
-        return pd.util.hash_array(np.asarray(values, dtype=object))
-    width = max(a.itemsize, 1)
-    raw = a.view(np.uint8).reshape(n, a.itemsize) if a.itemsize else np.zeros((n, 1), np.uint8)
-    if width % 8:
-        raw = np.pad(raw, ((0, 0), (0, 8 - width % 8)))
-    words = np.ascontiguousarray(raw).view(np.uint64)
-    h = np.full(n, _FNV_OFFSET, np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j]) * _FNV_PRIME
-        h ^= h >> np.uint64(29)
-    return h
+    return pd.util.hash_array(arr, categorize=False)
+
+
+def _content_keys(patients: list, times: np.ndarray, row_line: np.ndarray, rc: dict, n_lines: int) -> np.ndarray:
+    """The canonical content key of each line, independent of how the input was split.
+
+    Patient, the UTC instant (microseconds), and the multiset of the line's values, each value as the
+    tuple (code, value, unit, comparator, absent reason): component values stay paired with their
+    codes (swapping two components' values changes the key) and their order does not matter.
+    """
+    rows = [f"{c}\x1f{v!r}\x1f{u}\x1f{cmp}\x1f{a}" for c, v, u, cmp, a in
+            zip(rc["code"], rc["value"], rc["unit"], rc["comparator"], rc["absent_reason"], strict=True)]
+    per_line: list[list[str]] = [[] for _ in range(n_lines)]
+    for k, r in zip(row_line.tolist(), rows, strict=True):
+        per_line[k].append(r)
+    t = times.astype("datetime64[us]").astype(np.int64)
+    keys = [f"{p}\x1e{ti}\x1e" + "\x1d".join(sorted(rs)) for p, ti, rs in zip(patients, t.tolist(), per_line, strict=True)]
+    return _hash(keys)
 
 
 class _Sink:
@@ -259,6 +260,9 @@ class _Sink:
             except Reject as exc:
                 self.reject(line, exc, raw, _sender_hint(raw, parser.devices))
                 continue
+            except Exception as exc:  # noqa: BLE001 - one bad line must never cost the others
+                self.reject(line, Reject("unreadable", f"{type(exc).__name__}: {exc}"), raw, _sender_hint(raw, parser.devices))
+                continue
             k = len(heads)
             line_no.append(line)
             heads.append(head)
@@ -282,17 +286,29 @@ class _Sink:
         rc = dict(zip(ROW_FIELDS, zip(*self.values, strict=True), strict=True))
         row_line = np.asarray(self.row_line, dtype=np.int64)
         self._reset()
-        when, date_only, naive = _to_utc(list(lc["effective"]), self.options.assume_timezone)
-        bad = when.is_null().to_numpy(zero_copy_only=False)
-        for i in np.nonzero(bad)[0]:
-            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", f"effective {lc['effective'][i]!r}", lc["vendor"][i],
-                                 lc["device_type"][i], ""))
+        assume = self.options.assume_timezone
+        when, _date_only, naive = _to_utc(list(lc["effective"]), assume)
+        # One time-zone rule for start, period end and issued (see kuntalib.fhir.parse).
+        ends = [e if e else None for e in lc["period_end"]]
+        end_utc, _d, end_naive = _to_utc(ends, assume)
+        issued_utc, _d, issued_naive = _to_utc(list(lc["issued"]), assume)
+        has_end = np.array([e is not None for e in ends])
+        has_issued = np.array([i is not None for i in lc["issued"]])
+        naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
+        start_np = when.to_numpy(zero_copy_only=False)
+        end_np = end_utc.to_numpy(zero_copy_only=False)
+        withdrawn = np.array([st == "entered-in-error" for st in lc["status"]], dtype=bool)
+        bad = when.is_null().to_numpy(zero_copy_only=False) & ~withdrawn
+        backwards = has_end & ~bad & ~pd.isna(end_np) & (end_np < start_np)
+        bad_end = has_end & pd.isna(end_np)
+        for i in np.nonzero(bad | backwards | bad_end)[0]:
+            why = (f"effective {lc['effective'][i]!r}: not a time" if bad[i]
+                   else f"effectivePeriod.end {ends[i]!r} is before the start {lc['effective'][i]!r}" if backwards[i]
+                   else f"effectivePeriod.end {ends[i]!r}: not a time")
+            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", why, lc["vendor"][i], lc["device_type"][i], ""))
+        bad = bad | backwards | bad_end
         value = np.asarray(rc["value"], dtype=float)
-        row_hash = (_hash(rc["code"]) * np.uint64(3) + pd.util.hash_array(value) * np.uint64(5)
-                    + _hash(rc["absent_reason"]) * np.uint64(7))
-        starts = np.searchsorted(row_line, np.arange(len(lc["line"])))
-        line_hash = np.add.reduceat(row_hash, starts) if len(row_hash) else np.zeros(0, np.uint64)
-        line_hash = line_hash + _hash(lc["patient"]) * np.uint64(11) + _hash(lc["effective"]) * np.uint64(13)
+        line_hash = _content_keys(list(lc["patient"]), start_np, row_line, rc, len(lc["line"]))
         keep_rows = ~bad[row_line]
         row_line = row_line[keep_rows]
         lines_tab = pa.table({
@@ -300,19 +316,22 @@ class _Sink:
             "identifier": pa.array(lc["identifier"], pa.string()), "patient": pa.array(lc["patient"], pa.string()),
             "device": pa.array(lc["device"], pa.string()), "vendor": pa.array(lc["vendor"], pa.string()),
             "device_type": pa.array(lc["device_type"], pa.string()),
+            "status": pa.array(lc["status"], pa.string()),
+            "components_skipped": pa.array(lc["components_skipped"], pa.int32()),
             "time_utc": when,
-            "time_precision": pa.array(np.where(date_only, "day", "second")), "tz_assumed": pa.array(naive),
-            "period_end_utc": _iso_utc(list(lc["period_end"])),
-            "issued_utc": _iso_utc(list(lc["issued"])),
+            "time_precision": pa.array(lc["precision"], pa.string()), "tz_assumed": pa.array(naive),
+            "period_end_utc": end_utc,
+            "issued_utc": issued_utc,
             "synthetic": pa.array(lc["synthetic"], pa.bool_()),
             "content_hash": pa.array(line_hash.view(np.int64)),
+            "version_key": pa.array(lc["version"], pa.string()),
         }).take(pa.array(row_line))
         mask = pa.array(keep_rows)
         table = pa.table({
             "source": pa.array([self.source] * len(row_line), pa.string()),
             **{n: lines_tab.column(n) for n in ("line", "observation_id", "identifier", "patient", "device", "vendor",
-                                                "device_type", "time_utc", "time_precision", "tz_assumed", "period_end_utc",
-                                                "issued_utc")},
+                                                "device_type", "status", "components_skipped", "time_utc", "time_precision",
+                                                "tz_assumed", "period_end_utc", "issued_utc")},
             "panel": pa.array(rc["panel"], pa.string()).filter(mask), "code": pa.array(rc["code"], pa.string()).filter(mask),
             "value": pa.array(value).filter(mask), "unit": pa.array(rc["unit"], pa.string()).filter(mask),
             "comparator": pa.array(rc["comparator"], pa.string()).filter(mask),
@@ -320,6 +339,7 @@ class _Sink:
             "unit_translated": pa.array(rc["unit_translated"], pa.bool_()).filter(mask),
             "catalogued": pa.array(rc["catalogued"], pa.bool_()).filter(mask),
             "synthetic": lines_tab.column("synthetic"), "content_hash": lines_tab.column("content_hash"),
+            "version_key": lines_tab.column("version_key"),
         }).cast(TIDY_SCHEMA)
         self.n_rows += table.num_rows
         if self.buckets == 1:
@@ -347,6 +367,8 @@ class _Sink:
 
 def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, str]:
     """(vendor, device type) of a line that did not parse, from its device reference or meta.source, if it has them."""
+    if not isinstance(raw, bytes | bytearray):
+        return "unknown", "unknown"
     i = raw.find(b'"Device/')
     if i >= 0:
         device = raw[i + 8: raw.find(b'"', i + 8)].decode("utf-8", "replace")
@@ -365,6 +387,19 @@ def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[
     """
     line = 1
     rest = b""
+    if path.suffix == ".gz":
+        import gzip
+
+        with gzip.open(path, "rb") as gz:
+            while data := gz.read(block):
+                parts = (rest + data).split(b"\n")
+                rest = parts.pop()
+                for raw in parts:
+                    yield line, raw
+                    line += 1
+        if rest:
+            yield line, rest
+        return
     with open(path, "rb") as fh:
         fh.seek(start)
         remaining = end - start
@@ -383,12 +418,15 @@ def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[
 
 
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
-                options: IngestOptions, devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, pd.DataFrame]:
+                options: IngestOptions, devices: dict[str, tuple[str, str]], source: str | None = None
+                ) -> tuple[int, int, int, pd.DataFrame]:
     """Phase 1 for one byte range of one NDJSON file: (physical lines, lines, rows, rejects).
 
-    Line numbers (in the staged parts and the rejects) count from 1 within the range.
+    Line numbers (in the staged parts and the rejects) count from 1 within the range. ``source``
+    names the file in the output (default: the path as given). A ``.gz`` file is one range,
+    decompressed as a stream.
     """
-    sink = _Sink(Path(path).name, Path(stage), tag, buckets, options)
+    sink = _Sink(source or path, Path(stage), tag, buckets, options)
     sink.feed(ObservationParser(options, devices), _lines(Path(path), start, end))
     return sink.result()
 
@@ -399,15 +437,22 @@ class _Bundle(msgspec.Struct):
 
 
 def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestOptions,
-                 devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, pd.DataFrame]:
-    """Phase 1 for one Bundle file: each entry's resource counts as a line (its 1-based entry number)."""
-    sink = _Sink(Path(path).name, Path(stage), tag, buckets, options)
+                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pd.DataFrame]:
+    """Phase 1 for one Bundle file: each entry's resource counts as a line (its 1-based entry number).
+
+    A file that is not a Bundle is one rejected line (``not_bundle``, line 0).
+    """
+    sink = _Sink(source or path, Path(stage), tag, buckets, options)
     raw = Path(path).read_bytes()
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         sink.lines = 1
         sink.reject(0, Reject("invalid_json", f"not a Bundle: {exc}"), raw[:200])
+        return sink.result()
+    if bundle.resourceType != "Bundle":
+        sink.lines = 1
+        sink.reject(0, Reject("not_bundle", f"resourceType {bundle.resourceType!r}"), raw[:200])
         return sink.result()
     sink.feed(ObservationParser(options, devices),
               ((i + 1, bytes(e["resource"]) if "resource" in e else b'{"resourceType": null}') for i, e in enumerate(bundle.entry)))
@@ -427,6 +472,56 @@ def _first_of(frame: pd.DataFrame, keys: list[str], order: np.ndarray) -> tuple[
     return out_repeat, out_first
 
 
+_DETAIL = {"superseded": "replaced by {s} line {ln}", "retracted": "withdrawn by {s} line {ln}",
+           "entered_in_error": "withdraws its resource ({s} line {ln})"}
+_REPLACES = frozenset({"amended", "corrected"})
+
+
+def _versions(group: np.ndarray, withdrawn: np.ndarray, status: np.ndarray, version: np.ndarray, chash: np.ndarray,
+              lkey: np.ndarray, reason: np.ndarray, first_idx: np.ndarray) -> None:
+    """Settle the versions of each resource (lines of one identity group), in place.
+
+    Versions are ordered by ``meta.versionId`` (numeric), else ``meta.lastUpdated``, when every line
+    of the group has one, else by arrival (source, line). Walking them in order, with the line that
+    currently stands: the same content again is a ``duplicate``; an ``amended`` or ``corrected``
+    version, or any version after a ``preliminary`` one, replaces it (the earlier line ``superseded``);
+    other content is an ``identifier_conflict`` (the later line rejected, the earlier stands); an
+    ``entered-in-error`` line withdraws the resource (it is rejected as ``entered_in_error`` and every
+    line standing before it as ``retracted``); a version after a withdrawal stands anew.
+    """
+    sizes = np.bincount(group, minlength=len(group))
+    busy = np.flatnonzero((sizes[group] > 1) | withdrawn)
+    if not len(busy):
+        return
+    members: dict[int, list[int]] = {}
+    for i in busy.tolist():
+        members.setdefault(int(group[i]), []).append(i)
+    for ms in members.values():
+        vs = [version[i] for i in ms]
+        if all(isinstance(v, str) for v in vs) and len({v[:2] for v in vs}) == 1:
+            ms.sort(key=lambda i: (version[i], lkey[i]))
+        else:
+            ms.sort(key=lambda i: lkey[i])
+        current: int | None = None
+        standing: list[int] = []
+        for i in ms:
+            if withdrawn[i]:
+                reason[i], first_idx[i] = "entered_in_error", i
+                for k in standing:
+                    reason[k], first_idx[k] = "retracted", i
+                current, standing = None, []
+            elif current is None:
+                current, standing = i, [i]
+            elif chash[i] == chash[current]:
+                reason[i], first_idx[i] = "duplicate", current
+            elif status[i] in _REPLACES or status[current] == "preliminary":
+                reason[current], first_idx[current] = "superseded", i
+                standing = [k for k in standing if k != current] + [i]
+                current = i
+            else:
+                reason[i], first_idx[i] = "identifier_conflict", current
+
+
 def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | None = None) -> tuple[int, pd.DataFrame]:
     """Phase 2 for one bucket: drop duplicate lines (earlier line wins), write the bucket; (rows kept, rejects).
 
@@ -441,23 +536,34 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
     table = pa.concat_tables(parts)
-    key = table.select(["source", "line", "patient", "identifier", "content_hash", "vendor", "device_type"]).to_pandas()
+    key = table.select(["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor",
+                        "device_type", "status", "version_key"]).to_pandas()
     src_code = pd.factorize(key["source"], sort=True)[0].astype(np.int64)
     row_key = src_code * (1 << 40) + key["line"].to_numpy()
     first_row = ~pd.Series(row_key).duplicated().to_numpy()
     lines = key[first_row].reset_index(drop=True)
     lkey = row_key[first_row]
     reason = np.full(len(lines), None, dtype=object)
-    first_idx = np.zeros(len(lines), np.int64)
-    has_id = lines["identifier"].notna().to_numpy()
-    if has_id.any():
-        sub = np.flatnonzero(has_id)
-        rep, first = _first_of(lines.iloc[sub].reset_index(drop=True), ["patient", "identifier"],
-                               np.argsort(lkey[sub], kind="stable"))
-        rep_rows, first_rows = sub[rep], sub[first[rep]]
-        same = lines["content_hash"].to_numpy()[rep_rows] == lines["content_hash"].to_numpy()[first_rows]
-        reason[rep_rows] = np.where(same, "duplicate", "identifier_conflict")
-        first_idx[rep_rows] = first_rows
+    first_idx = np.arange(len(lines), dtype=np.int64)
+    # Identity: the resource id and every identifier (system|value), each per patient. Lines sharing any
+    # identity key are versions of one resource; each joins the group of the earliest line it shares a key with.
+    group = np.arange(len(lines), dtype=np.int64)
+    ids = pd.DataFrame({"i": np.arange(len(lines)), "patient": lines["patient"].to_numpy(),
+                        "k": [([f"id:{o}"] if isinstance(o, str) and o else [])
+                              + (ident.split("\x1f") if isinstance(ident, str) and ident else [])
+                              for o, ident in zip(lines["observation_id"], lines["identifier"], strict=True)]})
+    ids = ids.explode("k").dropna(subset=["k"])
+    if len(ids):
+        ids["order"] = lkey[ids["i"].to_numpy()]
+        ids = ids.sort_values(["order"], kind="stable")
+        ids["first"] = ids.groupby(["patient", "k"], sort=False)["i"].transform("first")
+        firsts = ids.assign(first_order=lkey[ids["first"].to_numpy()]).sort_values("first_order", kind="stable")
+        earliest = firsts.groupby("i", sort=False)["first"].first()
+        group[earliest.index.to_numpy()] = earliest.to_numpy()
+    status = lines["status"].to_numpy(dtype=object)
+    withdrawn = status == "entered-in-error"
+    _versions(group, withdrawn, status, lines["version_key"].to_numpy(dtype=object), lines["content_hash"].to_numpy(),
+              lkey, reason, first_idx)
     rest = np.flatnonzero(reason == None)  # noqa: E711
     rep, first = _first_of(lines.iloc[rest].reset_index(drop=True), ["content_hash"], np.argsort(lkey[rest], kind="stable"))
     reason[rest[rep]] = "duplicate_content"
@@ -465,8 +571,9 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     hit = np.flatnonzero(reason != None)  # noqa: E711
     rej = pd.DataFrame({
         "source": lines["source"].to_numpy()[hit], "line": lines["line"].to_numpy()[hit], "reason": reason[hit].astype(str),
-        "detail": [f"first at {s} line {ln}" for s, ln in zip(lines["source"].to_numpy()[first_idx[hit]],
-                                                                  lines["line"].to_numpy()[first_idx[hit]], strict=True)],
+        "detail": [_DETAIL.get(r, "first at {s} line {ln}").format(s=s, ln=ln) for r, s, ln in
+                   zip(reason[hit], lines["source"].to_numpy()[first_idx[hit]], lines["line"].to_numpy()[first_idx[hit]],
+                       strict=True)],
         "vendor": lines["vendor"].to_numpy()[hit], "device_type": lines["device_type"].to_numpy()[hit], "raw": "",
     }, columns=REJECT_SCHEMA.names)
     if len(hit):
@@ -497,21 +604,59 @@ def _buckets_for(total_bytes: int, rows_per_bucket: int) -> int:
     return int(max(1, min(4096, -(-est_lines // rows_per_bucket))))
 
 
+def _check_inputs(paths: list[Path], out_dir: Path) -> None:
+    """Refuse, before anything is written, inputs that are missing or lie inside ``out_dir`` (they would be replaced)."""
+    out = out_dir.resolve()
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: no such input file")
+        if out in p.resolve().parents:
+            raise ValueError(f"{p}: an input inside the output folder {out_dir} would be replaced by the ingest")
+
+
+def _swap_in(work: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``work`` folder; the old output is removed only once the new one is in place."""
+    old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(work, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions, devices: dict[str, tuple[str, str]],
-            workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None) -> IngestResult:
+            workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None,
+            sources: list[str] | None = None) -> IngestResult:
     run = runner or local_runner(workers)
     out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    stage = out_dir / "stage"
+    _check_inputs(paths, out_dir)
+    sources = sources or [str(p) for p in paths]
+    if len(set(sources)) != len(sources):
+        raise ValueError("two inputs have the same source id; give each file its own (source_ids=)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")  # a failed call leaves the previous output intact
+    shutil.rmtree(work, ignore_errors=True)
+    stage = work / "stage"
     stage.mkdir(parents=True)
+    try:
+        result = _run_ingest(kind, paths, sources, work, stage, options, devices, workers, range_bytes, rows_per_bucket, run)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _swap_in(work, out_dir)
+    result.out_dir = out_dir
+    return result
+
+
+def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, stage: Path, options: IngestOptions,
+                devices: dict[str, tuple[str, str]], workers: int, range_bytes: int, rows_per_bucket: int,
+                run: Runner) -> IngestResult:
     buckets = _buckets_for(sum(os.path.getsize(p) for p in paths), rows_per_bucket)
     if workers > 1:
         buckets = max(buckets, workers)
     offsets: dict[str, int] = {}
     if kind == "ndjson":
-        tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices)
-                 for i, p in enumerate(paths) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
+        tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices, src)
+                 for i, (p, src) in enumerate(zip(paths, sources, strict=True)) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
         results = run(parse_range, tasks)
         done: dict[str, int] = {}
         for task, res in zip(tasks, results, strict=True):
@@ -520,42 +665,125 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
             if len(res[3]):
                 res[3]["line"] += offsets[task[4]]
     else:
-        tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices) for i, p in enumerate(paths)]
+        tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices, src)
+                 for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
         results = run(parse_bundle, tasks)
     lines = sum(r[1] for r in results)
     rejects = [r[3] for r in results]
     bucket_dirs = sorted(stage.glob("bucket=*"))
-    final = run(finalize_bucket, [(str(d), str(out_dir / "observations" / d.name / "part-0.parquet"), offsets)
+    final = run(finalize_bucket, [(str(d), str(work / "observations" / d.name / "part-0.parquet"), offsets)
                                   for d in bucket_dirs])
     rows = sum(f[0] for f in final)
     rejects += [f[1] for f in final]
     rej = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(len(r) for r in rejects) else \
         pd.DataFrame(columns=REJECT_SCHEMA.names)
     rej = rej.sort_values(["source", "line"], kind="stable").reset_index(drop=True)
-    pq.write_table(pa.Table.from_pandas(rej, preserve_index=False, schema=REJECT_SCHEMA), out_dir / "rejects.parquet")
+    pq.write_table(pa.Table.from_pandas(rej, preserve_index=False, schema=REJECT_SCHEMA), work / "rejects.parquet")
     shutil.rmtree(stage)
     n_rej = rej[["source", "line"]].drop_duplicates().shape[0]
-    return IngestResult(out_dir, lines, lines - n_rej, n_rej, rows, rej, buckets)
+    return IngestResult(work, lines, lines - n_rej, n_rej, rows, rej, buckets)
 
 
 def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
-                  rows_per_bucket: int = 500_000, runner: Runner | None = None) -> IngestResult:
-    """Ingest Observation NDJSON files (see module docstring). ``devices`` maps device ids to (vendor, type).
+                  rows_per_bucket: int = 500_000, runner: Runner | None = None,
+                  source_ids: Iterable[str] | None = None) -> IngestResult:
+    """Ingest Observation NDJSON files, plain or ``.gz`` (see module docstring). ``devices`` maps device ids to (vendor, type).
 
-    ``runner`` runs the work units elsewhere (e.g. :func:`kuntalib.fhir.scale.dask_runner`); the
-    default is :func:`local_runner` with ``workers`` processes. ``out_dir`` must be on storage every
-    worker sees.
+    Each file is known in the output by ``source_ids`` (one per path) or else by its path as given,
+    never the bare file name (every site's bulk export is ``Observation.ndjson``). ``runner`` runs the
+    work units elsewhere (e.g. :func:`kuntalib.fhir.scale.dask_runner`); the default is
+    :func:`local_runner` with ``workers`` processes. ``out_dir`` must be on storage every worker sees;
+    it is replaced only when the ingest succeeds, and an input inside it is refused.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return _ingest("ndjson", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, range_bytes,
-                   rows_per_bucket, runner)
+                   rows_per_bucket, runner, list(source_ids) if source_ids is not None else None)
 
 
 def ingest_bundles(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                    devices: dict[str, tuple[str, str]] | None = None, workers: int = 1,
-                   rows_per_bucket: int = 500_000, runner: Runner | None = None) -> IngestResult:
-    """Ingest Bundle JSON files; each entry counts as a line numbered by its position."""
+                   rows_per_bucket: int = 500_000, runner: Runner | None = None,
+                   source_ids: Iterable[str] | None = None) -> IngestResult:
+    """Ingest Bundle JSON files; each entry counts as a line numbered by its position (a non-Bundle file: one rejected line)."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return _ingest("bundle", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, 0, rows_per_bucket,
-                   runner)
+                   runner, list(source_ids) if source_ids is not None else None)
+
+
+class BulkExportError(ValueError):
+    """A FHIR Bulk Data export manifest that cannot be followed (names the manifest and the entry)."""
+
+
+def _export_file(folder: Path, url: str, manifest: Path, where: str) -> Path:
+    """The local file of a manifest ``url``: a relative path, a ``file://`` address, or a downloaded file by its name."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme in ("http", "https"):
+        path = folder / Path(unquote(parsed.path)).name  # downloaded beside the manifest under its own name
+    elif not parsed.scheme:
+        path = (folder / url).resolve()
+        if folder.resolve() not in path.parents:
+            raise BulkExportError(f"{manifest}: {where}: {url!r} points outside the export folder")
+    else:
+        raise BulkExportError(f"{manifest}: {where}: unsupported address {url!r}")
+    if not path.is_file():
+        raise BulkExportError(f"{manifest}: {where}: {url!r} is not in the export folder ({path})")
+    return path
+
+
+def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> IngestResult:
+    """Ingest a FHIR Bulk Data ``$export`` output folder through its manifest.
+
+    ``manifest`` is the manifest JSON (or the folder holding ``manifest.json``). Its ``output`` entries
+    (``type``, ``url``, optional ``count``) are followed: ``Device`` files give the vendor and device
+    type map, ``Observation`` files (``.ndjson`` or ``.ndjson.gz``) are ingested with their ``url``
+    as source id; every other type and every ``error`` file is listed in ``notes`` as not ingested,
+    and an output whose line count differs from its manifest ``count`` is noted too. Other keyword
+    arguments go to :func:`ingest_ndjson`.
+    """
+    manifest = Path(manifest)
+    if manifest.is_dir():
+        manifest = manifest / "manifest.json"
+    try:
+        doc = orjson.loads(manifest.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise BulkExportError(f"{manifest}: not a readable Bulk Data manifest: {exc}") from None
+    outputs = doc.get("output") if isinstance(doc, dict) else None
+    if not isinstance(outputs, list):
+        raise BulkExportError(f"{manifest}: no 'output' list (is this a $export manifest?)")
+    folder = manifest.parent
+    observations: list[tuple[Path, str, int | None]] = []
+    device_files: list[Path] = []
+    notes: list[str] = []
+    for k, entry in enumerate(outputs):
+        where = f"output[{k}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) or not isinstance(entry.get("type"), str):
+            raise BulkExportError(f"{manifest}: {where} needs 'type' and 'url'")
+        path = _export_file(folder, entry["url"], manifest, where)
+        if entry["type"] == "Observation":
+            observations.append((path, entry["url"], entry.get("count")))
+        elif entry["type"] == "Device":
+            device_files.append(path)
+        else:
+            notes.append(f"{entry['url']}: type {entry['type']} not ingested")
+    for k, entry in enumerate(doc.get("error") or []):
+        notes.append(f"{entry.get('url', f'error[{k}]') if isinstance(entry, dict) else f'error[{k}]'}: "
+                     "an OperationOutcome file of the export, not ingested")
+    if not observations:
+        raise BulkExportError(f"{manifest}: the export has no Observation output")
+    devices = {**load_devices(device_files), **(kwargs.pop("devices", None) or {})}
+    result = ingest_ndjson([p for p, _u, _c in observations], out_dir, devices=devices,
+                           source_ids=[u for _p, u, _c in observations], **kwargs)
+    per_source = result.rejects.groupby("source")["line"].nunique() if len(result.rejects) else pd.Series(dtype=int)
+    kept = read_observations(result.out_dir, ["source", "line"]).drop_duplicates()
+    kept_per = kept.groupby("source").size() if len(kept) else pd.Series(dtype=int)
+    for _p, url, count in observations:
+        seen = int(per_source.get(url, 0)) + int(kept_per.get(url, 0))
+        if isinstance(count, int) and count != seen:
+            notes.append(f"{url}: the manifest counts {count} resources, the file has {seen} lines")
+    result.notes = notes
+    return result

@@ -6,17 +6,29 @@ needs; everything else is skipped at C speed. A JSON type that does not fit FHIR
 
 Rules, in the order they are applied (the reason code is in brackets):
 
-* the line must be JSON [invalid_json] whose types fit [invalid_type], an
-  Observation [not_observation] with status final, amended, corrected or
-  preliminary [status];
-* ``subject`` must reference a patient [missing_subject];
+* the line must be JSON [invalid_json] whose types fit [invalid_type], naming no key
+  twice [duplicate_keys], an Observation [not_observation] with status final, amended,
+  corrected, preliminary or entered-in-error [status]. An ``entered-in-error`` line is
+  a withdrawal: it needs only its identity and is handled with the other versions of
+  its resource (see :mod:`kuntalib.fhir.ingest`);
+* ``subject`` must reference a Patient: relative (``Patient/1``), versioned
+  (``Patient/1/_history/2`` -> ``1``), absolute (``https://host/fhir/Patient/1``, kept whole, as
+  another server's patient 1 is another patient) or ``urn:uuid:`` [missing_subject]; a reference
+  to another resource type (``Group/g1``) [subject_not_patient];
 * ``code`` must have a LOINC coding, found by system wherever it stands
   [no_loinc];
 * time: ``effectiveDateTime``, ``effectiveInstant`` or ``effectivePeriod`` (start,
-  else end) [missing_effective]; precision at least a day [imprecise_time]; a
-  time without UTC offset is read in ``assume_timezone`` and flagged, or rejected
-  when that is None [missing_timezone]; unparseable [bad_time];
-* value: ``valueQuantity`` or components (each picked by its LOINC code); a
+  else end) [missing_effective]. Every time (start, end, ``issued``) must be a FHIR
+  dateTime — ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or ``YYYY-MM-DDThh:mm:ss[.f]`` with
+  ``Z`` or ``±hh:mm`` — a real calendar date and clock time; an instant needs seconds
+  and an offset; a period may not end before it starts [bad_time, with the reason].
+  Precision is recorded as given (day, second, fraction); coarser than a day
+  [imprecise_time]. One time-zone rule for start, end and ``issued``: a time without
+  an offset is read in ``assume_timezone`` and the line flagged, or rejected when
+  that is None [missing_timezone]; a date alone is local midnight;
+* value: ``valueQuantity`` or components (each picked by its LOINC code; a component
+  coded only in another system, such as MDC mean pressure, is skipped and counted in
+  ``components_skipped``, and only a panel with no LOINC component is [no_loinc]); a
   ``dataAbsentReason`` (on the Observation or a component) keeps a row with no
   value and the reason; a value of another type [value_not_quantity]; nothing
   at all [no_value];
@@ -24,13 +36,17 @@ Rules, in the order they are applied (the reason code is in brackets):
   (``mmHg`` -> ``mm[Hg]``, mg/dL -> mmol/L for glucose, ...) and flagged; a unit
   that cannot be translated [unit_unknown]; codes outside the catalogue keep
   their unit as sent;
-* a catalogued value outside the plausible range [implausible].
+* a catalogued value outside the plausible range [implausible];
+* any other failure to read a line (bytes that are not UTF-8, say) [unreadable]: one
+  bad line never costs the others.
 
 Duplicates are found after parsing, per patient (see :mod:`kuntalib.fhir.ingest`).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -38,7 +54,8 @@ import orjson
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
 
-__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "has_utc_offset"]
+__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "has_utc_offset",
+           "check_datetime", "parse_reference", "duplicate_key"]
 
 REASONS: dict[str, str] = {
     "invalid_json": "line is not JSON",
@@ -50,7 +67,14 @@ REASONS: dict[str, str] = {
     "missing_effective": "no effective[x]",
     "imprecise_time": "effective time coarser than a day",
     "missing_timezone": "time without UTC offset and no timezone to assume",
-    "bad_time": "effective time cannot be parsed",
+    "bad_time": "a time is not a FHIR dateTime/instant (the detail says which and why)",
+    "subject_not_patient": "the subject references a resource that is not a Patient",
+    "not_bundle": "the file is not a FHIR Bundle",
+    "duplicate_keys": "a JSON object names the same key twice: ambiguous, so neither value is taken",
+    "entered_in_error": "the line withdraws its resource (status entered-in-error); earlier versions are retracted",
+    "retracted": "a later line of the same resource has status entered-in-error",
+    "superseded": "a later amended or corrected version of the same resource replaces this line",
+    "unreadable": "the line could not be read (not UTF-8, or an unexpected structure; the detail says where)",
     "value_not_quantity": "value[x] is not a Quantity",
     "no_value": "no value, no component values and no dataAbsentReason",
     "unit_unknown": "unit cannot be translated to the catalogue unit",
@@ -59,7 +83,44 @@ REASONS: dict[str, str] = {
     "identifier_conflict": "identifier already used by an earlier line with other content",
     "duplicate_content": "same patient, time, codes and values as an earlier line",
 }
-_OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary"})
+_OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "entered-in-error"})
+#: Keys whose repetition in a line makes the exact duplicate-key check run (it is slow; most lines pass the filter).
+_DUP_FILTER = re.compile(rb'"(status|subject|effectiveDateTime|effectivePeriod|effectiveInstant|issued|resourceType|device|meta|id'
+                         rb'|valueQuantity|code|identifier)"\s*:')
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: set[str] = set()
+    for k, _v in pairs:
+        if k in seen:
+            raise _DuplicateKey(k)
+        seen.add(k)
+    return dict(pairs)
+
+
+def duplicate_key(raw: bytes) -> str | None:
+    """The first key a JSON object of ``raw`` names twice, or None.
+
+    A fast filter (top-level keys seen twice anywhere in the line) decides whether the exact,
+    slower check runs; keys repeated only inside objects the filter does not look at (two
+    ``unit`` keys in one quantity, say) are not found.
+    """
+    found = _DUP_FILTER.findall(raw)
+    if len(found) == len(set(found)):
+        return None
+    import json
+
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return str(exc)
+    except ValueError:
+        return None
+    return None
 _UNKNOWN = ("unknown", "unknown")
 _SYNTHETIC = frozenset({"HTEST", "synthetic"})
 
@@ -85,12 +146,15 @@ class IngestOptions:
         Lines parsed per chunk; bounds memory.
     max_raw_chars : int
         Characters of a rejected line kept with the rejection.
+    check_duplicate_keys : bool
+        Reject lines whose JSON names a key twice (see :func:`duplicate_key`).
     """
 
     assume_timezone: str | None = "Europe/Helsinki"
     plausibility: bool = True
     chunk_lines: int = 50_000
     max_raw_chars: int = 2000
+    check_duplicate_keys: bool = True
 
 
 class _Coding(msgspec.Struct, gc=False):
@@ -135,6 +199,8 @@ class _Identifier(msgspec.Struct, gc=False):
 class _Meta(msgspec.Struct, gc=False):
     source: str | None = None
     tag: list[_Coding] = []
+    versionId: str | None = None
+    lastUpdated: str | None = None
 
 
 class _Observation(msgspec.Struct, gc=False):
@@ -161,7 +227,7 @@ class _Observation(msgspec.Struct, gc=False):
 
 #: Line-level fields (one per accepted line) and row-level fields (one per value), in order.
 LINE_FIELDS = ("line", "observation_id", "identifier", "patient", "device", "vendor", "device_type", "effective", "period_end",
-               "issued", "synthetic")
+               "issued", "synthetic", "precision", "status", "components_skipped", "version")
 ROW_FIELDS = ("panel", "code", "value", "unit", "comparator", "absent_reason", "unit_translated", "catalogued")
 
 _DECODER = msgspec.json.Decoder(_Observation)
@@ -175,10 +241,108 @@ def _loinc(concept: _Concept | None) -> str | None:
     return None
 
 
+_DATETIME = re.compile(
+    r"(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?P<f>\.\d{1,9})?)?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2}|[+-]\d{2,4})?)?)?)?")
+
+
+def check_datetime(text: str, field: str, *, instant: bool = False) -> str:
+    """Check a FHIR dateTime (``instant``: a FHIR instant); return its precision or raise ``Reject("bad_time")``.
+
+    Precision: ``year``, ``month``, ``day``, ``second`` or ``fraction``. The detail names the field,
+    the value and what is wrong (minutes without seconds, an offset not written ±hh:mm, a space for
+    ``T``, a date that does not exist, ...).
+    """
+    m = _DATETIME.fullmatch(text)
+    if m is None:
+        why = ("a space instead of 'T'" if " " in text else "no '-' between year, month and day" if text.isdigit()
+               else "not YYYY[-MM[-DD[Thh:mm:ss[.f](Z|±hh:mm)]]]")
+        raise Reject("bad_time", f"{field} {text!r}: {why}")
+    g = m.groupdict()
+    if g["H"] is not None and g["S"] is None:
+        raise Reject("bad_time", f"{field} {text!r}: minutes without seconds (FHIR times have seconds)")
+    tz = g["tz"]
+    if tz and tz != "Z" and (len(tz) != 6 or tz[3] != ":"):
+        raise Reject("bad_time", f"{field} {text!r}: offset {tz!r} must be written ±hh:mm")
+    try:
+        year = int(g["y"])
+        if g["d"] is not None:
+            _dt.date(year, int(g["m"]), int(g["d"]))
+        elif g["m"] is not None and not 1 <= int(g["m"]) <= 12:
+            raise ValueError("month out of range")
+        if g["H"] is not None:
+            sec = int(g["S"])
+            if int(g["H"]) > 23 or int(g["M"]) > 59 or sec > 60:
+                raise ValueError("clock time out of range")
+        if tz and tz != "Z" and (int(tz[1:3]) > 14 or int(tz[4:6]) > 59):
+            raise ValueError("offset out of range")
+    except ValueError as exc:
+        raise Reject("bad_time", f"{field} {text!r}: {exc}") from None
+    if year < 1:
+        raise Reject("bad_time", f"{field} {text!r}: year 0000")
+    if instant and (g["S"] is None or not tz):
+        raise Reject("bad_time", f"{field} {text!r}: an instant needs seconds and an offset")
+    if g["f"]:
+        return "fraction"
+    if g["S"] is not None:
+        return "second"
+    return "day" if g["d"] else "month" if g["m"] else "year"
+
+
+def parse_reference(ref: str | None, field: str, expected: str = "Patient") -> str:
+    """The id a FHIR reference names, checked to be of resource type ``expected``.
+
+    Relative ``Patient/1`` and versioned ``Patient/1/_history/2`` give ``1``; an absolute
+    ``https://host/fhir/Patient/1`` is kept whole (without ``_history``), since another server's
+    patient 1 is another patient; ``urn:uuid:<id>`` gives the uuid. Raises ``Reject`` with
+    ``missing_subject`` (no or empty reference) or ``subject_not_patient`` (another type).
+    """
+    if not ref or not ref.strip():
+        raise Reject("missing_subject", f"{field}: no reference")
+    ref = ref.strip()
+    if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
+        ident = ref.split(":", 2)[2]
+        if not ident:
+            raise Reject("missing_subject", f"{field} {ref!r}: empty id")
+        return ident
+    if ref.startswith("#"):
+        raise Reject("missing_subject", f"{field} {ref!r}: a contained resource, not a patient record")
+    absolute = "://" in ref
+    parts = ref.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) < 2 or not parts[-1]:
+        raise Reject("missing_subject", f"{field} {ref!r}: empty id")
+    kind, ident = parts[-2], parts[-1]
+    if kind != expected:
+        raise Reject("subject_not_patient", f"{field} {ref!r}: a {kind or 'reference'} is not a {expected}")
+    return "/".join(parts) if absolute else ident
+
+
 def has_utc_offset(text: str) -> bool:
     """Whether a FHIR dateTime is anchored in UTC: 'Z' or '±hh:mm' after a time; a date alone needs none."""
     n = len(text)
     return n <= 10 or text[-1] == "Z" or (n > 19 and text[-6] in "+-" and text[-3] == ":")
+
+
+def _version(meta: _Meta | None) -> str | None:
+    """A sortable version key: ``v:<versionId as 12 digits>`` when numeric, else ``t:<lastUpdated>``, else None."""
+    if meta is None:
+        return None
+    if meta.versionId and meta.versionId.isdigit():
+        return f"v:{int(meta.versionId):012d}"
+    if meta.lastUpdated:
+        return f"t:{meta.lastUpdated}"
+    return None
+
+
+def _identity(identifiers: list[_Identifier]) -> str | None:
+    """Every identifier as ``system|value``, sorted and joined by the unit separator (0x1f); None when there is none.
+
+    Identity is the pair (system, value), never the value alone: two systems may issue the same number.
+    """
+    pairs = sorted({f"{i.system or ''}|{i.value}" for i in identifiers if i.value})
+    return "\x1f".join(pairs) if pairs else None
 
 
 def _absent(concept: _Concept | None) -> str | None:
@@ -210,34 +374,61 @@ class ObservationParser:
             if kind != "Observation":
                 raise Reject("not_observation", f"resourceType {kind!r}") from None
             raise Reject("invalid_type", str(exc)) from None
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise Reject("unreadable", f"not UTF-8: byte {bad.start} (0x{raw[bad.start]:02x})") from None
             raise Reject("invalid_json", str(exc)) from None
         if obs.resourceType != "Observation":
             raise Reject("not_observation", f"resourceType {obs.resourceType!r}")
+        if self.options.check_duplicate_keys and (key := duplicate_key(raw)) is not None:
+            raise Reject("duplicate_keys", f"key {key!r} appears twice in one object")
         if obs.status not in _OK_STATUS:
             raise Reject("status", f"status {obs.status!r}")
         subject = obs.subject
-        ref = subject.reference if subject is not None else None
-        if not ref:
-            raise Reject("missing_subject")
+        patient = parse_reference(subject.reference if subject is not None else None, "subject")
+        meta = obs.meta
+        version = _version(meta)
+        identifier = _identity(obs.identifier)
+        if obs.status == "entered-in-error":  # a withdrawal: it needs only an identity; it never keeps a row
+            if not obs.id and identifier is None:
+                raise Reject("entered_in_error", "entered-in-error without an id or identifier: nothing to retract")
+            return (obs.id, identifier, patient, None, "unknown", "unknown", None, None, None, False, None, obs.status, 0,
+                    version), [(None, _loinc(obs.code), None, None, None, None, False, False)]
         code = _loinc(obs.code)
         if code is None:
             raise Reject("no_loinc", "code.coding has no system http://loinc.org")
         period_end = None
-        effective = obs.effectiveDateTime or obs.effectiveInstant
+        field, instant = "effectiveDateTime", False
+        effective = obs.effectiveDateTime
+        if effective is None and obs.effectiveInstant is not None:
+            effective, field, instant = obs.effectiveInstant, "effectiveInstant", True
         if effective is None and obs.effectivePeriod is not None:
             effective = obs.effectivePeriod.start or obs.effectivePeriod.end
+            field = "effectivePeriod.start" if obs.effectivePeriod.start else "effectivePeriod.end"
             period_end = obs.effectivePeriod.end
+            if period_end and obs.effectivePeriod.start:
+                check_datetime(period_end, "effectivePeriod.end")
         if not effective:
             raise Reject("missing_effective")
-        if len(effective) <= 7:
-            raise Reject("imprecise_time", f"effective {effective!r}")
-        if self.options.assume_timezone is None and not has_utc_offset(effective):
-            raise Reject("missing_timezone", f"effective {effective!r}")
+        precision = check_datetime(effective, field, instant=instant)
+        if precision in ("year", "month"):
+            raise Reject("imprecise_time", f"{field} {effective!r}")
+        if obs.issued is not None:
+            check_datetime(obs.issued, "issued", instant=True)
+        if self.options.assume_timezone is None:
+            for name, t in ((field, effective), ("effectivePeriod.end", period_end)):
+                if t and not has_utc_offset(t):
+                    raise Reject("missing_timezone", f"{name} {t!r}")
         dev = obs.device
-        device = dev.reference.rpartition("/")[2] if dev is not None and dev.reference else None
+        device = None
+        if dev is not None and dev.reference:
+            try:
+                device = parse_reference(dev.reference, "device", "Device")
+            except Reject:
+                device = None
         vendor, device_type = self.devices.get(device, _UNKNOWN) if device else _UNKNOWN
-        meta = obs.meta
         synthetic = False
         if meta is not None:
             if vendor == "unknown" and meta.source and meta.source.startswith("urn:kuntalib:vendor:"):
@@ -246,15 +437,20 @@ class ObservationParser:
                 if tag.code in _SYNTHETIC:
                     synthetic = True
                     break
-        identifier = obs.identifier[0].value if obs.identifier else None
+        skipped = 0
         if obs.component:
             values = []
             for comp in obs.component:
                 ccode = _loinc(comp.code)
                 if ccode is None:
-                    raise Reject("no_loinc", "a component has no LOINC coding")
+                    if comp.code is not None and any(c.code for c in comp.code.coding):
+                        skipped += 1  # coded in another system only (MDC mean pressure, say): skipped, counted
+                        continue
+                    raise Reject("no_loinc", "a component has no coding")
                 values.append(self._value(ccode, comp.valueQuantity, comp.dataAbsentReason, comp.valueString,
                                           comp.valueCodeableConcept, code))
+            if not values:
+                raise Reject("no_loinc", "no component has a LOINC coding")
         elif obs.valueQuantity is not None or obs.dataAbsentReason is not None:
             values = [self._value(code, obs.valueQuantity, obs.dataAbsentReason, None, None, None)]
         elif obs.valueString is not None or obs.valueCodeableConcept is not None or obs.valueBoolean is not None \
@@ -262,8 +458,8 @@ class ObservationParser:
             raise Reject("value_not_quantity")
         else:
             raise Reject("no_value")
-        return (obs.id, identifier, ref.rpartition("/")[2], device, vendor, device_type, effective, period_end, obs.issued,
-                synthetic), values
+        return (obs.id, identifier, patient, device, vendor, device_type, effective, period_end, obs.issued,
+                synthetic, precision, obs.status, skipped, version), values
 
     def _value(self, code: str, q: _Quantity | None, absent: _Concept | None, vstring: str | None,
                vconcept: _Concept | None, panel: str | None) -> tuple:

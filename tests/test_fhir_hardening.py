@@ -1,0 +1,314 @@
+"""FHIR ingest on inputs other systems write: every line accounted for, the same answer however it is split."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import random
+
+import orjson
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kuntalib.fhir.ingest import ingest_bundles, ingest_ndjson, read_observations
+from kuntalib.fhir.parse import IngestOptions, Reject, check_datetime, parse_reference
+
+
+def obs(ident="a", patient="Patient/p1", when="2024-03-01T08:00:00+02:00", value=80.5, **over):
+    base = {"resourceType": "Observation", "id": ident, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "subject": {"reference": patient}, "effectiveDateTime": when,
+            "valueQuantity": {"value": value, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def bp(ident, sys_v, dia_v, when="2024-03-01T08:00:00Z", **over):
+    comp = [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+             "valueQuantity": {"value": sys_v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+             "valueQuantity": {"value": dia_v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]
+    return obs(ident, when=when, valueQuantity=None, code={"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+               component=comp, **over)
+
+
+def write(path, items):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        for it in items:
+            fh.write((it if isinstance(it, bytes) else orjson.dumps(it)) + b"\n")
+    return path
+
+
+def reasons(res) -> dict[int, str]:
+    return dict(zip(res.rejects["line"], res.rejects["reason"], strict=True))
+
+
+def test_a_bad_byte_or_offset_costs_only_its_own_line(tmp_path):
+    lines = [obs("a"), b'{"resourceType": "Observation", "id": "\xff\xfe"}', obs("b", when="2024-03-01T08:00:00+0200"),
+             obs("c", when="2024-03-01T08:00:00+02"), obs("d", when="2024-03-01T09:00:00Z")]
+    res = ingest_ndjson(write(tmp_path / "x.ndjson", lines), tmp_path / "out")
+    got = reasons(res)
+    assert got == {2: "unreadable", 3: "bad_time", 4: "bad_time"}
+    detail = res.rejects.set_index("line")["detail"]
+    assert "not UTF-8: byte" in detail[2] and "±hh:mm" in detail[3] and "±hh:mm" in detail[4]
+    assert res.accepted + res.rejected == res.lines == 5
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("2022-09-14T10:15+03:00", "minutes without seconds"),
+    ("2024-03-01 08:00:00+02:00", "a space instead of 'T'"),
+    ("20240301", "no '-'"),
+    ("2024-02-30", "day is out of range"),
+    ("2024-03-01T25:00:00Z", "clock time out of range"),
+])
+def test_times_that_are_not_fhir_datetimes_say_why(text, why):
+    with pytest.raises(Reject, match=why) as err:
+        check_datetime(text, "effectiveDateTime")
+    assert err.value.code == "bad_time"
+
+
+def test_precision_is_recorded_as_given():
+    assert check_datetime("2024-03-01", "f") == "day"
+    assert check_datetime("2024-03-01T08:00:00Z", "f") == "second"
+    assert check_datetime("2024-03-01T08:00:00.123+02:00", "f") == "fraction"
+    assert check_datetime("2024-03", "f") == "month"
+    with pytest.raises(Reject, match="an instant needs seconds and an offset"):
+        check_datetime("2024-03-01", "issued", instant=True)
+
+
+def test_references():
+    assert parse_reference("Patient/123", "subject") == "123"
+    assert parse_reference("Patient/123/_history/2", "subject") == "123"
+    assert parse_reference("https://fhir.example.fi/R4/Patient/123/_history/4", "subject") == \
+        "https://fhir.example.fi/R4/Patient/123"
+    assert parse_reference("urn:uuid:6f1c", "subject") == "6f1c"
+    for ref, code in (("Group/g1", "subject_not_patient"), ("Device/d1", "subject_not_patient"), ("Patient/", "missing_subject"),
+                      ("#p1", "missing_subject"), ("", "missing_subject")):
+        with pytest.raises(Reject) as err:
+            parse_reference(ref, "subject")
+        assert err.value.code == code, ref
+
+
+def test_same_named_files_in_different_folders_keep_their_own_lines(tmp_path):
+    a = write(tmp_path / "site_a" / "Observation.ndjson", [obs("1", value=70.0), obs("1", value=70.0)])
+    b = write(tmp_path / "site_b" / "Observation.ndjson", [obs("9", patient="Patient/p2", value=90.0),
+                                                          obs("8", patient="Patient/p2", value=91.0)])
+    res = ingest_ndjson([a, b], tmp_path / "out")
+    assert res.lines == 4 and res.rejected == 1 and res.accepted == 3
+    assert set(res.rejects["source"]) == {str(a)}
+    assert sorted(res.read()["value"]) == [70.0, 90.0, 91.0]
+    named = ingest_ndjson([a, b], tmp_path / "out2", source_ids=["A", "B"])
+    assert set(named.read()["source"]) == {"A", "B"}
+    with pytest.raises(ValueError, match="same source id"):
+        ingest_ndjson([a, b], tmp_path / "out3", source_ids=["A", "A"])
+
+
+def test_content_key_is_canonical(tmp_path):
+    lines = [bp("1", 140, 90), bp("2", 140, 90, when="2024-03-01T10:00:00+02:00"),  # the same instant: a re-send
+             bp("3", 90, 140),                                                     # values swapped: not the same
+             obs("4", valueQuantity={"value": 80.5, "comparator": ">", "unit": "kg", "system": "http://unitsofmeasure.org",
+                                     "code": "kg"}),
+             obs("5")]                                                             # no comparator: not the same as 4
+    res = ingest_ndjson(write(tmp_path / "k.ndjson", lines), tmp_path / "out")
+    assert reasons(res) == {2: "duplicate_content"}
+
+
+def test_identifiers_are_system_and_value_and_ids_identify(tmp_path):
+    ident = [{"system": "urn:a", "value": "42"}]
+    lines = [obs("x1", identifier=ident), obs("x2", identifier=[{"system": "urn:b", "value": "42"}], value=80.6),  # other system
+             obs("x3", identifier=[{"system": "urn:c", "value": "7"}, *ident], value=81.0),          # shares urn:a|42
+             obs("same-id", value=60.0), obs("same-id", value=61.0)]                                 # id reused
+    res = ingest_ndjson(write(tmp_path / "i.ndjson", lines), tmp_path / "out")
+    assert reasons(res) == {3: "identifier_conflict", 5: "identifier_conflict"}
+
+
+def test_period_end_and_issued_follow_the_start_time_zone_rule(tmp_path):
+    cgm = obs("g", when=None, effectivePeriod={"start": "2024-03-01T08:00:00", "end": "2024-03-01T08:15:00"},
+              issued="2024-03-01T08:20:00+02:00")
+    backwards = obs("h", when=None, effectivePeriod={"start": "2024-03-01T08:00:00Z", "end": "2024-03-01T07:00:00Z"})
+    res = ingest_ndjson(write(tmp_path / "p.ndjson", [cgm, backwards]), tmp_path / "out")
+    row = res.read().iloc[0]
+    assert row["period_end_utc"] - row["time_utc"] == pd.Timedelta(minutes=15) and row["tz_assumed"]
+    assert reasons(res) == {2: "bad_time"} and "before the start" in res.rejects["detail"].iloc[0]
+
+
+def test_extra_mdc_component_is_skipped_and_counted(tmp_path):
+    panel = bp("m", 140, 90)
+    panel["component"].append({"code": {"coding": [{"system": "urn:iso:std:iso:11073:10101", "code": "150023"}]},
+                               "valueQuantity": {"value": 107, "unit": "mmHg"}})
+    res = ingest_ndjson(write(tmp_path / "m.ndjson", [panel]), tmp_path / "out")
+    got = res.read()
+    assert res.accepted == 1 and set(got["code"]) == {"8480-6", "8462-4"} and set(got["components_skipped"]) == {1}
+
+
+def test_gzip_exports_read_like_plain_files(tmp_path):
+    items = [obs(str(i), value=60.0 + i) for i in range(50)] + [b"{broken"]
+    plain = write(tmp_path / "o.ndjson", items)
+    gz = tmp_path / "o.ndjson.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = ingest_ndjson(plain, tmp_path / "a"), ingest_ndjson(gz, tmp_path / "b", range_bytes=64)
+    assert (a.lines, a.accepted, reasons(a)) == (b.lines, b.accepted, reasons(b)) == (51, 50, {51: "invalid_json"})
+
+
+def test_a_file_that_is_not_a_bundle_is_rejected(tmp_path):
+    f = tmp_path / "patient.json"
+    f.write_bytes(orjson.dumps({"resourceType": "Patient", "id": "p1"}))
+    res = ingest_bundles(f, tmp_path / "out")
+    assert (res.lines, res.rejected) == (1, 1) and res.rejects["reason"].iloc[0] == "not_bundle"
+
+
+def test_outputs_are_replaced_only_on_success_and_inputs_are_never_deleted(tmp_path):
+    out = tmp_path / "out"
+    good = write(tmp_path / "g.ndjson", [obs("a")])
+    ingest_ndjson(good, out)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    with pytest.raises(FileNotFoundError):
+        ingest_ndjson(tmp_path / "missing.ndjson", out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    inside = write(out / "inside.ndjson", [obs("b")])
+    with pytest.raises(ValueError, match="inside the output folder"):
+        ingest_ndjson(inside, out)
+    assert inside.exists() and len(read_observations(out)) == 1
+
+
+def test_nothing_accepted_reads_as_an_empty_typed_table(tmp_path):
+    res = ingest_ndjson(write(tmp_path / "bad.ndjson", [b"{", b"[]"]), tmp_path / "out")
+    empty = res.read()
+    assert res.accepted == 0 and len(empty) == 0 and "time_utc" in empty.columns
+    assert str(empty["time_utc"].dtype).startswith("datetime64")
+
+
+# -- property-based: any input, any split ---------------------------------------------------------------------
+
+_BASE = [obs("a"), bp("b", 140, 90), obs("c", patient="Patient/p2", when="2024-03-02"),
+         obs("d", when=None, effectivePeriod={"start": "2024-03-01T08:00:00Z", "end": "2024-03-01T08:15:00Z"}),
+         obs("e", value=500.0), obs("f", status="preliminary")]
+
+
+def _mutate(doc: dict, r: random.Random) -> bytes:
+    d = copy.deepcopy(doc)
+    choice = r.randrange(8)
+    if choice == 0:
+        d.pop(r.choice(sorted(d)), None)
+    elif choice == 1:
+        d[r.choice(sorted(d))] = r.choice([None, "", 0, [], {}, "x", 1e308, True])
+    elif choice == 2:
+        d["effectiveDateTime"] = r.choice(["2024", "2024-03-01T08:00", "2024-03-01T08:00:00+0200", "nope", "2024-02-30"])
+    elif choice == 3:
+        d["subject"] = {"reference": r.choice(["Group/1", "Patient/", "Patient/1/_history/3", "urn:uuid:z", "#c"])}
+    raw = orjson.dumps(d)
+    if choice == 4:
+        i = r.randrange(len(raw))
+        raw = raw[:i] + bytes([r.randrange(256)]) + raw[i + 1:]
+    elif choice == 5:
+        raw = raw[: r.randrange(len(raw))]
+    return raw.replace(b"\n", b" ")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), junk=st.lists(st.binary(max_size=80), max_size=5))
+def test_any_bytes_give_accepted_or_rejected_lines_never_an_exception(tmp_path_factory, seed, junk):
+    r = random.Random(seed)
+    lines = [_mutate(r.choice(_BASE), r) for _ in range(12)] + [j.replace(b"\n", b" ") for j in junk]
+    lines = [ln for ln in lines if ln.strip()] or [b"{}"]
+    d = tmp_path_factory.mktemp("prop")
+    res = ingest_ndjson(write(d / "in.ndjson", lines), d / "out", options=IngestOptions(assume_timezone=r.choice([None, "Europe/Helsinki"])))
+    assert res.accepted + res.rejected == res.lines == len(lines)
+    assert res.rejects["reason"].notna().all()
+
+
+def _answer(res) -> tuple:
+    got = res.read()
+    rows = got[["source", "line", "code", "value", "time_utc"]].sort_values(["source", "line", "code"]).reset_index(drop=True)
+    return sorted(reasons(res).items()), rows.to_csv(index=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), range_bytes=st.integers(40, 4000), chunk=st.integers(1, 50),
+       workers=st.sampled_from([1, 2]))
+def test_the_answer_does_not_depend_on_the_split(tmp_path_factory, seed, range_bytes, chunk, workers):
+    r = random.Random(seed)
+    docs = []
+    for _ in range(30):
+        d = copy.deepcopy(r.choice(_BASE))
+        d["id"] = f"r{r.randrange(12)}"  # repeats: duplicates and conflicts
+        d["subject"] = {"reference": f"Patient/p{r.randrange(4)}"}
+        if r.random() < 0.3:
+            d["note"] = [{"text": "ääkköset ja 😀"}]  # non-ASCII text in some lines, not others
+        docs.append(d)
+    d = tmp_path_factory.mktemp("split")
+    f = write(d / "in.ndjson", docs)
+    base = ingest_ndjson(f, d / "base", source_ids=["s"])
+    split = ingest_ndjson(f, d / "split", source_ids=["s"], range_bytes=range_bytes, workers=workers,
+                          options=IngestOptions(chunk_lines=chunk))
+    assert _answer(base) == _answer(split)
+
+
+def test_versions_supersede_and_withdrawals_retract(tmp_path):
+    ident = [{"system": "urn:lab", "value": "m1"}]
+    lines = [obs("v", identifier=ident, value=80.0, status="preliminary"),
+             obs("v", identifier=ident, value=81.0),                          # final after preliminary: replaces it
+             obs("v", identifier=ident, value=82.0, status="amended"),        # amended: replaces the final
+             obs("w", identifier=[{"system": "urn:lab", "value": "m2"}], value=70.0),
+             obs("w", identifier=[{"system": "urn:lab", "value": "m2"}], status="entered-in-error", value=None,
+                 when=None),                                                  # withdraws m2
+             obs("z", value=60.0), obs("z", value=61.0)]                      # same id, both final: a conflict
+    res = ingest_ndjson(write(tmp_path / "v.ndjson", lines), tmp_path / "out")
+    assert reasons(res) == {1: "superseded", 2: "superseded", 4: "retracted", 5: "entered_in_error", 7: "identifier_conflict"}
+    kept = res.read()
+    assert sorted(kept["value"]) == [60.0, 82.0] and set(kept["status"]) == {"amended", "final"}
+    detail = res.rejects.set_index("line")["detail"]
+    assert detail[1].startswith("replaced by") and detail[4].startswith("withdrawn by")
+
+
+def test_version_ids_order_versions_whatever_the_arrival(tmp_path):
+    ident = [{"system": "urn:lab", "value": "m3"}]
+    lines = [obs("q", identifier=ident, value=91.0, status="corrected", meta={"versionId": "2"}),
+             obs("q", identifier=ident, value=90.0, meta={"versionId": "1"})]  # arrives later, is older
+    res = ingest_ndjson(write(tmp_path / "o.ndjson", lines), tmp_path / "out")
+    assert reasons(res) == {2: "superseded"} and list(res.read()["value"]) == [91.0]
+
+
+def test_duplicate_json_keys_are_ambiguous(tmp_path):
+    ok = orjson.dumps(obs("k"))
+    dup = ok.replace(b'"status":"final"', b'"status":"entered-in-error","status":"final"')
+    res = ingest_ndjson(write(tmp_path / "d.ndjson", [ok.replace(b'"id":"k"', b'"id":"k2"'), dup]), tmp_path / "out")
+    assert reasons(res) == {2: "duplicate_keys"} and "'status'" in res.rejects["detail"].iloc[0]
+
+
+def test_a_bulk_data_export_is_read_through_its_manifest(tmp_path):
+    from kuntalib.fhir.ingest import BulkExportError, ingest_bulk_export
+
+    export = tmp_path / "export"
+    write(export / "Observation_1.ndjson", [obs("a"), obs("b", value=81.0)])
+    gz = export / "Observation_2.ndjson.gz"
+    gz.write_bytes(gzip.compress(b"\n".join(orjson.dumps(obs(c, patient="Patient/p9", value=70.0 + i))
+                                            for i, c in enumerate("cde")) + b"\n"))
+    write(export / "Device.ndjson", [{"resourceType": "Device", "id": "d1", "manufacturer": "Acme", "type": {"text": "scale"}}])
+    write(export / "Patient.ndjson", [{"resourceType": "Patient", "id": "p1"}])
+    manifest = {"transactionTime": "2024-03-02T00:00:00Z", "request": "https://fhir.example.fi/$export",
+                "output": [{"type": "Observation", "url": "https://fhir.example.fi/files/Observation_1.ndjson", "count": 2},
+                           {"type": "Observation", "url": "Observation_2.ndjson.gz", "count": 4},
+                           {"type": "Device", "url": "Device.ndjson"}, {"type": "Patient", "url": "Patient.ndjson"}],
+                "error": []}
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    res = ingest_bulk_export(export, tmp_path / "out")
+    assert (res.lines, res.accepted) == (5, 5)
+    assert set(res.read()["source"]) == {"https://fhir.example.fi/files/Observation_1.ndjson", "Observation_2.ndjson.gz"}
+    assert any("Patient.ndjson: type Patient not ingested" in n for n in res.notes)
+    assert any("counts 4 resources, the file has 3 lines" in n for n in res.notes)
+    manifest["output"].append({"type": "Observation", "url": "../elsewhere.ndjson"})
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    with pytest.raises(BulkExportError, match=r"output\[4\]: '../elsewhere.ndjson' points outside"):
+        ingest_bulk_export(export / "manifest.json", tmp_path / "out2")
+
+
+def test_every_reject_reason_is_named_in_every_language():
+    from kuntalib.fhir.parse import REASONS
+    from kuntalib.i18n import LANGS, text
+
+    for code in REASONS:
+        assert all(text(f"fhir.reason.{code}", lang) for lang in LANGS), code
