@@ -551,7 +551,8 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     ids = pd.DataFrame({"i": np.arange(len(lines)), "patient": lines["patient"].to_numpy(),
                         "k": [([f"id:{o}"] if isinstance(o, str) and o else [])
                               + (ident.split("\x1f") if isinstance(ident, str) and ident else [])
-                              for o, ident in zip(lines["observation_id"], lines["identifier"], strict=True)]})
+                              for o, ident in zip(lines["observation_id"].to_numpy(dtype=object),
+                                                  lines["identifier"].to_numpy(dtype=object), strict=True)]})
     ids = ids.explode("k").dropna(subset=["k"])
     if len(ids):
         ids["order"] = lkey[ids["i"].to_numpy()]

@@ -46,6 +46,7 @@ Duplicates are found after parsing, per patient (see :mod:`kuntalib.fhir.ingest`
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -84,9 +85,8 @@ REASONS: dict[str, str] = {
     "duplicate_content": "same patient, time, codes and values as an earlier line",
 }
 _OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "entered-in-error"})
-#: Keys whose repetition in a line makes the exact duplicate-key check run (it is slow; most lines pass the filter).
-_DUP_FILTER = re.compile(rb'"(status|subject|effectiveDateTime|effectivePeriod|effectiveInstant|issued|resourceType|device|meta|id'
-                         rb'|valueQuantity|code|identifier)"\s*:')
+#: Keys that stand once at the top level of an Observation: one seen twice makes the exact duplicate-key check run.
+_DUP_KEYS = (b'"status"', b'"subject"', b'"effective', b'"issued"', b'"resourceType"')
 
 
 class _DuplicateKey(Exception):
@@ -105,12 +105,12 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
 def duplicate_key(raw: bytes) -> str | None:
     """The first key a JSON object of ``raw`` names twice, or None.
 
-    A fast filter (top-level keys seen twice anywhere in the line) decides whether the exact,
-    slower check runs; keys repeated only inside objects the filter does not look at (two
-    ``unit`` keys in one quantity, say) are not found.
+    A fast filter decides whether the exact, slower check runs: one of the keys that stand once
+    at the top level of an Observation (status, subject, effective[x], issued, resourceType)
+    seen twice anywhere in the line. A key repeated only inside an object the filter does not
+    look at (two ``unit`` keys in one quantity, say) is not found.
     """
-    found = _DUP_FILTER.findall(raw)
-    if len(found) == len(set(found)):
+    if not any(raw.count(k) > 1 for k in _DUP_KEYS):
         return None
     import json
 
@@ -246,6 +246,18 @@ _DATETIME = re.compile(
     r"(?P<tz>Z|[+-]\d{2}:\d{2}|[+-]\d{2,4})?)?)?)?")
 
 
+_FAST = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_ok(day: str) -> bool:
+    try:
+        _dt.date(int(day[:4]), int(day[5:7]), int(day[8:10]))
+    except ValueError:
+        return False
+    return day[:4] != "0000"
+
+
 def check_datetime(text: str, field: str, *, instant: bool = False) -> str:
     """Check a FHIR dateTime (``instant``: a FHIR instant); return its precision or raise ``Reject("bad_time")``.
 
@@ -253,6 +265,13 @@ def check_datetime(text: str, field: str, *, instant: bool = False) -> str:
     the value and what is wrong (minutes without seconds, an offset not written ±hh:mm, a space for
     ``T``, a date that does not exist, ...).
     """
+    m = _FAST.fullmatch(text)  # the usual full timestamp: checked without the general pattern
+    if m is not None and _date_ok(text[:10]) and text[11:13] <= "23" and text[14:16] <= "59" and text[17:19] <= "60":
+        tz = m.group(2)
+        if tz is None or tz == "Z" or (tz[1:3] <= "14" and tz[4:6] <= "59"):
+            if instant and tz is None:
+                raise Reject("bad_time", f"{field} {text!r}: an instant needs seconds and an offset")
+            return "fraction" if m.group(1) else "second"
     m = _DATETIME.fullmatch(text)
     if m is None:
         why = ("a space instead of 'T'" if " " in text else "no '-' between year, month and day" if text.isdigit()
@@ -297,6 +316,14 @@ def parse_reference(ref: str | None, field: str, expected: str = "Patient") -> s
     patient 1 is another patient; ``urn:uuid:<id>`` gives the uuid. Raises ``Reject`` with
     ``missing_subject`` (no or empty reference) or ``subject_not_patient`` (another type).
     """
+    if ref and ref.startswith(expected) and ref[len(expected):len(expected) + 1] == "/" and ref.count("/") == 1 \
+            and len(ref) > len(expected) + 1:
+        return ref[len(expected) + 1:]  # the usual relative reference
+    return _parse_reference(ref, field, expected)
+
+
+def _parse_reference(ref: str | None, field: str, expected: str = "Patient") -> str:
+    """The general case of :func:`parse_reference`."""
     if not ref or not ref.strip():
         raise Reject("missing_subject", f"{field}: no reference")
     ref = ref.strip()
