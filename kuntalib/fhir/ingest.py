@@ -387,18 +387,24 @@ def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[
     """
     line = 1
     rest = b""
+    for data in _blocks(path, start, end, block):
+        parts = (rest + data).split(b"\n")
+        rest = parts.pop()
+        for raw in parts:
+            yield line, raw
+            line += 1
+    if rest:
+        yield line, rest
+
+
+def _blocks(path: Path, start: int, end: int, block: int) -> Iterator[bytes]:
+    """The bytes of a range ``block`` at a time; a ``.gz`` file is decompressed as one stream (the range is all of it)."""
     if path.suffix == ".gz":
         import gzip
 
         with gzip.open(path, "rb") as gz:
             while data := gz.read(block):
-                parts = (rest + data).split(b"\n")
-                rest = parts.pop()
-                for raw in parts:
-                    yield line, raw
-                    line += 1
-        if rest:
-            yield line, rest
+                yield data
         return
     with open(path, "rb") as fh:
         fh.seek(start)
@@ -408,13 +414,7 @@ def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[
             if not data:
                 break
             remaining -= len(data)
-            parts = (rest + data).split(b"\n")
-            rest = parts.pop()
-            for raw in parts:
-                yield line, raw
-                line += 1
-    if rest:
-        yield line, rest
+            yield data
 
 
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
