@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from kuntalib import paths
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
 __all__ = [
     "Provenance",
@@ -92,9 +93,11 @@ def read_provenance(path: str | Path, *, check: bool = True) -> Provenance:
     if not side.exists():
         raise ProvenanceError(f"{path}: no provenance sidecar {side.name}")
     try:
-        meta = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ProvenanceError(f"{side}: not valid YAML: {exc}") from exc
+        meta = safe_load_file(side) or {}
+    except YamlError as exc:
+        raise ProvenanceError(str(exc)) from None
+    if not isinstance(meta, dict):
+        raise ProvenanceError(f"{side}: a sidecar is a mapping of fields")
     missing = [f for f in REQUIRED_FIELDS if not meta.get(f)]
     if missing:
         raise ProvenanceError(f"{side}: missing field(s) {', '.join(missing)}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["YamlError", "MAX_BYTES", "safe_load_text", "safe_load_file"]
+__all__ = ["YamlError", "MAX_BYTES", "NoAliasLoader", "safe_load_text", "safe_load_file"]
 
 #: Largest YAML document kuntalib reads (bytes).
 MAX_BYTES = 5 * 1024 * 1024
@@ -22,7 +22,8 @@ class YamlError(ValueError):
     """A YAML file that is not valid, too large, or uses aliases; the message names the file and place."""
 
 
-class _NoAliasLoader(yaml.SafeLoader):
+class NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that raises ``yaml.YAMLError`` at the first alias (``*name``)."""
     def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D401 - PyYAML hook
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
@@ -36,7 +37,7 @@ def safe_load_text(text: str, where: str = "<text>") -> Any:
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise YamlError(f"{where}: larger than {MAX_BYTES} bytes")
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise YamlError(f"{where}: not valid YAML for kuntalib: {exc}") from None
 

@@ -276,6 +276,8 @@ def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[
     The ``persons`` column itself is blanked too and a ``suppressed`` column says which rows
     were. Use for every published table of counts about people.
     """
+    if k < 5:
+        raise ValueError(f"k must be at least 5 (cells of fewer persons could identify them), got {k}")
     out = df.copy()
     small = out[persons] < k
     cols = columns if columns is not None else [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c]) and c != "week"]

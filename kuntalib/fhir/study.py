@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from kuntalib.fhir.simulate import CohortConfig
+from kuntalib.yamlsafe import safe_load_file
 
 if TYPE_CHECKING:
     from kuntalib.fhir.analysis import TrendResult
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["load_cohort_config", "device_study", "trend_from_step", "conformance_from_step", "publishable", "GRID_CLIENTS", "GRID_DAYS"]
 
 #: Axes of the two-way cost-benefit grid: clients a year, hospital days avoided per client.
+#: The smallest cell (persons) kuntalib publishes; a lower ``min_persons`` is refused.
+MIN_CELL = 5
 GRID_CLIENTS = (2000, 3000, 4000, 5000, 6000)
 GRID_DAYS = (1, 2, 3, 4, 5)
 
@@ -57,10 +59,7 @@ def load_cohort_config(path: str | Path, *, n_clients: int = 0, days: int = 0) -
         unknown setting; the message names the file.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    raw = safe_load_file(path)  # YamlError (a ValueError) names the file
     if not isinstance(raw, dict) or raw.get("synthetic") is not True:
         raise ValueError(f"{path}: simulator settings must say 'synthetic: true'")
     if not isinstance(raw.get("seed"), int) or not isinstance(raw.get("cohort"), dict):
@@ -127,8 +126,8 @@ def device_study(
 
     if fhir_format not in {"ndjson", "bundle"}:
         raise ValueError(f"fhir_format must be ndjson or bundle, got {fhir_format!r}")
-    if min_persons < 1:
-        raise ValueError(f"min_persons must be at least 1, got {min_persons}")
+    if min_persons < MIN_CELL:
+        raise ValueError(f"min_persons must be at least {MIN_CELL} (cells of fewer persons could identify them), got {min_persons}")
     cohort = simulate_cohort(config, seed)
     files = write_ndjson(cohort, work / "fhir")  # Device.ndjson: the vendor map and the conformance sample
     observation_files = [files["Observation"]] if fhir_format == "ndjson" else write_bundles(cohort, work / "bundles")

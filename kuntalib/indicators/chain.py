@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kuntalib.i18n import LANGS
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
 __all__ = ["ImpactChain", "ImpactChainError", "load_impact_chain"]
 
@@ -67,9 +66,9 @@ def load_impact_chain(path: str | Path) -> ImpactChain:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ImpactChainError(f"{path}: not valid YAML: {exc}") from exc
+        raw = safe_load_file(path)
+    except YamlError as exc:
+        raise ImpactChainError(str(exc)) from None
     if not isinstance(raw, dict):
         raise ImpactChainError(f"{path}: expected a mapping with title and stages")
     unknown = sorted(set(raw) - {"title", "project", "stages"})

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from kuntalib.i18n import LANGS, pick
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
 __all__ = ["TARGET_KINDS", "Indicator", "IndicatorFile", "IndicatorFileError", "load_indicator_file", "parse_indicator_file"]
 
@@ -237,7 +237,7 @@ def load_indicator_file(path: str | Path) -> IndicatorFile:
 
         return read_indicator_sheets(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise IndicatorFileError(f"{path}: not valid YAML: {exc}") from exc
+        data = safe_load_file(path)
+    except YamlError as exc:
+        raise IndicatorFileError(str(exc)) from None
     return parse_indicator_file(data, path)

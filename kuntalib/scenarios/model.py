@@ -45,6 +45,8 @@ from typing import Any
 
 import yaml
 
+from kuntalib.yamlsafe import MAX_BYTES, NoAliasLoader
+
 __all__ = [
     "FORMAT",
     "ScenarioFileError",
@@ -163,8 +165,10 @@ def read_yaml(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise ScenarioFileError(f"{path}: larger than {MAX_BYTES} bytes")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader that refuses aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
