@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from kuntalib import paths
@@ -59,6 +60,11 @@ class DeckFile:
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    @property
+    def quotes_note(self) -> str:
+        """Catalogue key of the sentence saying whether the quotes were checked against the seed."""
+        return "deck.quotes_checked" if self.quotes_checked else "deck.quotes_unchecked"
 
 
 def _labels(value: Any, where: str) -> None:
@@ -164,10 +170,9 @@ def plot_timeline(deck: DeckFile, *, ax: Axes | None = None, lang: str = "fi", s
     ax.grid(axis="y", visible=False)
     ax.set_title(pick(d["title"], lang), loc="left")
     handles = [Patch(facecolor=PALETTE["sky"], edgecolor=PALETTE["blue"], label=text("deck.phase", lang)),
-               Patch(facecolor="white", edgecolor=PALETTE["blue"], hatch="///", label=text("deck.uncertain", lang)),
-               ax.lines[0] if ax.lines else Patch(color="white"), ]
-    if ax.lines:
-        handles[2].set_label(text("deck.milestone", lang))
+               Patch(facecolor="white", edgecolor=PALETTE["blue"], hatch="///", label=text("deck.uncertain", lang))]
+    if milestones:
+        handles.append(Line2D([], [], marker="D", color=PALETTE["vermillion"], markersize=7, label=text("deck.milestone", lang)))
     ax.legend(handles=handles, loc="upper right", fontsize=7.5, frameon=True)
     lines = [textwrap.fill(ms_text, 150)] if ms_text else []
     lines += [f"{pick(p['label'], lang)}: {text('deck.not_dated', lang)}"
@@ -256,8 +261,6 @@ def plot_process(deck: DeckFile, *, ax: Axes | None = None, lang: str = "fi", so
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(-0.9, 0.9)
     ax.axis("off")
-    from matplotlib.lines import Line2D
-
     ax.legend(handles=[Line2D([], [], marker="o", ls="none", color=PALETTE["blue"], label=text("deck.process.dated", lang)),
                        Line2D([], [], marker="o", ls="none", color="white", markeredgecolor=PALETTE["blue"],
                               label=text("deck.process.order_only", lang))],

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["LANGS", "DOMAIN", "LOCALES", "check_lang", "pick", "LangText", "Msg", "text", "messages",
-           "catalogue_dir", "show", "check_catalogue", "fields"]
+           "catalogue_dir", "check_catalogue", "fields"]
 
 LANGS: tuple[str, ...] = ("fi", "sv", "en")
 DOMAIN = "kuntalib"
@@ -142,14 +142,3 @@ class Msg(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Msg({self.key!r})"
-
-    def format(self, lang: str, **fields: Any) -> str:
-        """The text in ``lang`` with ``fields`` filled in."""
-        return text(self.key, lang, **fields)
-
-
-def show(key: str, lang: str, /, **fields: Any) -> None:
-    """Display the catalogue's Markdown text ``key`` in ``lang`` in a notebook (prose, headings)."""
-    from IPython.display import Markdown, display
-
-    display(Markdown(text(key, lang, **fields)))

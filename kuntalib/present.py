@@ -2,7 +2,7 @@
 
 The published pages are the executed notebooks without their code, so everything a reader
 sees passes through here: prose and headings from the translation catalogue
-(:func:`kuntalib.i18n.show`), figures displayed with their title and caption as alt text
+(:func:`show`), figures displayed with their title and caption as alt text
 and a short narrative under each, and tables formatted for reading (localised headers and
 numbers, no index column, no truncation, no NaN).
 """
@@ -149,20 +149,14 @@ def header(column: str, lang: str, headers: Mapping[str, str] | None = None) -> 
 
 
 def _cell(value: Any, lang: str, decimals: int | None) -> str:
+    """A table cell: missing as :func:`missing_text`, floats at ``decimals`` (or a table's default), the rest as :func:`value_text`."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return missing_text(lang)
-    if isinstance(value, bool):
-        return text("table.yes" if value else "table.no", lang)
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value, "dtype", None) is not None
-                                  and str(value.dtype).startswith("int")):
-        return fmt_num(int(value), 0, lang)
     if isinstance(value, float):
         if decimals is None:
             decimals = 0 if float(value).is_integer() else (1 if abs(value) >= 100 else 2)
         return fmt_num(value, decimals, lang)
-    if isinstance(value, pd.Timestamp):
-        return fmt_date(value, lang)
-    return str(value)
+    return value_text(value, lang)
 
 
 def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None = None,

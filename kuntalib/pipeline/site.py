@@ -16,9 +16,13 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, Msg, messages, text
+
+if TYPE_CHECKING:
+    from kuntalib.deck import DeckFile
 
 __all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
 
@@ -95,15 +99,20 @@ def _page(title: str, lang: str, body: str) -> str:
     )
 
 
-def _slides_html(lang: str, pages: set[str]) -> str:
-    """The deck's slides and where each is rebuilt (``data/raw/deck/slides.yml``), as an HTML section; "" without it."""
+def _load_slides() -> DeckFile | None:
+    """The deck's slide map (``data/raw/deck/slides.yml``), or None where the project has none."""
     from kuntalib.deck import load_deck_file
-    from kuntalib.i18n import pick
 
     path = paths.data_raw() / "deck" / "slides.yml"
-    if not path.exists():
+    return load_deck_file(path) if path.exists() else None
+
+
+def _slides_html(deck: DeckFile | None, lang: str, pages: set[str]) -> str:
+    """The deck's slides and where each is rebuilt, as an HTML section in ``lang``; "" without a slide map."""
+    from kuntalib.i18n import pick
+
+    if deck is None:
         return ""
-    deck = load_deck_file(path)
     rows = []
     for s in deck["slides"]:
         label = html.escape(pick(s["label"], lang))
@@ -115,7 +124,7 @@ def _slides_html(lang: str, pages: set[str]) -> str:
         else:
             where = html.escape(text("site.not_rebuilt", lang)) + ": " + html.escape(pick(s["not_rebuilt"], lang))
         rows.append(f'<tr><td>{label}<br><small lang="fi">”{quote}”</small></td><td>{where}</td></tr>')
-    checked = text("deck.quotes_checked" if deck.quotes_checked else "deck.quotes_unchecked", lang)
+    checked = text(deck.quotes_note, lang)
     return (f"<h2>{html.escape(pick(deck['title'], lang))}</h2>\n<p>{html.escape(checked)}</p>\n"
             f'<table><thead><tr><th scope="col">{html.escape(text("site.slide", lang))}</th>'
             f'<th scope="col">{html.escape(text("site.rebuilt_in", lang))}</th></tr></thead>\n<tbody>'
@@ -132,6 +141,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
     written: list[Path] = []
     langs = sorted({run.partition("/")[2] for run in failed} | {lang for lang in LANGS if paths.executed_dir(lang).exists()},
                    key=LANGS.index)
+    slides = _load_slides()  # read (and its quotes checked) once for every language's index
     for lang in langs:
         items = []
         executed = {nb.stem: nb for nb in paths.executed_dir(lang).glob("*.ipynb")} if paths.executed_dir(lang).exists() else {}
@@ -153,7 +163,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         body = (
             f'<nav><a href="../index.html">kuntalib</a> · {switch}</nav>\n'
             f"<h1>{text('site.title', lang)}</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
-            + _slides_html(lang, {stem for stem in stems if (site / lang / f"{stem}.html").exists()})
+            + _slides_html(slides, lang, {stem for stem in stems if (site / lang / f"{stem}.html").exists()})
         )
         path = site / lang / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -284,10 +284,6 @@ def plot_level_overlap(profile: CompetenceProfile, *, ax: Axes | None = None, la
     return ax
 
 
-def _eur(v: float, lang: str) -> str:
-    return fmt_eur(v, lang=lang)
-
-
 def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", year: int | str = "", source: str = "",
                 synthetic: bool = False) -> Axes:
     """Planned vs actual euros per cost line and in total; derived actuals are marked ``*``."""
@@ -305,8 +301,8 @@ def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", yea
     top = np.nanmax(planned)
     for yy, p, a, d in zip(y, planned, actual, derived, strict=False):
         if not np.isnan(p):
-            ax.text(p + top * 0.01, yy - h / 2, _eur(p, lang), va="center", fontsize=8)
-        text = pick(NOT_PUBLISHED, lang) if np.isnan(a) else _eur(a, lang) + ("*" if d else "")
+            ax.text(p + top * 0.01, yy - h / 2, fmt_eur(p, lang=lang), va="center", fontsize=8)
+        text = pick(NOT_PUBLISHED, lang) if np.isnan(a) else fmt_eur(a, lang=lang) + ("*" if d else "")
         if not np.isnan(a) and a == 0:  # a zero bar has no width: mark the value so 0 € is seen, not missed
             ax.plot([0], [yy + h / 2], marker="D", markersize=6, color=PALETTE["orange"], markeredgecolor="black",
                     markeredgewidth=0.6, clip_on=False, zorder=5)
@@ -315,7 +311,7 @@ def plot_budget(budget: Budget, *, ax: Axes | None = None, lang: str = "fi", yea
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
-    ax.xaxis.set_major_formatter(lambda v, _p: _eur(v, lang))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_eur(v, lang=lang))
     ax.legend(loc="center right", frameon=False)
     ax.set_title(pick(_T["budget"], lang).format(year=year).replace(" :", ":"), loc="left")
     extra = [pick(_T["derived"], lang)] if any(derived) else []
