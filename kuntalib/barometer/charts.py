@@ -1,7 +1,11 @@
-"""Barometer charts: horizontal bars in the deck's order, and diverging promoter/barrier bars.
+"""Barometer charts: horizontal bars in the deck's order, diverging promoter/barrier bars,
+breakdowns of microdata estimates, and the 2018 → 2022 comparison.
 
 Unpublished values are never drawn as bars: their row shows a hatched grey
-band over the range the text allows, marked "ei julkaistu" / "not published".
+band over the range the text allows (the tightest bounds of
+:mod:`kuntalib.barometer.bounds`), marked "ei julkaistu" / "not published".
+Estimates from microdata carry their 95 % interval as a line over the bar.
+A chart of which the source names only some options says so in a row of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import textwrap
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from kuntalib.i18n import Msg, check_lang, text
@@ -18,6 +23,7 @@ from kuntalib.theme import (
     NOT_PUBLISHED_COLOR,
     PALETTE,
     add_caption,
+    fmt_num,
     fmt_pct,
     fmt_range,
     mark_synthetic,
@@ -25,7 +31,12 @@ from kuntalib.theme import (
     percent_axis,
 )
 
-__all__ = ["plot_bars", "plot_diverging", "caption_lines", "add_barometer_caption", "RESPONDENTS", "SOURCE"]
+__all__ = ["plot_bars", "plot_diverging", "plot_breakdown", "plot_by_size", "plot_rounds", "caption_lines",
+           "add_barometer_caption", "RESPONDENTS", "SOURCE", "SIZE_CLASSES"]
+
+#: Municipal size classes of the survey files, with their catalogue keys (other values are shown as written).
+SIZE_CLASSES = {"alle 5 000": "barometer.size.under_5000", "5 000–20 000": "barometer.size.5000_20000",
+                "yli 20 000": "barometer.size.over_20000"}
 
 RESPONDENTS = Msg("barometer.charts.respondents")
 SOURCE = Msg("barometer.charts.source")
@@ -37,23 +48,41 @@ ANSWERS = {
 }
 
 
+def respondents_line(press: pd.DataFrame, lang: str) -> str:
+    """The respondents as the press release counts them, and why responses exceed organisations."""
+    responses = int(press.loc["responses", "value"])
+    muni = int(press.loc["responding_municipalities", "value"])
+    joint = int(press.loc["responding_joint_authorities", "value"])
+    share = fmt_pct(float(press.loc["responding_municipalities_share", "value"]), lang=lang)
+    return text("barometer.charts.respondents", lang, responses=responses, municipalities=muni, joint=joint, share=share,
+                extra=responses - muni - joint)
+
+
 def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None = None, synthetic: bool = False,
-                  source: str | None = None) -> list[str]:
+                  source: str | None = None, counts: dict[str, int] | None = None, n_range: tuple[float, float] | None = None,
+                  intervals: str | None = None, bounds: bool = False) -> list[str]:
     """Question wording, respondents, N, year and source, as the Danish barometer prints them.
 
     ``source`` is the public citation in ``lang`` (:func:`kuntalib.sources.cite`); without it the
-    caption names the publisher and the survey only.
+    caption names the publisher and the survey only. From microdata, ``counts``
+    (:func:`~kuntalib.barometer.report.respondent_counts`) and ``n_range`` (the items' N in the
+    file) replace the published respondents and N, and ``intervals`` says how the interval lines
+    were computed. ``bounds`` adds the line explaining the hatched bands.
     """
     lines = [str(question[f"title_{lang}"])]
-    if press is not None:
-        lines.append(
-            RESPONDENTS[lang].format(
-                responses=int(press.loc["responses", "value"]),
-                municipalities=int(press.loc["responding_municipalities", "value"]),
-                joint=int(press.loc["responding_joint_authorities", "value"]),
-            )
-        )
-    lines.append(f"N = {question['n_text']} · {year}")
+    if counts is not None:
+        lines.append(text("barometer.charts.respondents_file", lang, **counts))
+        lo, hi = n_range if n_range else (float("nan"), float("nan"))
+        n = fmt_num(lo, lang=lang) if lo == hi else fmt_range(lo, hi, lang=lang)
+        lines.append(text("barometer.charts.n_file", lang, n=n, year=year))
+        if intervals:
+            lines += textwrap.wrap(intervals, 150)
+    else:
+        if press is not None:
+            lines += textwrap.wrap(respondents_line(press, lang), 150)
+        lines.append(f"N = {question['n_text']} · {year}")
+    if bounds:
+        lines += textwrap.wrap(text("barometer.charts.bounds_note", lang), 150)
     if synthetic:
         lines.append(SYNTHETIC_SOURCE[lang])
     elif source:
@@ -81,6 +110,15 @@ def _unpublished(ax: Axes, y: float, lo: float, hi: float, lang: str, height: fl
     )
 
 
+def _interval(ax: Axes, y: float, lo: float, hi: float, *, sign: float = 1.0) -> None:
+    """A 95 % interval as a black line with end ticks over a bar."""
+    ax.errorbar(sign * (lo + hi) / 2, y, xerr=(hi - lo) / 2, fmt="none", ecolor="#222222", elinewidth=1.1, capsize=3)
+
+
+def _has_interval(r) -> bool:
+    return pd.notna(r.share) and pd.notna(r.lower) and pd.notna(r.upper)
+
+
 def plot_bars(
     figures: pd.DataFrame,
     *,
@@ -88,6 +126,7 @@ def plot_bars(
     lang: str = "fi",
     color: str = PALETTE["blue"],
     synthetic: bool = False,
+    other_categories: bool = False,
 ) -> Axes:
     """Horizontal bars of one question's rows, chart order 1 at the bottom.
 
@@ -95,22 +134,38 @@ def plot_bars(
     ----------
     figures
         Rows of one question with ``chart_order``, ``label_<lang>``, ``share``,
-        ``lower`` and ``upper`` (share NaN = not published).
+        ``lower`` and ``upper`` (share NaN = not published: a band over lower–upper;
+        share with lower/upper = an estimate with its interval, drawn over the bar).
     synthetic
         Stamp the chart as drawn from synthetic data.
+    other_categories
+        The source names only some of the question's options: a row at the bottom says the
+        others are not published.
     """
     check_lang(lang)
     rows = figures.sort_values("chart_order").reset_index(drop=True)
-    ax = new_axes(ax, figsize=(9, 0.45 * len(rows) + 1.5))
-    for y, r in rows.iterrows():
+    offset = 1 if other_categories else 0
+    ax = new_axes(ax, figsize=(9, 0.45 * (len(rows) + offset) + 1.5))
+    for i, r in rows.iterrows():
+        y = i + offset
         if pd.notna(r.share):
             ax.barh(y, r.share, color=color, height=0.7)
-            ax.text(r.share + 1, y, fmt_pct(r.share, lang=lang), va="center", fontsize=9)
-        else:
+            right = r.upper if _has_interval(r) else r.share
+            if _has_interval(r):
+                _interval(ax, y, r.lower, r.upper)
+            ax.text(right + 1, y, fmt_pct(r.share, lang=lang), va="center", fontsize=9)
+        elif pd.notna(r.lower) and pd.notna(r.upper):
             _unpublished(ax, y, r.lower, r.upper, lang)
-    ax.set_yticks(range(len(rows)), [_label(r, lang) for _, r in rows.iterrows()], fontsize=8.5)
+        else:
+            ax.text(1, y, NOT_PUBLISHED[lang], va="center", fontsize=8, color="#555555")
+    labels = [_label(r, lang) for _, r in rows.iterrows()]
+    if other_categories:
+        ax.text(1, 0, text("barometer.charts.other_categories_text", lang), va="center", fontsize=8, color="#555555",
+                style="italic")
+        labels = [_label(pd.Series({f"label_{lang}": text("barometer.charts.other_categories_label", lang)}), lang), *labels]
+    ax.set_yticks(range(len(labels)), labels, fontsize=8.5)
     ax.set_xlim(0, 105)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.grid(axis="y", visible=False)
     percent_axis(ax, "x", lang=lang)
     if synthetic:
@@ -140,7 +195,13 @@ def plot_diverging(
             r = by.loc[(cat, answer)]
             if pd.notna(r.share):
                 ax.barh(y, sign * r.share, color=colors[answer], height=0.7)
-                ax.text(sign * (r.share + 1), y, fmt_pct(r.share, lang=lang), va="center", ha="left" if sign > 0 else "right", fontsize=8.5)
+                end = r.share
+                if _has_interval(r) and not bool(r.get("derived", False)):
+                    _interval(ax, y, r.lower, r.upper, sign=sign)
+                    end = r.upper
+                ax.text(sign * (end + 1), y, fmt_pct(r.share, lang=lang), va="center", ha="left" if sign > 0 else "right", fontsize=8.5)
+            elif pd.isna(r.lower):
+                continue
             else:
                 lo, hi = sorted((sign * r.lower, sign * r.upper))
                 _band(ax, y, lo, hi)
@@ -170,6 +231,140 @@ def plot_diverging(
 
 
 def add_barometer_caption(ax: Axes, question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None, synthetic: bool = False,
-                          source: str | None = None) -> Axes:
-    """Put the caption lines under the chart (separate from drawing the bars)."""
-    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic, source=source))
+                          source: str | None = None, **kwargs) -> Axes:
+    """Put the caption lines under the chart (separate from drawing the bars); ``kwargs`` as :func:`caption_lines`."""
+    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic, source=source, **kwargs))
+
+
+def _item_label(figures: pd.DataFrame, q: str, c: str, lang: str, width: int = 52) -> str:
+    row = figures[(figures.question_id == q) & (figures.category_id == c)].iloc[0]
+    return textwrap.fill(str(row[f"label_{lang}"]), width)
+
+
+def plot_breakdown(comparison: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi",
+                   synthetic: bool = False, counts: dict[str, int] | None = None) -> Axes:
+    """Municipalities minus joint authorities, per item: difference in percentage points with its Newcombe interval.
+
+    ``comparison`` is :func:`~kuntalib.barometer.estimates.compare_groups` output. Items whose
+    interval excludes 0 are drawn filled and marked "*"; the others hollow.
+    """
+    check_lang(lang)
+    order = {q: i for i, q in enumerate(("key_figures", "support", "partners", "types", "motivators", "achievements"))}
+    rows = comparison.assign(_o=comparison.question_id.map(order).fillna(99)).sort_values(["_o", "difference"], ascending=[False, True])
+    rows = rows.reset_index(drop=True)
+    ax = new_axes(ax, figsize=(10, 0.3 * len(rows) + 2))
+    for y, r in rows.iterrows():
+        sig = bool(r.significant)
+        color = PALETTE["vermillion"] if sig else PALETTE["blue"]
+        ax.plot([r.lower, r.upper], [y, y], color=color, linewidth=1.4)
+        ax.plot(r.difference, y, "o", color=color, markerfacecolor=color if sig else "white", markersize=5)
+        if sig:
+            ax.text(r.upper + 1, y, "*", va="center", fontsize=10, color=color)
+    ax.axvline(0, color="black", linewidth=0.8)
+    labels = [f"{_item_label(figures, r.question_id, r.category_id, lang, 60)}" for r in rows.itertuples()]
+    ax.set_yticks(range(len(rows)), labels, fontsize=7.5)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, lang=lang))
+    ax.set_xlabel(text("barometer.breakdown.xlabel", lang))
+    handles = [
+        Line2D([], [], color=PALETTE["vermillion"], marker="o", label=text("barometer.breakdown.significant", lang)),
+        Line2D([], [], color=PALETTE["blue"], marker="o", markerfacecolor="white", label=text("barometer.breakdown.not_significant", lang)),
+    ]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(text("barometer.breakdown.title", lang), loc="left", pad=22)
+    lines = textwrap.wrap(text("barometer.breakdown.caption", lang), 150)
+    if counts:
+        lines.append(text("barometer.charts.respondents_file", lang, **counts))
+    if synthetic:
+        mark_synthetic(ax, lang)
+        lines.append(SYNTHETIC_SOURCE[lang])
+    return add_caption(ax, lines)
+
+
+def plot_by_size(by_size: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi",
+                 synthetic: bool = False, question: str = "key_figures") -> Axes:
+    """Shares of one question's items by municipal size class, each with its 95 % Wilson interval."""
+    check_lang(lang)
+    sub = by_size[by_size.question_id == question]
+    items = sub.category_id.drop_duplicates().tolist()
+    classes = [c for c in SIZE_CLASSES if c in set(sub.size_class)] + sorted(set(sub.size_class) - set(SIZE_CLASSES))
+    ax = new_axes(ax, figsize=(9, 0.9 * len(items) + 1.8))
+    colors = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["vermillion"], PALETTE["sky"]]
+    step = 0.8 / max(len(classes), 1)
+    for j, cls in enumerate(classes):
+        g = sub[sub.size_class == cls].set_index("category_id")
+        for i, c in enumerate(items):
+            if c not in g.index:
+                continue
+            r = g.loc[c]
+            y = i - 0.4 + step * (j + 0.5)
+            ax.plot([r.lower, r.upper], [y, y], color=colors[j % len(colors)], linewidth=1.4)
+            ax.plot(r.share, y, "o", color=colors[j % len(colors)], markersize=5,
+                    label=f"{_size_label(cls, lang)} (n = {fmt_num(r.n, lang=lang)})" if i == 0 else None)
+    ax.set_yticks(range(len(items)), [_item_label(figures, question, c, lang, 40) for c in items], fontsize=8.5)
+    ax.set_xlim(0, 105)
+    ax.grid(axis="y", visible=False)
+    percent_axis(ax, "x", lang=lang)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+    ax.set_title(text("barometer.size.title", lang), loc="left", pad=22)
+    lines = textwrap.wrap(text("barometer.size.caption", lang), 150)
+    if synthetic:
+        mark_synthetic(ax, lang)
+        lines.append(SYNTHETIC_SOURCE[lang])
+    return add_caption(ax, lines)
+
+
+def _size_label(cls: str, lang: str) -> str:
+    return text(SIZE_CLASSES[cls], lang) if cls in SIZE_CLASSES else cls
+
+
+#: Press-release metrics published for both rounds: (2022 metric, 2018 metric, catalogue key of the label).
+ROUND_METRICS = (("adopted_any", "adopted_any_2018", "barometer.rounds.adopted_any"),
+                 ("responding_municipalities_share", "responding_municipalities_share_2018", "barometer.rounds.response_rate"))
+
+
+def plot_rounds(press: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi") -> Axes:
+    """The figures Kuntaliitto published for both the 2018 and the 2022 round, side by side.
+
+    Only metrics with a value for both rounds in ``press`` are drawn (:data:`ROUND_METRICS`); each
+    bar is labelled with its value, and the press releases are named under the chart.
+    """
+    check_lang(lang)
+    metrics = [m for m in ROUND_METRICS if m[0] in press.index and m[1] in press.index]
+    if not metrics:
+        raise ValueError("press releases hold no metric published for both rounds")
+    ax = new_axes(ax, figsize=(9, 1.3 * len(metrics) + 2.2))
+    colors = {"2018": PALETTE["sky"], "2022": PALETTE["blue"]}
+    for i, (new, old, _key) in enumerate(metrics):
+        y = len(metrics) - 1 - i
+        for dy, year, metric in ((0.18, "2018", old), (-0.18, "2022", new)):
+            v = float(press.loc[metric, "value"])
+            ax.barh(y + dy, v, height=0.34, color=colors[year], label=year if i == 0 else None)
+            ax.text(v + 1, y + dy, f"{year}: {fmt_pct(v, lang=lang)}", va="center", fontsize=9)
+    ax.set_yticks([len(metrics) - 1 - i for i in range(len(metrics))],
+                  [textwrap.fill(text(m[2], lang), 34) for m in metrics], fontsize=9)
+    ax.set_xlim(0, 112)
+    ax.grid(axis="y", visible=False)
+    percent_axis(ax, "x", lang=lang)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(text("barometer.rounds.title", lang), loc="left", pad=22)
+    responses = fmt_num(float(press.loc["responses", "value"]), lang=lang) if "responses" in press.index else NOT_PUBLISHED[lang]
+    lines = [text("barometer.rounds.caption", lang, responses=responses)]
+    for year, col in (("2018", 1), ("2022", 0)):
+        for m in metrics:
+            row = press.loc[m[col]]
+            lines.append(text("barometer.rounds.source", lang, year=year, what=text(m[2], lang), date=_press_date(str(row["date"]), lang),
+                              address=str(row["address"])))
+    return add_caption(ax, lines)
+
+
+def _press_date(value: str, lang: str) -> str:
+    """A press-release date as ``lang`` writes it; a bare year stays a year."""
+    from datetime import date
+
+    from kuntalib.theme import fmt_date
+
+    if len(value) == 4 and value.isdigit():
+        return value
+    return fmt_date(date.fromisoformat(value), lang)

@@ -1,10 +1,23 @@
 """Shares with Wilson intervals and finite-population correction, weights, group comparisons.
 
 statsmodels' ``proportion_confint(method="wilson")`` has no finite-population
-correction. Here the Wilson interval is computed with the effective sample
-size ``n_eff = n · (N − 1) / (N − n)``, i.e. the variance ``p(1−p)/n`` shrunk by
-the FPC factor ``(N − n)/(N − 1)``; with weights, ``n`` is Kish's effective
-size ``(Σw)² / Σw²``. When ``n = N`` the interval collapses to the estimate.
+correction. Here the Wilson interval is computed with an effective sample size.
+
+- One frame for everyone (``population=N``): ``n_eff = n · (N − 1) / (N − n)``, i.e. the
+  variance ``p(1−p)/n`` shrunk by the FPC factor ``(N − n)/(N − 1)``; with weights, ``n`` is
+  Kish's effective size ``(Σw)² / Σw²``. When ``n = N`` the interval collapses to the estimate.
+- One frame per stratum (``frames={"kunta": 309, "kuntayhtymä": None}``) and responses
+  clustered by organisation (``cluster="organisation_id"``): the design-based variance of the
+  ratio estimator ``p = Σwy / Σw`` by linearisation, strata independent, organisations as
+  primary units drawn without replacement from the stratum's frame::
+
+      var(p) = Σ_h (1 − f_h) · m_h / (m_h − 1) · Σ_c (z_hc − z̄_h)²,
+      z_hc = Σ_{i∈c} w_i (y_i − p) / Σw,   f_h = m_h / N_h
+
+  with ``m_h`` organisations responding in stratum ``h`` and ``f_h = 0`` where the frame is
+  unknown (no correction, stated). The design effect is ``deff = var(p) / (p(1−p)/n)`` and the
+  Wilson interval uses ``n_eff = p(1−p) / var(p)``. A stratum with one organisation adds no
+  variance term (its between-unit spread cannot be estimated); :func:`estimate_shares` reports it.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import pandas as pd
 
 from kuntalib.barometer.microdata import DERIVED_ITEMS
 
-__all__ = ["wilson_fpc", "estimate_shares", "poststratify", "compare_groups", "add_derived_items"]
+__all__ = ["wilson_fpc", "wilson_neff", "design_variance", "estimate_shares", "poststratify", "compare_groups", "add_derived_items"]
 
 
 def wilson_fpc(p: float, n: float, *, population: float | None = None, alpha: float = 0.05) -> tuple[float, float]:
@@ -37,6 +50,19 @@ def wilson_fpc(p: float, n: float, *, population: float | None = None, alpha: fl
         if n >= population:
             return (p, p)
         n = n * (population - 1) / (population - n)
+    return wilson_neff(p, n, alpha=alpha)
+
+
+def wilson_neff(p: float, n_eff: float, *, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval from an effective sample size (corrections already in ``n_eff``).
+
+    ``n_eff = inf`` (a census: no sampling variance) gives ``(p, p)``.
+    """
+    if not n_eff > 0:
+        return (float("nan"), float("nan"))
+    if np.isinf(n_eff):
+        return (p, p)
+    n = n_eff
     from scipy.stats import norm  # imported here: scipy.stats costs seconds at notebook start
 
     z = norm.ppf(1 - alpha / 2)
@@ -53,7 +79,8 @@ def add_derived_items(long: pd.DataFrame) -> pd.DataFrame:
     the one source item; ``same`` — a copy. Items are computed in the order of
     ``DERIVED_ITEMS`` so that one may build on another.
     """
-    base = long[["respondent_id", "org_type", "size_class", "weight"]].drop_duplicates("respondent_id")
+    extra = [c for c in ("organisation_id",) if c in long.columns]
+    base = long[["respondent_id", "org_type", "size_class", "weight", *extra]].drop_duplicates("respondent_id")
     out = long
     for (q, c), (src_q, src_c, rule) in DERIVED_ITEMS.items():
         src = out[(out.question_id == src_q) & out.category_id.isin(src_c)]
@@ -70,6 +97,37 @@ def add_derived_items(long: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def design_variance(y: np.ndarray, w: np.ndarray, strata: np.ndarray, clusters: np.ndarray,
+                    frames: dict[str, float | None]) -> tuple[float, float]:
+    """Share ``p = Σwy/Σw`` and its design-based variance (see the module text).
+
+    Parameters
+    ----------
+    y, w
+        0/1 answers and weights, one per response.
+    strata, clusters
+        Each response's stratum (a key of ``frames``) and organisation.
+    frames
+        Organisations in each stratum's population, None where not known (no correction).
+    """
+    total = w.sum()
+    p = float((w * y).sum() / total)
+    z = w * (y - p) / total
+    frame = pd.DataFrame({"h": strata, "c": clusters, "z": z})
+    var = 0.0
+    for h, g in frame.groupby("h", sort=True):
+        zc = g.groupby("c", sort=True)["z"].sum().to_numpy()
+        m = len(zc)
+        if m < 2:
+            continue
+        size = frames.get(str(h))
+        if size is not None and m > size:
+            raise ValueError(f"{m} organisations responded in stratum {h!r}, more than its frame of {size}")
+        f = m / size if size else 0.0
+        var += (1 - f) * m / (m - 1) * float(((zc - zc.mean()) ** 2).sum())
+    return p, var
+
+
 def estimate_shares(
     long: pd.DataFrame,
     *,
@@ -77,23 +135,60 @@ def estimate_shares(
     weighted: bool = False,
     alpha: float = 0.05,
     by: str | None = None,
+    frames: dict[str, float | None] | None = None,
+    strata: str = "org_type",
+    cluster: str | None = None,
 ) -> pd.DataFrame:
-    """Share (%) of each answer of each item with its Wilson–FPC interval.
+    """Share (%) of each answer of each item with its Wilson interval.
 
-    Shares are of the respondents who answered the item. Returns columns
-    question_id, category_id, answer, [by], n, n_eff, share, lower, upper.
+    Shares are of the respondents who answered the item.
+
+    Parameters
+    ----------
+    population
+        One frame for all respondents (the simple FPC of :func:`wilson_fpc`); ignored with ``frames``.
+    frames
+        Organisations in the population per stratum (values of column ``strata``); None for a
+        stratum whose frame is not known. With ``frames`` the variance is design-based
+        (:func:`design_variance`): per-stratum FPC and, with ``cluster``, responses clustered by
+        organisation.
+    cluster
+        Column naming each response's organisation (default: each response its own).
+
+    Returns
+    -------
+    pandas.DataFrame
+        question_id, category_id, answer, [by], n, n_eff, share, lower, upper and, with ``frames``,
+        ``deff`` (design effect; NaN where the share is 0 or 100 %) and ``organisations``.
     """
     keys = ["question_id", "category_id"] + ([by] if by else [])
+    # every answer given to a question is estimated for each of its items, 0 % included
+    options = long.groupby("question_id")["answer"].agg(lambda a: sorted(set(a))).to_dict()
     rows = []
     for key, g in long.groupby(keys, sort=True):
         w = g["weight"].to_numpy(float) if weighted else np.ones(len(g))
         n = len(g)
-        n_eff = w.sum() ** 2 / (w**2).sum()
-        for answer in sorted(g["answer"].unique()):
-            p = w[(g["answer"] == answer).to_numpy()].sum() / w.sum()
-            lo, hi = wilson_fpc(p, n_eff, population=population, alpha=alpha)
+        n_kish = w.sum() ** 2 / (w**2).sum()
+        orgs = g[cluster].to_numpy() if cluster and cluster in g.columns else g["respondent_id"].to_numpy()
+        for answer in options[key[0]]:
+            y = (g["answer"] == answer).to_numpy(float)
+            extra: dict[str, float] = {}
+            if frames is None:
+                p = w[y == 1].sum() / w.sum()
+                n_eff = n_kish
+                lo, hi = wilson_fpc(p, n_eff, population=population, alpha=alpha)
+            else:
+                p, var = design_variance(y, w, g[strata].astype(str).to_numpy(), orgs, frames)
+                srs = p * (1 - p) / n_kish
+                if srs > 0:
+                    n_eff = p * (1 - p) / var if var > 0 else float("inf")
+                    deff = var / srs
+                else:
+                    n_eff, deff = n_kish, float("nan")
+                lo, hi = wilson_neff(p, n_eff, alpha=alpha)
+                extra = {"deff": deff, "organisations": float(len(set(orgs)))}
             rows.append(dict(zip(keys, key, strict=True)) | {"answer": answer, "n": n, "n_eff": n_eff,
-                        "share": 100 * p, "lower": 100 * lo, "upper": 100 * hi})
+                        "share": 100 * p, "lower": 100 * lo, "upper": 100 * hi} | extra)
     return pd.DataFrame(rows)
 
 
@@ -118,7 +213,8 @@ def compare_groups(long: pd.DataFrame, *, by: str = "org_type", groups: tuple[st
     """Difference in the share answering ``answer`` between two groups, per item.
 
     Uses statsmodels' ``confint_proportions_2indep`` (Newcombe score interval)
-    and ``test_proportions_2indep`` (score test), unweighted.
+    and ``test_proportions_2indep`` (score test), unweighted, responses taken as independent.
+    ``significant`` is True where the interval excludes 0.
     """
     import warnings
 
@@ -137,5 +233,6 @@ def compare_groups(long: pd.DataFrame, *, by: str = "org_type", groups: tuple[st
             pval = test_proportions_2indep(ka, len(ga), kb, len(gb), method="score").pvalue
         rows.append({"question_id": q, "category_id": c, f"n_{a}": len(ga), f"n_{b}": len(gb),
                      f"share_{a}": 100 * ka / len(ga), f"share_{b}": 100 * kb / len(gb),
-                     "difference": 100 * (ka / len(ga) - kb / len(gb)), "lower": 100 * lo, "upper": 100 * hi, "p_value": pval})
+                     "difference": 100 * (ka / len(ga) - kb / len(gb)), "lower": 100 * lo, "upper": 100 * hi, "p_value": pval,
+                     "significant": bool(lo > 0 or hi < 0)})
     return pd.DataFrame(rows)

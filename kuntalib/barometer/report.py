@@ -9,13 +9,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from kuntalib.barometer.charts import add_barometer_caption, plot_bars, plot_diverging
-from kuntalib.barometer.estimates import add_derived_items, estimate_shares
+from kuntalib.barometer.estimates import add_derived_items, compare_groups, estimate_shares
 from kuntalib.barometer.published import YEAR, promoters_table
+from kuntalib.i18n import text
 
 if TYPE_CHECKING:
     from kuntalib.pipeline.steps import StepData
 
-__all__ = ["CHARTS", "plot_question", "figures_from_microdata", "figures_step"]
+__all__ = ["CHARTS", "DEFAULT_FRAMES", "bounds_table", "interval_text", "plot_question", "figures_from_microdata", "figures_step", "respondent_counts",
+           "breakdown_tables"]
 
 #: Charts in the order of the deck.
 CHARTS = ("key_figures", "support", "partners", "types", "motivators", "promoters", "achievements")
@@ -33,43 +35,149 @@ def plot_question(
     press: pd.DataFrame | None = None,
     synthetic: bool = False,
     source: str | None = None,
+    counts: dict[str, int] | None = None,
+    intervals: str | None = None,
 ) -> Axes:
-    """Draw one barometer chart with its question, respondents, N, year and source."""
+    """Draw one barometer chart with its question, respondents, N, year and source.
+
+    ``counts`` (from microdata, :func:`respondent_counts`) puts the file's own respondents and N in
+    the caption; ``intervals`` says there how the interval lines were computed.
+    """
     if question_id not in CHARTS:
         raise ValueError(f"unknown barometer chart {question_id!r}; one of {', '.join(CHARTS)}")
+    q = questions.loc[question_id]
+    rows = figures[figures.question_id == question_id]
     if question_id == "promoters":
         ax = plot_diverging(promoters_table(figures), ax=ax, lang=lang, synthetic=synthetic)
     else:
-        rows = figures[(figures.question_id == question_id) & (figures.answer == "yes")]
-        ax = plot_bars(rows, ax=ax, lang=lang, color=_COLORS[question_id], synthetic=synthetic)
-    q = questions.loc[question_id]
+        rows = rows[rows.answer == "yes"]
+        partial = str(q.get("other_categories", "none")) == "not_published"
+        ax = plot_bars(rows, ax=ax, lang=lang, color=_COLORS[question_id], synthetic=synthetic, other_categories=partial)
     ax.set_title(str(q[f"title_{lang}"]).split(" (")[0], loc="left", pad=22 if question_id == "promoters" else 6)
-    return add_barometer_caption(ax, q, lang=lang, year=YEAR, press=press, synthetic=synthetic, source=source)
+    n_range = (float(rows.n_min.min()), float(rows.n_max.max())) if counts is not None else None
+    bounds = counts is None and bool((~rows.published & rows.share.isna()).any())
+    return add_barometer_caption(ax, q, lang=lang, year=YEAR, press=press, synthetic=synthetic, source=source,
+                                 counts=counts, n_range=n_range, intervals=intervals, bounds=bounds)
 
 
-def figures_from_microdata(long: pd.DataFrame, figures: pd.DataFrame, *, population: float | None = None, weighted: bool = False) -> pd.DataFrame:
+def interval_text(frames: dict[str, float | None] | None, population: float | None, lang: str) -> str:
+    """How the interval lines were computed, for the caption of a microdata chart."""
+    from kuntalib.theme import fmt_num
+
+    if frames is None:
+        if population:
+            return text("barometer.intervals.one_frame", lang, frame=fmt_num(population, lang=lang))
+        return text("barometer.intervals.no_frame", lang)
+    parts = []
+    for kind, key in (("kunta", "barometer.intervals.municipalities"), ("kuntayhtymä", "barometer.intervals.joint")):
+        size = frames.get(kind)
+        fpc = text("barometer.intervals.fpc", lang, frame=fmt_num(size, lang=lang)) if size else text("barometer.intervals.no_fpc", lang)
+        parts.append(text(key, lang, fpc=fpc))
+    return text("barometer.intervals.strata", lang, municipalities=parts[0], joint=parts[1])
+
+
+def bounds_table(figures: pd.DataFrame, questions: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Unpublished shares with their tightest bounds and the constraint that sets each end, in ``lang``.
+
+    ``figures`` is the step's table (:func:`~kuntalib.barometer.bounds.apply_bounds` output).
+    """
+    from kuntalib.barometer.charts import ANSWERS
+    from kuntalib.theme import fmt_pct, fmt_range
+
+    by = figures.set_index(["question_id", "category_id", "answer"])
+
+    def ref_text(ref: str) -> str:
+        out = []
+        for part in filter(None, ref.split(";")):
+            q, c, a = (part.split("/") + ["", ""])[:3]
+            row = by.loc[(q, c, a)] if (q, c, a) in by.index else None
+            label = str(row[f"label_{lang}"]) if row is not None else c
+            if q == "promoters" and a in ANSWERS:
+                label += f" ({ANSWERS[a][lang]})"
+            value = f" {fmt_pct(row.share, lang=lang)}" if row is not None and pd.notna(row.share) else ""
+            out.append(f"{label}{value}")
+        return "; ".join(out)
+
+    def rule_text(rule: str, ref: str, side: str, value: float) -> str:
+        return text(f"barometer.bounds.{rule}.{side}", lang, ref=ref_text(ref), value=fmt_pct(value, lang=lang))
+
+    rows = []
+    for r in figures[figures.share.isna() & figures.lower.notna()].itertuples():
+        answer = ANSWERS[r.answer][lang] if r.answer in ANSWERS else ""
+        rows.append({
+            "question": str(questions.loc[r.question_id, f"title_{lang}"]).split(" (")[0],
+            "item": f"{getattr(r, f'label_{lang}')}" + (f" ({answer})" if answer else ""),
+            "bound_range": fmt_range(r.lower, r.upper, lang=lang, percent=True),
+            "lower_by": rule_text(r.lower_rule or "range", r.lower_ref, "lower", r.lower),
+            "upper_by": rule_text(r.upper_rule or "range", r.upper_ref, "upper", r.upper),
+        })
+    return pd.DataFrame(rows, columns=["question", "item", "bound_range", "lower_by", "upper_by"])
+
+
+#: Organisations in each stratum's population: 309 municipalities in 2022 (press_releases.csv); the number
+#: of joint authorities is not in the sources, so they get no finite-population correction.
+DEFAULT_FRAMES: dict[str, float | None] = {"kunta": 309, "kuntayhtymä": None}
+
+
+def figures_from_microdata(long: pd.DataFrame, figures: pd.DataFrame, *, population: float | None = None, weighted: bool = False,
+                           frames: dict[str, float | None] | None = None, cluster: str | None = None) -> pd.DataFrame:
     """The published table's rows with shares estimated from microdata.
 
-    ``share`` is the estimate, ``lower``/``upper`` its Wilson–FPC interval and
-    ``n_min``/``n_max`` the item's N; rows the microdata does not cover keep
-    a NaN share (drawn as not available).
+    ``share`` is the estimate, ``lower``/``upper`` its 95 % Wilson interval (per-stratum FPC and
+    clustering with ``frames``/``cluster``, see :func:`~kuntalib.barometer.estimates.estimate_shares`),
+    ``n_min``/``n_max`` the item's N and ``deff`` its design effect; rows the microdata does not
+    cover keep a NaN share (drawn as not available).
     """
-    est = estimate_shares(add_derived_items(long), population=population, weighted=weighted)
+    est = estimate_shares(add_derived_items(long), population=population, weighted=weighted, frames=frames, cluster=cluster)
     est = est.set_index(["question_id", "category_id", "answer"])
     out = figures.copy()
+    out["deff"] = float("nan")
     for i, r in out.iterrows():
         key = (r.question_id, r.category_id, r.answer)
         if key in est.index:
             e = est.loc[key]
             out.loc[i, ["share", "lower", "upper", "n_min", "n_max"]] = [e.share, e.lower, e.upper, e.n, e.n]
+            out.loc[i, "deff"] = e.get("deff", float("nan"))
         else:
-            out.loc[i, "share"] = float("nan")
+            out.loc[i, ["share", "lower", "upper"]] = float("nan")
     out["published"] = False
     return out
 
 
+def respondent_counts(long: pd.DataFrame) -> dict[str, int]:
+    """Responses and organisations by type in accepted microdata (for captions)."""
+    resp = long.drop_duplicates("respondent_id")
+    org_col = "organisation_id" if "organisation_id" in resp.columns else "respondent_id"
+    out = {"responses": len(resp), "organisations": int(resp[org_col].nunique())}
+    for key, kind in (("municipalities", "kunta"), ("joint", "kuntayhtymä")):
+        sub = resp[resp.org_type == kind]
+        out[f"responses_{key}"] = len(sub)
+        out[key] = int(sub[org_col].nunique())
+    return out
+
+
+def breakdown_tables(long: pd.DataFrame, figures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Municipality vs joint authority (Newcombe difference) and municipal size classes, yes/no items.
+
+    ``by_org_type``: :func:`~kuntalib.barometer.estimates.compare_groups` of every yes/no item the
+    figures table holds. ``by_size_class``: shares of each yes/no item by ``size_class`` among
+    municipalities (Wilson, no FPC: the frame per class is not in the sources); empty when the file
+    has fewer than two known classes.
+    """
+    items = figures[figures.answer == "yes"][["question_id", "category_id"]].drop_duplicates()
+    full = add_derived_items(long).merge(items, on=["question_id", "category_id"])
+    cmp = compare_groups(full)
+    muni = full[(full.org_type == "kunta") & (full.size_class != "ei tiedossa")]
+    by_size = pd.DataFrame(columns=["question_id", "category_id", "size_class", "answer", "n", "n_eff", "share", "lower", "upper"])
+    if muni.size_class.nunique() >= 2:
+        by_size = estimate_shares(muni, by="size_class")
+        by_size = by_size[by_size.answer == "yes"].reset_index(drop=True)
+    return {"by_org_type": cmp, "by_size_class": by_size}
+
+
 def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, population: float | None = None,
-                 weighted: bool = False, synthetic: bool = False) -> StepData:
+                 weighted: bool = False, synthetic: bool = False, frames: dict[str, float | None] | None = None,
+                 mapping: str | Path | None = None) -> StepData:
     """The language-neutral step of the barometer notebook (for :func:`kuntalib.pipeline.steps.run_step`).
 
     Parameters
@@ -78,24 +186,33 @@ def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, 
         The published figures (:func:`~kuntalib.barometer.published.load_published`).
     microdata
         A microdata file (CSV, Excel, SPSS) to estimate from, or None for the published figures.
-    population, weighted
-        As in :func:`figures_from_microdata`.
+    population, weighted, frames
+        As in :func:`figures_from_microdata`; ``frames`` (per stratum) wins over ``population`` and
+        clusters responses by ``organisation_id``.
     synthetic
         The microdata file's sidecar marks it synthetic.
+    mapping
+        Mapping file for an export with the survey tool's own headers (:func:`~kuntalib.barometer.microdata.load_mapping`).
 
     Returns
     -------
     StepData
-        Tables ``figures`` (and ``rejected`` with microdata); values ``synthetic``, ``summary`` and, with
-        microdata, ``rows``, ``accepted`` and ``rejected`` (data rows of the file).
+        Published figures: table ``figures`` with the tightest bounds of unpublished shares
+        (:func:`~kuntalib.barometer.bounds.apply_bounds`). Microdata: tables ``figures``,
+        ``rejected``, ``by_org_type`` and ``by_size_class``; values ``synthetic``, ``summary``,
+        ``rows``, ``accepted``, ``rejected`` (data rows of the file) and the respondent counts of
+        :func:`respondent_counts`.
     """
+    from kuntalib.barometer.bounds import apply_bounds
     from kuntalib.barometer.microdata import read_wide
     from kuntalib.pipeline.steps import StepData
 
     if microdata is None:
-        return StepData({"figures": figures}, {"synthetic": False, "summary": "published figures"})
-    parsed = read_wide(microdata, figures)
-    est = figures_from_microdata(parsed.data, figures, population=population, weighted=weighted)
-    return StepData({"figures": est, "rejected": parsed.rejected},
+        return StepData({"figures": apply_bounds(figures)}, {"synthetic": False, "summary": "published figures"})
+    parsed = read_wide(microdata, figures, mapping=mapping)
+    est = figures_from_microdata(parsed.data, figures, population=population, weighted=weighted, frames=frames,
+                                 cluster="organisation_id" if frames is not None else None)
+    return StepData({"figures": est, "rejected": parsed.rejected, **breakdown_tables(parsed.data, figures)},
                     {"synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary(), "rows": parsed.n_rows,
-                     "accepted": parsed.n_accepted_rows, "rejected": parsed.n_rows - parsed.n_accepted_rows})
+                     "accepted": parsed.n_accepted_rows, "rejected": parsed.n_rows - parsed.n_accepted_rows,
+                     **respondent_counts(parsed.data)})

@@ -12,12 +12,22 @@ Construction, per question:
   every other category is chosen only among the rest.
 - ``types``: 183 respondents answer (item Ns drawn in 171–183, nested);
   ``adopted`` respondents choose at least one type, the others none.
+- unpublished shares are drawn within the tightest bounds of
+  :func:`kuntalib.barometer.bounds.apply_bounds`, in chart order.
 - ``promoters``: each factor answered by 156–159 of the 159 respondents with a
   most significant innovation; counts for promoted / barrier from the
   published shares, unpublished shares drawn ascending in chart order with
   barrier < promoted.
 - ``key_figures/established``: answered by all respondents (its N is not
   published).
+- ``organisation_id``: the 195 responses come from 121 municipalities and 40
+  joint authorities (the press release's counts), so some organisations
+  answered more than once; repeat responses share their organisation's size
+  class. Drawn after everything else, so the answers do not depend on it.
+
+:func:`webropol_export` rewrites the same answers the way a survey tool exports
+them (its own Finnish headers "N. Kysymys – Vaihtoehto", option words) with the
+mapping file that reads it back.
 
 A count ``k`` for share ``s`` of ``n`` is the integer nearest ``s·n/100`` whose
 rounded percentage is ``s``.
@@ -30,7 +40,11 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["generate_synthetic", "write_synthetic", "count_for", "round_half_up", "reproduction_errors"]
+__all__ = ["generate_synthetic", "write_synthetic", "count_for", "round_half_up", "reproduction_errors", "webropol_export",
+           "write_webropol_export", "QUESTION_NUMBERS"]
+
+#: Question numbers of the synthetic survey-tool export (as the questionnaire might number them).
+QUESTION_NUMBERS = {"key_figures": 1, "support": 2, "partners": 3, "types": 4, "motivators": 5, "promoters": 6, "achievements": 7}
 
 
 def round_half_up(x: float) -> int:
@@ -77,7 +91,10 @@ def generate_synthetic(figures: pd.DataFrame, *, rng: int | np.random.Generator 
     n_respondents
         Respondents in all (the 2022 round had 195 responses).
     """
+    from kuntalib.barometer.bounds import apply_bounds
+
     gen = _rng(rng)
+    figures = apply_bounds(figures) if figures.share.isna().any() else figures  # draws within the tightest bounds
     ids = np.array([f"s{i:04d}" for i in range(1, n_respondents + 1)])
     n_kunta = round_half_up(n_respondents * 121 / 161)
     org = np.array(["kunta"] * n_kunta + ["kuntayhtymä"] * (n_respondents - n_kunta))
@@ -98,7 +115,7 @@ def generate_synthetic(figures: pd.DataFrame, *, rng: int | np.random.Generator 
         rows = figures[figures.question_id == q]
         n = int(rows.n_max.iloc[0])
         answerers = choose(all_idx, n)
-        shares = _shares(rows, gen, ordered=q != "achievements")
+        shares = _shares(rows, gen, ordered=True)
         pool = answerers
         if none_cat:
             nones = choose(answerers, count_for(shares[none_cat], n))
@@ -152,7 +169,26 @@ def generate_synthetic(figures: pd.DataFrame, *, rng: int | np.random.Generator 
     est[:] = "0"
     k = figures[(figures.question_id == "key_figures") & (figures.category_id == "established")].share.iloc[0]
     est[choose(all_idx, count_for(float(k), n_respondents))] = "1"
+    wide.insert(1, "organisation_id", _organisations(org, size, n_respondents, gen))
     return pd.concat([wide, pd.DataFrame(dict(sorted(cols.items())))], axis=1)
+
+
+def _organisations(org: np.ndarray, size: np.ndarray, n_respondents: int, gen: np.random.Generator) -> np.ndarray:
+    """Organisation ids: 121 municipalities and 40 joint authorities per 195 responses; repeats keep their size class."""
+    out = np.empty(n_respondents, dtype=object)
+    for kind, n_org_195, prefix in (("kunta", 121, "k"), ("kuntayhtymä", 40, "y")):
+        idx = np.flatnonzero(org == kind)
+        n_org = min(len(idx), max(1, round_half_up(n_respondents * n_org_195 / 195)))
+        firsts = [int(idx[size[idx] == s][0]) for s in dict.fromkeys(size[idx])]
+        rest = np.setdiff1d(idx, firsts)
+        primary = sorted(firsts + gen.choice(rest, size=max(0, n_org - len(firsts)), replace=False).tolist())
+        ids = {i: f"{prefix}{n:03d}" for n, i in enumerate(primary, 1)}
+        for i in idx:
+            if i not in ids:
+                same = [j for j in primary if size[j] == size[i]]
+                ids[int(i)] = ids[int(same[int(gen.integers(len(same)))])]
+            out[i] = ids[int(i)]
+    return out
 
 
 def reproduction_errors(figures: pd.DataFrame, estimates: pd.DataFrame) -> list[str]:
@@ -175,3 +211,50 @@ def reproduction_errors(figures: pd.DataFrame, estimates: pd.DataFrame) -> list[
 def write_synthetic(path, figures: pd.DataFrame, *, rng: int = 2022) -> None:
     """Write the synthetic export as UTF-8 CSV with ';' separators (as Finnish survey tools do)."""
     generate_synthetic(figures, rng=rng).to_csv(path, sep=";", index=False, lineterminator="\n", encoding="utf-8")
+
+
+_ORG_WORDS = {"kunta": "Kunta", "kuntayhtymä": "Kuntayhtymä"}
+_PROMOTER_WORDS = {"1": "EDISTI innovaatiota", "2": "ei merkityksellinen tässä yhteydessä", "3": "OLI ESTEENÄ innovaatiolle"}
+_ID_HEADERS = {"respondent_id": "Vastaajan tunnus", "organisation_id": "Organisaatio", "org_type": "Organisaation tyyppi",
+               "size_class": "Kunnan kokoluokka", "synthetic": "Synteettinen aineisto (ei todellisia vastauksia)"}
+
+
+def webropol_export(wide: pd.DataFrame, figures: pd.DataFrame, questions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The synthetic answers as a survey tool exports them, and the mapping file that reads them back.
+
+    Headers are Finnish, "N. Kysymys – Vaihtoehto" (question wording from ``questions``, option
+    from ``label_fi``); organisation types and promoter answers are words; a response-time
+    column is added and mapped to ``-`` (not read).
+
+    Returns
+    -------
+    (export, mapping)
+        The export frame (strings) and a frame with columns ``header`` and ``field``.
+    """
+    labels = figures.drop_duplicates(["question_id", "category_id"]).set_index(["question_id", "category_id"])["label_fi"]
+    heads: dict[str, str] = {}
+    for col in wide.columns:
+        if col in _ID_HEADERS:
+            heads[col] = _ID_HEADERS[col]
+            continue
+        q, c = col.split("__", 1)
+        title = str(questions.loc[q, "title_fi"]).split(" (")[0]
+        label = str(labels[(q, c)])
+        heads[col] = f"{QUESTION_NUMBERS[q]}. {label}" if q == "key_figures" else f"{QUESTION_NUMBERS[q]}. {title} – {label}"
+    export = wide.copy()
+    export["org_type"] = export["org_type"].map(_ORG_WORDS)
+    for col in [c for c in export.columns if c.startswith("promoters__")]:
+        export[col] = export[col].map(lambda v: _PROMOTER_WORDS.get(v, v))
+    times = pd.date_range("2022-05-02 09:00", periods=len(export), freq="37min")
+    export.insert(1, "time", [f"{t.day}.{t.month}.{t.year} {t:%H:%M}" for t in times])
+    heads["time"] = "Vastausaika"
+    mapping = pd.DataFrame({"header": [heads[c] for c in export.columns],
+                            "field": ["-" if c == "time" else c for c in export.columns]})
+    return export.rename(columns=heads), mapping
+
+
+def write_webropol_export(export_path, mapping_path, figures: pd.DataFrame, questions: pd.DataFrame, *, rng: int = 2022) -> None:
+    """Write :func:`webropol_export` of the seeded synthetic data: export as ';' CSV, mapping as CSV (UTF-8)."""
+    export, mapping = webropol_export(generate_synthetic(figures, rng=rng), figures, questions)
+    export.to_csv(export_path, sep=";", index=False, lineterminator="\n", encoding="utf-8")
+    mapping.to_csv(mapping_path, index=False, lineterminator="\n", encoding="utf-8")
