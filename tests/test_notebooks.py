@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -17,14 +18,24 @@ def test_barometer_notebook_on_synthetic_microdata(tmp_path, monkeypatch, lang):
     monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
     pm.execute_notebook(
         str(REPO / "notebooks" / "01_barometer.ipynb"), str(tmp_path / "nb.ipynb"),
-        parameters={"lang": lang, "source": "barometer/2022/synthetic_microdata.csv"},
+        parameters={"lang": lang, "source": "barometer/2022/synthetic_webropol_export.csv",
+                    "mapping_file": "barometer/2022/webropol_mapping.csv"},
         kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"),
     )
     figs = tmp_path / "out" / "figures" / "01_barometer" / lang
-    assert {p.stem for p in figs.glob("*.png")} == {"key_figures", "support", "partners", "types", "motivators", "promoters", "achievements"}
-    assert "SYNTETISKA DATA" in (figs / "support.svg").read_text(encoding="utf-8")
-    rejected = tmp_path / "out" / "tables" / "01_barometer" / lang / "microdata_rejected.csv"
+    assert {p.stem for p in figs.glob("*.png")} == {"key_figures", "support", "partners", "types", "motivators", "promoters",
+                                                    "achievements", "rounds_2018_2022", "breakdown_org_type", "breakdown_size_class"}
+    support = (figs / "support.svg").read_text(encoding="utf-8")
+    assert "SYNTETISKA DATA" in support
+    # the file's own counts in the caption, and an interval line over every one of the 12 bars
+    assert "195 svar från 161 organisationer" in support and "121 kommuner (147 svar)" in support
+    assert support.count('id="LineCollection_') >= 12
+    assert "SYNTETISKA DATA" in (figs / "breakdown_org_type.svg").read_text(encoding="utf-8")
+    tables = tmp_path / "out" / "tables" / "01_barometer" / lang
+    rejected = tables / "microdata_rejected.csv"
     assert rejected.read_text().strip() == "line,column,value,reason"
+    cmp = pd.read_csv(tables / "breakdown_org_type.csv")
+    assert {"difference", "lower", "upper", "significant", "synthetic"} <= set(cmp.columns)
 
 
 def test_strategy_notebook_runs_the_old_file_with_one_round(tmp_path, monkeypatch):
@@ -124,7 +135,7 @@ def test_device_data_notebook_runs_on_bundles(tmp_path, monkeypatch):
 
 
 FIGURES = {
-    "01_barometer": {"key_figures", "support", "partners", "types", "motivators", "promoters", "achievements"},
+    "01_barometer": {"key_figures", "support", "partners", "types", "motivators", "promoters", "achievements", "rounds_2018_2022"},
     "02_device_data": {"kotidigi_timeline", "kotidigi_solution", "quality_rejected", "quality_flags", "conformance",
                        "adherence", "alerts", "bp_trend", "cost_benefit_tornado"},
     "03_scenarios": {"futures_table", "sector_profile", "consistency", "competence_matrix", "competence_overlap", "budget",

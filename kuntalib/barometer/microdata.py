@@ -114,11 +114,12 @@ def item_columns(figures: pd.DataFrame) -> dict[str, tuple[str, str]]:
 
 
 def normalise_header(text: object) -> str:
-    """A header as compared with the mapping: Unicode NFC, dashes as '–', whitespace collapsed, case folded."""
+    """A header as compared with the mapping: Unicode NFC, dashes (and a spaced hyphen) as '–', whitespace collapsed, case folded."""
     t = unicodedata.normalize("NFC", str(text))
     for dash in ("\u2014", "\u2012", "\u2013", "\u2212"):
         t = t.replace(dash, "–")
-    return " ".join(t.split()).casefold()
+    t = " ".join(t.split())
+    return t.replace(" - ", " – ").casefold()  # a spaced hyphen separates question and option like a dash
 
 
 def load_mapping(path: str | Path, figures: pd.DataFrame) -> dict[str, str]:
