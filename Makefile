@@ -51,7 +51,7 @@ catalog: $(STAMP)  ## after adding keys to kuntalib/locale/kuntalib.pot: add the
 lint: $(STAMP)  ## ruff over the package, tests, benchmarks and the notebooks' code
 	$(BIN)/ruff check $(LINTED)
 
-bench: $(STAMP)  ## benchmarks: ingest vs DuckDB/fhir.resources/fhiry, national-scale memory, build vs papermill loop
+bench: $(STAMP)  ## benchmarks: ingest vs DuckDB/fhir.resources/fhiry, national-scale memory, build vs papermill loop, survey reader vs pandas
 	$(BIN)/python benchmarks/run_all.py
 
 clean:  ## remove built outputs (not data/raw)

@@ -3,7 +3,8 @@
 1. ingest of simulated FHIR NDJSON: kuntalib (local processes and Dask) vs DuckDB, fhir.resources,
    fhiry — throughput and peak memory — plus the simulator's throughput;
 2. national-scale simulation: peak memory as the cohort grows with a fixed batch (bounded memory);
-3. the full notebook build vs a sequential papermill loop, and the no-op rebuild.
+3. the full notebook build vs a sequential papermill loop, and the no-op rebuild;
+4. reading a 200 000-row survey export with every check vs pandas.read_csv (target < 5 s, < 500 MB).
 
     .venv/bin/python benchmarks/run_all.py            # or: make bench
     .venv/bin/python benchmarks/run_all.py --quick    # smaller inputs, one repeat
@@ -30,6 +31,8 @@ def main() -> int:
                                        "--days", "28", "--batch", "500"]),
         ("build vs sequential papermill", ["build_vs_sequential.py", "--repeat", "1" if args.quick else "3",
                                            "--lang", "fi" if args.quick else "fi,sv,en"]),
+        ("survey microdata reader", ["microdata_read.py", "--rows", "50000" if args.quick else "200000",
+                                     "--repeat", "1" if args.quick else "3"]),
     ]
     failed = 0
     for title, cmd in runs:

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -58,6 +61,7 @@ ID_COLUMNS = ("respondent_id", "org_type")
 OPTIONAL_COLUMNS = ("organisation_id", "size_class", "weight", "synthetic")
 #: The mapping file's value for an export column that is deliberately not read (timestamps, free text).
 IGNORE = "-"
+_IGNORED = "\x00ignored:"
 
 _YES = {"1", "1.0", "kyllä", "kylla", "k", "ja", "yes", "y", "x", "true"}
 _NO = {"0", "0.0", "ei", "e", "nej", "no", "n", "false"}
@@ -169,14 +173,15 @@ def load_mapping(path: str | Path, figures: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _headers(raw: pd.DataFrame, rows: int) -> list[str]:
-    """Column headers from the first ``rows`` (1 or 2) rows of a header-less frame of strings."""
-    first = [str(v).strip() for v in raw.iloc[0]]
+def _headers(raw: list[list[str]], rows: int) -> list[str]:
+    """Column headers from the first ``rows`` (1 or 2) records."""
+    first = [str(v).strip() for v in raw[0]]
     if rows == 1:
         return first
-    second = [str(v).strip() for v in raw.iloc[1]] if len(raw) > 1 else [""] * len(first)
+    second = [str(v).strip() for v in raw[1]] if len(raw) > 1 else [""] * len(first)
+    second += [""] * (len(first) - len(second))
     out, question = [], ""
-    for top, option in zip(first, second, strict=True):
+    for top, option in zip(first, second[: len(first)], strict=True):
         if top:
             question = top
         if option and (top or question):
@@ -187,64 +192,174 @@ def _headers(raw: pd.DataFrame, rows: int) -> list[str]:
 
 
 def _delimiter(text: str, sample_lines: int = 50) -> str:
-    """';', tab or ',': the one that splits the first lines into the same number of fields, most fields first.
+    """';', tab or ',': the one under which most of the first lines have the header's number of fields.
 
     Headers of real exports hold commas ("Yliopistot, korkeakoulut, …"), so the header line
-    alone cannot decide.
+    alone cannot decide; a few malformed rows must not either. Ties go to more fields.
     """
-    head = "\n".join(text.splitlines()[:sample_lines])
-    best, best_fields = ",", 1
+    head = "".join(itertools.islice(io.StringIO(text), sample_lines))
+    best, best_score = ",", (0.0, 1)
     for sep in (";", "\t", ","):
         try:
-            counts = {len(r) for r in csv.reader(io.StringIO(head), delimiter=sep) if r}
+            records = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if r]
         except csv.Error:
             continue
-        if len(counts) == 1 and (n := counts.pop()) > best_fields:
-            best, best_fields = sep, n
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        score = (sum(len(r) == width for r in records) / len(records), width)
+        if score > best_score:
+            best, best_score = sep, score
     return best
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "cp1252"):
+def decode(path: Path, raw: bytes) -> str:
+    """The text of a CSV export: UTF-8 (with or without BOM), UTF-16 by its BOM, else cp1252; others refused by name.
+
+    Raises
+    ------
+    MicrodataError
+        For an empty file, UTF-16 without a byte-order mark, or bytes that are neither UTF-8 nor
+        cp1252 (naming the byte offset).
+    """
+    if not raw.strip():
+        raise MicrodataError(f"{path}: the file is empty")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise MicrodataError(f"{path}: neither UTF-8 nor cp1252 text")
-    sep = _delimiter(text)
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=None)
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise MicrodataError(f"{path}: UTF-16 by its byte-order mark, but byte {exc.start} is not UTF-16") from exc
+    if b"\x00" in raw[:4096]:
+        raise MicrodataError(f"{path}: NUL bytes: UTF-16 or UTF-32 without a byte-order mark, or not a text file; "
+                             "save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as utf8:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise MicrodataError(f"{path}: byte {utf8.start} is not UTF-8 and byte {exc.start} is not cp1252; "
+                                 "save the export as UTF-8") from exc
 
 
-def _read_any(path: Path, header_rows: int | None, known: set[str]) -> tuple[pd.DataFrame, int]:
-    """Frame of strings with its headers and the line number of its first data row.
+@dataclass
+class _Table:
+    """Records of strings, each with the physical line (or sheet row) it starts on; at most ``size_hint`` of them."""
+
+    records: Iterator[tuple[int, list[str]]]
+    size_hint: int
+    value_labels: dict[str, dict]
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their ends, one at a time (a StringIO would hold four bytes a character)."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end + 1]
+        start = end + 1
+    if start < len(text):
+        yield text[start:]
+
+
+def _csv_records(path: Path) -> _Table:
+    text = decode(path, path.read_bytes())
+    reader = csv.reader(_lines(text), delimiter=_delimiter(text))
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        start = 1
+        try:
+            for rec in reader:
+                if rec:  # only a truly empty line is skipped; a line of empty fields is a row (and rejected)
+                    yield start, rec
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise MicrodataError(f"{path}: line {reader.line_num}: {exc}") from exc
+
+    return _Table(records(), text.count("\n") + 1, {})
+
+
+def _excel_records(path: Path, sheet: str | int | None) -> _Table:
+    try:
+        sheets = pd.read_excel(path, sheet_name=None if sheet is None else sheet, header=None, dtype=str, keep_default_na=False)
+    except (ValueError, KeyError) as exc:
+        raise MicrodataError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
+    if not isinstance(sheets, dict):
+        sheets = {str(sheet): sheets}
+    filled = {name: df for name, df in sheets.items() if (df.astype(str).apply(lambda c: c.str.strip()) != "").any().any()}
+    if not filled:
+        raise MicrodataError(f"{path}: no sheet holds data")
+    if len(filled) > 1:
+        raise MicrodataError(f"{path}: {len(filled)} sheets hold data ({', '.join(map(str, filled))}); "
+                             "keep the answers on one sheet or name it with sheet=")
+    df = next(iter(filled.values())).fillna("").astype(str)
+    # the sheet's row number (openpyxl keeps leading empty rows); wholly empty rows are formatting, not data
+    records = [(i + 1, list(row)) for i, row in enumerate(df.itertuples(index=False, name=None)) if any(v.strip() for v in row)]
+    return _Table(iter(records), len(records), {})
+
+
+def _spss_number(v: object) -> str:
+    """An SPSS value as text: integers without a decimal point or exponent, other numbers exactly (shortest repr)."""
+    if isinstance(v, float):
+        if v != v:  # NaN: system missing
+            return ""
+        return str(int(v)) if v.is_integer() else repr(v)
+    return "" if v is None else str(v)
+
+
+def _spss_records(path: Path) -> _Table:
+    import pyreadstat
+
+    try:
+        df, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and others
+        raise MicrodataError(f"{path}: not a readable SPSS file: {exc}") from exc
+    records = [(0, list(df.columns))] + [(i, [_spss_number(v) for v in row]) for i, row in enumerate(df.itertuples(index=False, name=None), 1)]
+    return _Table(iter(records), len(records), dict(meta.variable_value_labels))
+
+
+def _read_any(path: Path, header_rows: int | None, known: set[str], sheet: str | int | None = None
+              ) -> tuple[pd.DataFrame, list[int], list[dict], dict[str, dict]]:
+    """Frame of strings with its headers, each row's physical line, rows rejected for their field count, value labels.
 
     ``header_rows`` None: two header rows when the joined headers match more of ``known``
     (normalised names) than the first row alone.
     """
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".xlsx", ".xlsm", ".xls"}:
-        raw = _read_csv(path) if suffix in {".csv", ".txt"} else pd.read_excel(path, dtype=str, keep_default_na=False, header=None)
-        if raw.empty:
-            raise MicrodataError(f"{path}: no header row")
-        rows = header_rows
-        if rows is None:
-            score = {n: sum(normalise_header(h) in known for h in _headers(raw, n)) for n in (1, 2)}
-            rows = 2 if len(raw) > 1 and score[2] > score[1] else 1
-        if rows not in (1, 2):
-            raise MicrodataError(f"{path}: header_rows must be 1 or 2, not {rows}")
-        df = raw.iloc[rows:].reset_index(drop=True)
-        df.columns = _headers(raw, rows)
-        return df, rows + 1
-    if suffix in {".sav", ".zsav"}:
-        import pyreadstat
-
-        df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=True)
-        df = df.astype(object).where(df.notna(), "")
-        return df.map(lambda v: format(v, "g") if isinstance(v, float) else str(v)), 1
-    raise MicrodataError(f"{path}: unsupported file type {suffix!r} (csv, xlsx or sav)")
+    if suffix in {".csv", ".txt"}:
+        table = _csv_records(path)
+    elif suffix in {".xlsx", ".xlsm", ".xls"}:
+        table = _excel_records(path, sheet)
+    elif suffix in {".sav", ".zsav"}:
+        table = _spss_records(path)
+        header_rows = 1
+    else:
+        raise MicrodataError(f"{path}: unsupported file type {suffix!r} (csv, xlsx or sav)")
+    head = list(itertools.islice(table.records, 2))
+    if not head:
+        raise MicrodataError(f"{path}: no header row")
+    rows = header_rows
+    if rows is None:
+        score = {n: sum(normalise_header(h) in known for h in _headers([r for _l, r in head], n)) for n in (1, 2)}
+        rows = 2 if len(head) > 1 and score[2] > score[1] else 1
+    if rows not in (1, 2):
+        raise MicrodataError(f"{path}: header_rows must be 1 or 2, not {rows}")
+    headers = _headers([r for _l, r in head], rows)
+    width = len(headers)
+    # rows go straight into one object grid: no list per row kept (a national file has 200 000 rows)
+    grid = np.empty((max(table.size_hint, 0), width), dtype=object)
+    lines: list[int] = []
+    bad: list[dict] = []
+    for line, rec in itertools.chain(head[rows:], table.records):
+        if len(rec) == width:
+            grid[len(lines)] = rec
+            lines.append(line)
+        else:
+            bad.append({"line": line, "column": "", "value": f"{len(rec)} fields",
+                        "reason": f"expected {width} fields (as the header), found {len(rec)}"})
+    grid = grid[: len(lines)]
+    value_labels = table.value_labels
+    df = pd.DataFrame(grid, columns=pd.Index(headers, dtype=object), dtype=object, copy=False)  # object: no string-array copy
+    return df, lines, bad, value_labels
 
 
 def _norm(value: str) -> str:
@@ -256,7 +371,7 @@ def _columns(cols: list[tuple[int, str]]) -> str:
 
 
 def read_wide(path: str | Path, figures: pd.DataFrame, *, mapping: str | Path | dict[str, str] | None = None,
-              header_rows: int | None = None) -> ParseResult:
+              header_rows: int | None = None, sheet: str | int | None = None) -> ParseResult:
     """Read a wide survey export (CSV, Excel or SPSS) into long format.
 
     Parameters
@@ -270,6 +385,9 @@ def read_wide(path: str | Path, figures: pd.DataFrame, *, mapping: str | Path | 
         headers; None when the headers are kuntalib's field names.
     header_rows
         1 or 2 header rows (CSV and Excel); None to detect.
+    sheet
+        The Excel sheet to read; None reads the only sheet holding data (several are an error
+        that lists them).
 
     Raises
     ------
@@ -283,7 +401,7 @@ def read_wide(path: str | Path, figures: pd.DataFrame, *, mapping: str | Path | 
         mapping = load_mapping(mapping, figures)
     fields = set(items) | set(ID_COLUMNS) | set(OPTIONAL_COLUMNS)
     known = set(mapping) if mapping is not None else {normalise_header(f) for f in fields}
-    df, first_line = _read_any(path, header_rows, known)
+    df, lines, bad, value_labels = _read_any(path, header_rows, known, sheet)
     headers = [str(c).strip() for c in df.columns]
     seen: dict[str, int] = {}
     twice = []
@@ -306,80 +424,178 @@ def read_wide(path: str | Path, figures: pd.DataFrame, *, mapping: str | Path | 
         double = [f"{f!r} from {_columns(cols)}" for f, cols in by_field.items() if len(cols) > 1]
         if double:
             raise MicrodataError(f"{path}: doubly mapped: " + "; ".join(double))
-        keep = [i for i, f in enumerate(target) if f != IGNORE]
-        df = df.iloc[:, keep]
-        df.columns = [target[i] for i in keep]
+        value_labels = {f: value_labels[h] for h, f in zip(headers, target, strict=True) if f != IGNORE and h in value_labels}
+        # left-out columns keep a name no field has (no copy of the frame to drop them)
+        df.columns = [f if f != IGNORE else f"{_IGNORED}{i}" for i, f in enumerate(target)]
     else:
         df.columns = headers
     for col in ID_COLUMNS:
         if col not in df.columns:
             raise MicrodataError(f"{path}: required column {col!r} missing")
-    unknown = [(pos, c) for pos, c in enumerate(df.columns, 1) if c not in fields]
+    unknown = [(pos, c) for pos, c in enumerate(df.columns, 1) if c not in fields and not c.startswith(_IGNORED)]
     if unknown:
         raise MicrodataError(
             f"{path}: {_columns(unknown)} not an item of the codebook "
             f"(expected <question_id>__<category_id>, e.g. 'support__user_ideas', or a mapping file)"
         )
-    return wide_to_long(df, items, source=str(path), first_line=first_line)
+    box = [df]
+    del df  # the long table is built after the wide grid is let go (memory of a national file)
+    return _wide_to_long(box, items, source=str(path), lines=lines, rejected_rows=bad, value_labels=value_labels)
 
 
-def wide_to_long(df: pd.DataFrame, items: dict[str, tuple[str, str]], *, source: str, first_line: int = 2) -> ParseResult:
-    """Validate a wide frame of strings row by row; convert accepted rows to long format."""
-    records: list[dict] = []
-    rejected: list[dict] = []
-    seen: set[str] = set()
-    for i, row in enumerate(df.to_dict("records")):
-        line = first_line + i
-        problems: list[tuple[str, str, str]] = []
-        rid = str(row["respondent_id"]).strip()
-        if not rid:
-            problems.append(("respondent_id", rid, "empty respondent id"))
-        elif rid in seen:
-            problems.append(("respondent_id", rid, "duplicate respondent id"))
-        org = _ORG.get(_norm(row["org_type"]))
-        if org is None:
-            problems.append(("org_type", str(row["org_type"]), f"org_type must be one of {', '.join(ORG_TYPES)}"))
-        weight = 1.0
-        if "weight" in row and str(row["weight"]).strip():
-            try:
-                weight = float(str(row["weight"]).strip().replace(",", "."))
-                if not weight > 0:
-                    raise ValueError
-            except ValueError:
-                problems.append(("weight", str(row["weight"]), "weight must be a positive number"))
-        answers = []
-        for col, (q, c) in items.items():
-            if col not in row:
-                continue
-            v = _norm(row[col])
-            if v in {"", "nan", "none"}:
-                continue
-            if q == "promoters":
-                ans = _PROMOTER.get(v)
-                if ans is None:
-                    problems.append((col, str(row[col]), "expected 1/2/3 or EDISTI / ei merkityksellinen / OLI ESTEENÄ"))
-                    continue
-            elif v in _YES:
-                ans = "yes"
-            elif v in _NO:
-                ans = "no"
+def _strings(col: pd.Series) -> np.ndarray:
+    """A column as an object array of Python strings (no copy into pandas' string dtype)."""
+    arr = col.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=False) in {"string", "empty"}:
+        return arr
+    return np.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in arr], dtype=object)
+
+
+def _normalised(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes into the column's distinct values and those values normalised (factorised once: a column holds few)."""
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes, [_norm(u) for u in uniques]
+
+
+def _label_table(labels: dict | None) -> dict[str, str]:
+    """An SPSS column's value labels as normalised code text -> normalised label."""
+    return {_norm(_spss_number(float(k)) if isinstance(k, (int, float)) else k): _norm(v) for k, v in (labels or {}).items()}
+
+
+def wide_to_long(df: pd.DataFrame, items: dict[str, tuple[str, str]], *, source: str, first_line: int = 2,
+                 lines: list[int] | None = None, rejected_rows: list[dict] | None = None,
+                 value_labels: dict[str, dict] | None = None) -> ParseResult:
+    """Validate a wide frame of strings column by column; convert accepted rows to long format.
+
+    The long table's text columns are categorical (a national file has millions of answers).
+
+    A row is rejected (kept with its line, column, value and reason) for an empty or
+    repeated respondent id, an unknown organisation type, a weight that is not a finite
+    positive number, or an answer outside the code table. The code table: ``1``/``0``,
+    ``kyllä``/``ei``, ``ja``/``nej``, ``yes``/``no`` (and ``x``, ``true``/``false``);
+    promoter items ``1``/``2``/``3`` or the chart's words. A code outside the table is read
+    through the column's SPSS value label (``value_labels``), if it has one; a valid code
+    is never replaced by its label.
+
+    Parameters
+    ----------
+    lines
+        Each row's physical line (or sheet row); default ``first_line`` + row number.
+    rejected_rows
+        Rows rejected before (e.g. for their field count), counted in ``n_rows``.
+    """
+    return _wide_to_long([df], items, source=source, first_line=first_line, lines=lines, rejected_rows=rejected_rows,
+                         value_labels=value_labels)
+
+
+def _wide_to_long(box: list[pd.DataFrame], items: dict[str, tuple[str, str]], *, source: str, first_line: int = 2,
+                  lines: list[int] | None = None, rejected_rows: list[dict] | None = None,
+                  value_labels: dict[str, dict] | None = None) -> ParseResult:
+    """:func:`wide_to_long` of a frame handed over in ``box``: let go as soon as its columns are checked."""
+    df = box.pop()
+    n = len(df)
+    line = np.asarray(lines if lines is not None else range(first_line, first_line + n), dtype=np.int64)
+    value_labels = value_labels or {}
+    bad_rows = np.zeros(n, dtype=bool)
+    problems: list[pd.DataFrame] = []
+    raw = {c: _strings(df[c]) for c in df.columns}
+    index = np.arange(n)
+
+    def flag(mask: np.ndarray, column: str, reason: str) -> None:
+        nonlocal bad_rows
+        if mask.any():
+            problems.append(pd.DataFrame({"row": index[mask], "column": column, "value": raw[column][mask], "reason": reason}))
+            bad_rows |= mask
+
+    rid = np.array([v.strip() for v in raw["respondent_id"]], dtype=object)
+    flag(rid == "", "respondent_id", "empty respondent id")
+    codes, uniq = _normalised(raw["org_type"])
+    org_codes_of = np.array([ORG_TYPES.index(_ORG[u]) if u in _ORG else -1 for u in uniq] + [-1], dtype=np.int8)[codes]
+    flag(org_codes_of < 0, "org_type", f"org_type must be one of {', '.join(ORG_TYPES)}")
+    weight = np.ones(n)
+    if "weight" in raw:
+        stripped = np.array([v.strip().replace(",", ".") for v in raw["weight"]], dtype=object)
+        given = stripped != ""
+        num = pd.to_numeric(pd.Series(stripped, dtype=object), errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(num) & (num > 0)
+        flag(given & ~ok, "weight", "weight must be a finite positive number")
+        weight = np.where(given & ok, num, 1.0)
+    answer_names = ("yes", "no", "promoted", "not_relevant", "barrier")
+    answer_index = {a: i for i, a in enumerate(answer_names)}
+    yes_no = {**{v: "yes" for v in _YES}, **{v: "no" for v in _NO}}
+    item_cols = [(col, q, c) for col, (q, c) in items.items() if col in raw]
+    answers = np.full((n, len(item_cols)), -1, dtype=np.int8)
+    for j, (col, q, _c) in enumerate(item_cols):
+        codes, uniq = _normalised(raw[col])
+        labels = _label_table(value_labels.get(col))
+        table = _PROMOTER if q == "promoters" else yes_no
+        mapped = []
+        for u in uniq:
+            if u in {"", "nan", "none"}:
+                mapped.append(-1)
+            elif u in table:
+                mapped.append(answer_index[table[u]])
+            elif labels.get(u) in table:
+                mapped.append(answer_index[table[labels[u]]])
             else:
-                problems.append((col, str(row[col]), "expected 1/0 or kyllä/ei"))
-                continue
-            answers.append((q, c, ans))
-        if problems:
-            rejected += [{"line": line, "column": col, "value": val, "reason": why} for col, val, why in problems]
-            continue
-        seen.add(rid)
-        size = str(row.get("size_class", "")).strip() or "ei tiedossa"
-        org_id = str(row.get("organisation_id", "")).strip() or rid
-        records += [
-            {"respondent_id": rid, "organisation_id": org_id, "org_type": org, "size_class": size, "weight": weight,
-             "question_id": q, "category_id": c, "answer": a}
-            for q, c, a in answers
-        ]
-    data = pd.DataFrame(records, columns=["respondent_id", "organisation_id", "org_type", "size_class", "weight",
-                                          "question_id", "category_id", "answer"])
-    rej = pd.DataFrame(rejected, columns=["line", "column", "value", "reason"])
-    synthetic = "synthetic" in df.columns and bool(df["synthetic"].map(_norm).isin(_YES).any())
-    return ParseResult(data, rej, source, len(df), synthetic)
+                mapped.append(-2)
+        col_answers = np.array(mapped + [-1], dtype=np.int8)[codes]
+        why = "expected 1/2/3 or EDISTI / ei merkityksellinen / OLI ESTEENÄ" if q == "promoters" else "expected 1/0 or kyllä/ei"
+        flag(col_answers == -2, col, why)
+        answers[:, j] = col_answers
+    # a repeated id is a duplicate of the first row with that id that is otherwise acceptable
+    rid_codes, rid_uniq = pd.factorize(rid, sort=False)
+    first = np.full(len(rid_uniq), n, dtype=np.int64)
+    ok_other = ~bad_rows
+    np.minimum.at(first, rid_codes[ok_other], index[ok_other])
+    flag((first[rid_codes] < index) & (rid != ""), "respondent_id", "duplicate respondent id")
+
+    synthetic = "synthetic" in raw and any(u in _YES for u in _normalised(raw["synthetic"])[1])
+    rej = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame(columns=["row", "column", "value", "reason"])
+    size_of = np.array([v.strip() or "ei tiedossa" for v in raw["size_class"]], dtype=object) if "size_class" in raw \
+        else np.full(n, "ei tiedossa", dtype=object)
+    org_id = np.array([v.strip() for v in raw["organisation_id"]], dtype=object) if "organisation_id" in raw else rid
+    del df
+    raw.clear()  # the wide grid is no longer needed
+    problems.clear()
+    accepted = ~bad_rows
+    # the answers, column by column (int32 indices: a national file has millions of answers)
+    picked = [np.flatnonzero(accepted & (answers[:, j] >= 0)).astype(np.int32) for j in range(answers.shape[1])]
+    answer_codes = np.concatenate([answers[idx, j] for j, idx in enumerate(picked)]) if picked else np.array([], dtype=np.int8)
+    del answers
+    rows_idx = np.concatenate(picked) if picked else np.array([], dtype=np.int32)
+    cols_idx = np.repeat(np.arange(len(picked), dtype=np.int32), [len(x) for x in picked])
+    del picked
+    org_id = np.where(org_id == "", rid, org_id)
+
+    def per_row(values: np.ndarray) -> pd.Categorical:
+        """Each answer's row value, as a categorical built from codes (millions of answers, few distinct values)."""
+        codes, uniq = pd.factorize(values, sort=False)
+        return pd.Categorical.from_codes(codes.astype(np.int32)[rows_idx], categories=pd.Index(uniq, dtype=object))
+
+    def per_item(names: list[str]) -> pd.Categorical:
+        codes, uniq = pd.factorize(np.array(names, dtype=object), sort=False)
+        return pd.Categorical.from_codes(codes.astype(np.int8 if len(uniq) < 128 else np.int32)[cols_idx] if len(codes)
+                                         else np.array([], dtype=np.int32),
+                                         categories=pd.Index(uniq, dtype=object))
+
+    data = pd.DataFrame({
+        "respondent_id": per_row(rid),
+        "organisation_id": per_row(org_id),
+        "org_type": pd.Categorical.from_codes(org_codes_of[rows_idx].clip(0) if len(rows_idx) else np.array([], dtype=np.int8),
+                                              categories=pd.Index(list(ORG_TYPES), dtype=object)),
+        "size_class": per_row(size_of),
+        "weight": weight[rows_idx],
+        "question_id": per_item([q for _col, q, _c in item_cols]),
+        "category_id": per_item([c for _col, _q, c in item_cols]),
+        "answer": pd.Categorical.from_codes(answer_codes, categories=pd.Index(list(answer_names), dtype=object)),
+    }, copy=False)
+    rej = rej.sort_values(["row"], kind="stable")
+    rej.insert(0, "line", line[rej.pop("row").to_numpy(dtype=np.int64)] if len(rej) else np.array([], dtype=np.int64))
+    rej["value"] = rej["value"].astype(str)
+    if rejected_rows:
+        rej = pd.concat([rej, pd.DataFrame(rejected_rows, columns=["line", "column", "value", "reason"])], ignore_index=True)
+        rej = rej.sort_values("line", kind="stable")
+    rej = rej.reset_index(drop=True)[["line", "column", "value", "reason"]]
+    return ParseResult(data, rej, source, n + len(rejected_rows or []), synthetic)

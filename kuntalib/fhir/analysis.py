@@ -32,6 +32,7 @@ __all__ = [
     "TrendResult",
     "fit_bp_trend",
     "suppress_small",
+    "suppress_hierarchy",
     "check_publishable",
     "IDENTIFIER_COLUMNS",
 ]
@@ -270,20 +271,58 @@ def fit_bp_trend(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "Eur
     return fit_trend(bp_daily_means(obs, start=start, tz=tz, code=code), min_days=min_days)
 
 
-def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[str] | None = None) -> pd.DataFrame:
-    """Blank (NaN) ``columns`` (default: every numeric column) in rows where ``persons`` < ``k``.
-
-    The ``persons`` column itself is blanked too and a ``suppressed`` column says which rows
-    were. Use for every published table of counts about people.
-    """
-    if k < 5:
-        raise ValueError(f"k must be at least 5 (cells of fewer persons could identify them), got {k}")
+def _blank(df: pd.DataFrame, small: pd.Series, persons: str, columns: list[str] | None, kind: pd.Series | None = None) -> pd.DataFrame:
     out = df.copy()
-    small = out[persons] < k
     cols = columns if columns is not None else [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c]) and c != "week"]
     cols = list(dict.fromkeys([*cols, persons]))
     for c in cols:
         out[c] = out[c].astype(float)
     out.loc[small, cols] = np.nan
     out["suppressed"] = small
+    if kind is not None:
+        out["suppression"] = kind
     return out
+
+
+def suppress_small(df: pd.DataFrame, persons: str, *, k: int = 5, columns: list[str] | None = None) -> pd.DataFrame:
+    """Blank (NaN) ``columns`` (default: every numeric column) in rows where ``persons`` < ``k``.
+
+    The ``persons`` column itself is blanked too and a ``suppressed`` column says which rows
+    were. Use for every published table of counts about people that no published total
+    covers; where one does, use :func:`suppress_hierarchy`.
+    """
+    if k < 5:
+        raise ValueError(f"k must be at least 5 (cells of fewer persons could identify them), got {k}")
+    return _blank(df, df[persons] < k, persons, columns)
+
+
+def suppress_hierarchy(parent: pd.DataFrame, child: pd.DataFrame, *, key: str = "vendor", persons: str = "persons", k: int = 5,
+                       total_published: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Suppress a table and its breakdown together so that no blanked cell can be derived by differencing.
+
+    ``parent`` has one row per ``key`` (e.g. vendor); ``child`` breaks each down (vendor × device
+    type), and its rows sum to the parent's in every additive column. With ``total_published``
+    the parent rows also sum to totals stated elsewhere (the ingest's lines, accepted, rejected
+    by reason). Rows of fewer than ``k`` persons are blanked (``suppression`` = ``primary``), then
+    the fewest-persons rows that stop the differencing attack (``complementary``), by
+    :func:`kuntalib.disclosure.complementary_suppression`.
+    """
+    from kuntalib.disclosure import Relation, complementary_suppression
+
+    if k < 5:
+        raise ValueError(f"k must be at least 5 (cells of fewer persons could identify them), got {k}")
+    pcell = {i: f"p:{v}" for i, v in parent[key].items()}
+    ccell = {i: f"c:{i}" for i in child.index}
+    people = {pcell[i]: float(parent.loc[i, persons]) for i in parent.index} | {ccell[i]: float(child.loc[i, persons]) for i in child.index}
+    relations = [Relation(pcell[i], tuple(ccell[j] for j in child.index[child[key] == parent.loc[i, key]])) for i in parent.index]
+    if total_published:
+        relations.append(Relation("total", tuple(pcell.values())))
+    primary = {c for c, n in people.items() if n < k}
+    blanked = complementary_suppression(relations, people, primary, fixed={"total"})
+
+    def kinds(cells: dict) -> pd.Series:
+        return pd.Series({i: "primary" if c in primary else "complementary" if c in blanked else "" for i, c in cells.items()})
+
+    pk, ck = kinds(pcell), kinds(ccell)
+    return (_blank(parent, pk != "", persons, None, pk.reindex(parent.index)),
+            _blank(child, ck != "", persons, None, ck.reindex(child.index)))

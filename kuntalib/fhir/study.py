@@ -5,7 +5,9 @@ Notebook 02 runs :func:`device_study` once per build through
 returned. Everything here is **synthetic** (the simulator's cohort).
 
 Tables (all published ones already suppressed: no cell of fewer than ``min_persons``
-persons, no identifier column):
+persons, no identifier column; the vendor and vendor × device tables are suppressed
+together with complementary cells, :func:`kuntalib.fhir.analysis.suppress_hierarchy`, so that
+no blanked cell is the difference of published ones):
 
 ``faults``                 resources sent, by injected fault (simulator truth)
 ``rejected_by_reason``     ingest rejects by documented reason
@@ -142,9 +144,12 @@ def device_study(
     by_reason = result.by_reason().rename_axis("reason").reset_index(name="lines")
 
     k = min_persons
-    quality = analysis.suppress_small(analysis.quality_table(obs, result.rejects), "persons", k=k).round(2)
-    by_device = analysis.suppress_small(analysis.quality_table(obs, result.rejects, by=("vendor", "device_type")),
-                                        "persons", k=k).round(2)
+    # vendor rows sum to the ingest totals the page states, vendor × device rows to their vendor's row:
+    # suppressed together so that no blanked cell is a difference of published ones
+    quality, by_device = analysis.suppress_hierarchy(analysis.quality_table(obs, result.rejects),
+                                                     analysis.quality_table(obs, result.rejects, by=("vendor", "device_type")),
+                                                     key="vendor", persons="persons", k=k)
+    quality, by_device = quality.round(2), by_device.round(2)
     report = conformance_report(files["Observation"], devices=devices, sample_per_vendor=conformance_sample, rng=seed)
 
     adh = analysis.adherence(obs, start=config.start, days=config.days, tz=config.timezone, codes=adherence_codes)
