@@ -36,6 +36,8 @@ average tax rate). Every ``source`` must be a key of ``sources``.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -130,13 +132,48 @@ class IndicatorFile:
         raise KeyError(f"{self.path}: no indicator {indicator_id!r}")
 
 
-def _date(v: Any, where: str) -> pd.Timestamp:
-    if isinstance(v, dt.date | dt.datetime):
-        return pd.Timestamp(v)
-    try:
-        return pd.Timestamp(str(v))
-    except ValueError as exc:
-        raise IndicatorFileError(f"{where}: date {v!r} is not YYYY-MM-DD") from exc
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Indicator and aim ids: they name files and table rows, so letters, digits, '_' and '-' only.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _date(v: Any, where: str, *, latest: pd.Timestamp | None = None) -> pd.Timestamp:
+    """A literal calendar date (a YAML date or ``YYYY-MM-DD``); never a word such as ``now`` or ``today``."""
+    if isinstance(v, dt.datetime):
+        out = pd.Timestamp(v.date())
+    elif isinstance(v, dt.date):
+        out = pd.Timestamp(v)
+    elif isinstance(v, str) and _ISO_DATE.fullmatch(v.strip()):
+        try:
+            out = pd.Timestamp(dt.date.fromisoformat(v.strip()))
+        except ValueError as exc:
+            raise IndicatorFileError(f"{where}: {v!r} is not a calendar date") from exc
+    else:
+        raise IndicatorFileError(f"{where}: date {v!r} is not a literal date YYYY-MM-DD")
+    if latest is not None and out > latest:
+        raise IndicatorFileError(f"{where}: date {out.date()} is later than the evaluation date {latest.date()}")
+    return out
+
+
+def _number(v: Any, where: str) -> float:
+    """A finite number (not a boolean, not NaN or infinity)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise IndicatorFileError(f"{where}: value {v!r} is not a finite number")
+    return float(v)
+
+
+def _ident(v: Any, where: str) -> str:
+    if not isinstance(v, str) or not _SAFE_ID.fullmatch(v):
+        raise IndicatorFileError(f"{where}: id {v!r} must be a string of letters, digits, '_' and '-' (at most 64)")
+    return v
+
+
+def _source(v: Any, where: str, sources: dict[str, str], *, required: bool = True) -> Any:
+    if v is None and not required:
+        return None
+    if v not in sources:
+        raise IndicatorFileError(f"{where}: source {v!r} is not a key of 'sources'")
+    return v
 
 
 def _texts(v: Any, where: str) -> dict[str, str]:
@@ -148,7 +185,7 @@ def _texts(v: Any, where: str) -> dict[str, str]:
     return {k: str(x) for k, x in v.items()}
 
 
-def _series(items: Any, where: str, sources: dict[str, str]) -> pd.DataFrame:
+def _series(items: Any, where: str, sources: dict[str, str], latest: pd.Timestamp | None = None) -> pd.DataFrame:
     if not isinstance(items, list):
         raise IndicatorFileError(f"{where}: observations must be a list")
     rows = []
@@ -156,17 +193,14 @@ def _series(items: Any, where: str, sources: dict[str, str]) -> pd.DataFrame:
         w = f"{where}[{i}]"
         if not isinstance(o, dict) or "date" not in o or "value" not in o:
             raise IndicatorFileError(f"{w}: an observation needs date and value")
-        if not isinstance(o["value"], int | float) or isinstance(o["value"], bool):
-            raise IndicatorFileError(f"{w}: value {o['value']!r} is not a number")
-        src = o.get("source")
-        if src not in sources:
-            raise IndicatorFileError(f"{w}: source {src!r} is not a key of 'sources'")
-        date = _date(o["date"], w)
-        published = _date(o["published"], f"{w}.published") if o.get("published") is not None else date
+        value = _number(o["value"], w)
+        src = _source(o.get("source"), w, sources)
+        date = _date(o["date"], w, latest=latest)
+        published = _date(o["published"], f"{w}.published", latest=latest) if o.get("published") is not None else date
         if published < date:
             raise IndicatorFileError(f"{w}: published {published.date()} is before the reference date {date.date()}")
         text = _texts(o["text"], f"{w}.text") if o.get("text") is not None else {}
-        rows.append({"date": date, "value": float(o["value"]), "source": src, "published": published,
+        rows.append({"date": date, "value": value, "source": src, "published": published,
                      **{f"text_{lang}": text.get(lang) for lang in LANGS}})
     cols = ["date", "value", "source", "published", *(f"text_{lang}" for lang in LANGS)]
     df = pd.DataFrame(rows, columns=cols).sort_values("date", kind="stable").reset_index(drop=True)
@@ -175,28 +209,46 @@ def _series(items: Any, where: str, sources: dict[str, str]) -> pd.DataFrame:
     return df
 
 
-def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
-    """Validate parsed YAML; raise :class:`IndicatorFileError` naming the place of the first problem."""
+def parse_indicator_file(data: Any, path: Path, *, evaluation_date: Any = None) -> IndicatorFile:
+    """Validate parsed YAML; raise :class:`IndicatorFileError` naming the place of the first problem.
+
+    The schema is strict: ids are strings of a safe character set; dates are literal dates
+    (never ``now``/``today``), and with ``evaluation_date`` no observation, baseline or
+    publication date may be later than it (targets may); numbers are finite; every ``source``
+    (observations, baseline, target, aims) is a key of ``sources``.
+    """
+    latest = _date(evaluation_date, f"{path}: evaluation date") if evaluation_date is not None else None
     if not isinstance(data, dict) or not isinstance(data.get("indicators"), list):
         raise IndicatorFileError(f"{path}: expected a mapping with an 'indicators' list")
-    sources = {str(k): str(v) for k, v in (data.get("sources") or {}).items()}
+    raw_sources = data.get("sources") or {}
+    if not isinstance(raw_sources, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw_sources.items()):
+        raise IndicatorFileError(f"{path}: sources must map keys to citation texts")
+    sources = dict(raw_sources)
     refs = {}
-    for name, ref in (data.get("references") or {}).items():
-        refs[name] = _series(ref.get("observations"), f"{path}: references.{name}.observations", sources)
+    raw_refs = data.get("references") or {}
+    if not isinstance(raw_refs, dict):
+        raise IndicatorFileError(f"{path}: references must be a mapping of series")
+    for name, ref in raw_refs.items():
+        if not isinstance(ref, dict):
+            raise IndicatorFileError(f"{path}: references.{name}: expected a mapping with observations")
+        refs[name] = _series(ref.get("observations"), f"{path}: references.{name}.observations", sources, latest)
     aims = []
-    for i, a in enumerate(data.get("aims") or []):
+    raw_aims = data.get("aims") or []
+    if not isinstance(raw_aims, list):
+        raise IndicatorFileError(f"{path}: aims must be a list")
+    for i, a in enumerate(raw_aims):
         w = f"{path}: aims[{i}]"
         if not isinstance(a, dict) or not a.get("id"):
             raise IndicatorFileError(f"{w}: an aim needs an id and a label")
-        if a.get("source") is not None and a["source"] not in sources:
-            raise IndicatorFileError(f"{w}: source {a['source']!r} is not a key of 'sources'")
-        aims.append({"id": str(a["id"]), "label": _texts(a.get("label"), f"{w}.label"), "source": a.get("source")})
+        _source(a.get("source"), w, sources, required=False)
+        aims.append({"id": _ident(a["id"], w), "label": _texts(a.get("label"), f"{w}.label"), "source": a.get("source")})
     aim_ids = [a["id"] for a in aims]
     out, seen = [], set()
     for i, d in enumerate(data["indicators"]):
         where = f"{path}: indicators[{i}]"
-        if not isinstance(d, dict) or not d.get("id"):
+        if not isinstance(d, dict) or d.get("id") is None:
             raise IndicatorFileError(f"{where}: needs an 'id'")
+        _ident(d["id"], where)
         where = f"{path}: indicator {d['id']!r}"
         if d["id"] in seen:
             raise IndicatorFileError(f"{where}: duplicate id")
@@ -206,7 +258,8 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
         t = d.get("target")
         if not isinstance(t, dict) or t.get("kind") not in TARGET_KINDS or "value" not in t or "date" not in t:
             raise IndicatorFileError(f"{where}: target needs date, value and kind (one of {', '.join(TARGET_KINDS)})")
-        t = {**t, "date": _date(t["date"], f"{where}.target")}
+        t = {**t, "date": _date(t["date"], f"{where}.target"), "value": _number(t["value"], f"{where}.target")}
+        _source(t.get("source"), f"{where}.target", sources, required=False)
         for key in ("text", "statement"):
             if t.get(key) is not None:
                 t[key] = _texts(t[key], f"{where}.target.{key}")
@@ -220,17 +273,26 @@ def parse_indicator_file(data: Any, path: Path) -> IndicatorFile:
             ref = refs[t["reference"]]
         base = d.get("baseline")
         if base is not None:
-            base = {**base, "date": _date(base.get("date"), f"{where}.baseline"), "value": float(base["value"])}
+            if not isinstance(base, dict) or "value" not in base or "date" not in base:
+                raise IndicatorFileError(f"{where}.baseline: needs date and value")
+            _source(base.get("source"), f"{where}.baseline", sources, required=False)
+            base = {**base, "date": _date(base["date"], f"{where}.baseline", latest=latest),
+                    "value": _number(base["value"], f"{where}.baseline")}
         out.append(Indicator(
             id=str(d["id"]), label=_texts(d.get("label"), f"{where}.label"), unit=_texts(d.get("unit"), f"{where}.unit"),
-            direction=d["direction"], target=t, observations=_series(d.get("observations", []), f"{where}.observations", sources),
+            direction=d["direction"], target=t,
+            observations=_series(d.get("observations", []), f"{where}.observations", sources, latest),
             baseline=base, reference=ref, aim=aim, aim_stated=bool(d.get("aim_stated", True)),
         ))
     return IndicatorFile(path, data.get("municipality") or {}, out, sources, aims)
 
 
-def load_indicator_file(path: str | Path) -> IndicatorFile:
-    """Read and validate an indicator file: YAML, an Excel workbook or CSV files (:mod:`kuntalib.indicators.sheets`)."""
+def load_indicator_file(path: str | Path, *, evaluation_date: Any = None) -> IndicatorFile:
+    """Read and validate an indicator file: YAML, an Excel workbook or CSV files (:mod:`kuntalib.indicators.sheets`).
+
+    ``evaluation_date`` (a date or ``YYYY-MM-DD``): no value may be dated or published after it
+    (see :func:`parse_indicator_file`).
+    """
     path = Path(path)
     if path.suffix.lower() in {".xlsx", ".xlsm"} or path.name.endswith(".indicators.csv"):
         from kuntalib.indicators.sheets import read_indicator_sheets
@@ -240,4 +302,4 @@ def load_indicator_file(path: str | Path) -> IndicatorFile:
         data = safe_load_file(path)
     except YamlError as exc:
         raise IndicatorFileError(str(exc)) from None
-    return parse_indicator_file(data, path)
+    return parse_indicator_file(data, path, evaluation_date=evaluation_date)

@@ -65,6 +65,12 @@ FORMAT = "kuntalib.scenarios/1"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+#: The score scale the format allows (the README's −2…+2); a file may use a narrower one.
+SCORE_MIN, SCORE_MAX = -2, 2
+#: Key variables one field may have (the cross-consistency field grows as the product of their states).
+MAX_VARIABLES = 32
+
+
 class ScenarioFileError(ValueError):
     """A foresight-model or competence file that does not fit its format (names file and place)."""
 
@@ -238,6 +244,8 @@ def _variables(c: _Checker, data: dict[str, Any], sectors: set[str], lo: int, hi
         c.unique([s.id for s in states], f"{where}.states")
         out.append(Variable(vid, raw["sector"], c.labels(raw.get("label"), f"{where}.label"), tuple(states)))
     c.unique([v.id for v in out], "variables")
+    if len(out) > MAX_VARIABLES:
+        c.fail("variables", f"{len(out)} key variables; at most {MAX_VARIABLES} can be assessed as one morphological field")
     return out
 
 
@@ -314,8 +322,10 @@ def parse_model(data: Any, path: str | Path = "<memory>") -> ForesightModel:
         c.fail("top level", f"unknown key {extra[0]!r}")
     scale = c.mapping(data.get("score_scale") or {"min": -2, "max": 2}, "score_scale")
     lo, hi = scale.get("min", -2), scale.get("max", 2)
-    if not (isinstance(lo, int) and isinstance(hi, int) and lo < 0 < hi):
-        c.fail("score_scale", "min must be a negative and max a positive integer")
+    if not (isinstance(lo, int) and isinstance(hi, int) and not isinstance(lo, bool) and not isinstance(hi, bool)
+            and SCORE_MIN <= lo < 0 < hi <= SCORE_MAX):
+        c.fail("score_scale", f"min must be a negative and max a positive integer within {SCORE_MIN}…+{SCORE_MAX}, "
+                              f"got {lo!r}…{hi!r}")
     sectors = []
     for i, raw in enumerate(c.seq(data.get("sectors"), "sectors")):
         raw = c.mapping(raw, f"sectors[{i}]")
