@@ -132,3 +132,29 @@ def test_random_scenario_structures_give_a_scenario_file_error_or_a_model(data):
         load_model(path)
     except ScenarioFileError:
         pass
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_other_yaml_readers_fail_only_with_their_own_errors(data, tmp_path_factory):
+    """Provenance sidecars, the simulator config and impact chains: random structures give their error, nothing bare."""
+    from kuntalib.fhir.study import CohortConfigError, load_cohort_config
+    from kuntalib.indicators import load_impact_chain
+    from kuntalib.indicators.chain import ImpactChainError
+    from kuntalib.provenance import ProvenanceError, read_provenance
+
+    doc = data.draw(_yaml_value)
+    folder = tmp_path_factory.mktemp("r")
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    (folder / "c.yml").write_text(text, encoding="utf-8")
+    for load, error in ((load_cohort_config, CohortConfigError), (load_impact_chain, ImpactChainError)):
+        try:
+            load(folder / "c.yml")
+        except error:
+            pass
+    (folder / "d.csv").write_text("x\n1\n", encoding="utf-8")
+    (folder / "d.csv.provenance.yml").write_text(text, encoding="utf-8")
+    try:
+        read_provenance(folder / "d.csv")
+    except ProvenanceError:
+        pass

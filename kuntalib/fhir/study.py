@@ -31,20 +31,24 @@ import numpy as np
 import pandas as pd
 
 from kuntalib.fhir.simulate import CohortConfig
-from kuntalib.yamlsafe import safe_load_file
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
 if TYPE_CHECKING:
     from kuntalib.fhir.analysis import TrendResult
     from kuntalib.fhir.conformance import ConformanceReport
     from kuntalib.pipeline.steps import StepData, StepResult
 
-__all__ = ["load_cohort_config", "device_study", "trend_from_step", "conformance_from_step", "publishable", "GRID_CLIENTS", "GRID_DAYS"]
+__all__ = ["CohortConfigError", "load_cohort_config", "device_study", "trend_from_step", "conformance_from_step", "publishable", "GRID_CLIENTS", "GRID_DAYS"]
 
 #: Axes of the two-way cost-benefit grid: clients a year, hospital days avoided per client.
 #: The smallest cell (persons) kuntalib publishes; a lower ``min_persons`` is refused.
 MIN_CELL = 5
 GRID_CLIENTS = (2000, 3000, 4000, 5000, 6000)
 GRID_DAYS = (1, 2, 3, 4, 5)
+
+
+class CohortConfigError(ValueError):
+    """A simulator settings file that does not fit (names the file)."""
 
 
 def load_cohort_config(path: str | Path, *, n_clients: int = 0, days: int = 0) -> tuple[CohortConfig, int]:
@@ -56,21 +60,24 @@ def load_cohort_config(path: str | Path, *, n_clients: int = 0, days: int = 0) -
 
     Raises
     ------
-    ValueError
-        The file is not YAML, is not marked synthetic, lacks ``seed``/``cohort`` or names an
+    CohortConfigError
+        (a ValueError) The file is not YAML, is not marked synthetic, lacks ``seed``/``cohort`` or names an
         unknown setting; the message names the file.
     """
     path = Path(path)
-    raw = safe_load_file(path)  # YamlError (a ValueError) names the file
+    try:
+        raw = safe_load_file(path)
+    except YamlError as exc:  # names the file and the place
+        raise CohortConfigError(str(exc)) from exc
     if not isinstance(raw, dict) or raw.get("synthetic") is not True:
-        raise ValueError(f"{path}: simulator settings must say 'synthetic: true'")
+        raise CohortConfigError(f"{path}: simulator settings must say 'synthetic: true'")
     if not isinstance(raw.get("seed"), int) or not isinstance(raw.get("cohort"), dict):
-        raise ValueError(f"{path}: needs an integer 'seed' and a 'cohort' mapping")
+        raise CohortConfigError(f"{path}: needs an integer 'seed' and a 'cohort' mapping")
     settings = dict(raw["cohort"])
     known = set(CohortConfig.__dataclass_fields__)
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise ValueError(f"{path}: cohort: unknown setting(s) {', '.join(unknown)}")
+        raise CohortConfigError(f"{path}: cohort: unknown setting(s) {', '.join(unknown)}")
     if n_clients:
         settings["n_clients"] = n_clients
     if days:
@@ -78,7 +85,7 @@ def load_cohort_config(path: str | Path, *, n_clients: int = 0, days: int = 0) -
     try:
         return CohortConfig(**settings), raw["seed"]
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: cohort: {exc}") from exc
+        raise CohortConfigError(f"{path}: cohort: {exc}") from exc
 
 
 def device_study(
