@@ -236,3 +236,15 @@ def read_wide_frame(pub):
 
     wide = generate_synthetic(pub.figures, rng=3).head(20).drop(columns="organisation_id")
     return wide_to_long(wide.astype(str), item_columns(pub.figures), source="frame")
+
+
+def test_an_item_the_file_cannot_estimate_says_so_not_unpublished():
+    from kuntalib.barometer.charts import plot_bars
+
+    df = pd.DataFrame({"chart_order": [1, 2], "label_en": ["a", "b"], "share": [np.nan, 40.0], "lower": [np.nan, 30.0],
+                       "upper": [np.nan, 50.0]})
+    ax = plot_bars(df, lang="en")
+    texts = [t.get_text() for t in ax.texts]
+    assert "not in the data file" in texts and not any("not published" in t for t in texts)
+    assert len(ax.patches) == 1  # one bar, no band for the missing item
+    matplotlib.pyplot.close(ax.figure)

@@ -156,8 +156,8 @@ def plot_bars(
             ax.text(right + 1, y, fmt_pct(r.share, lang=lang), va="center", fontsize=9)
         elif pd.notna(r.lower) and pd.notna(r.upper):
             _unpublished(ax, y, r.lower, r.upper, lang)
-        else:
-            ax.text(1, y, NOT_PUBLISHED[lang], va="center", fontsize=8, color="#555555")
+        else:  # an estimate the file cannot give (no answers to the item): no bar, no band
+            ax.text(1, y, text("barometer.charts.not_in_file", lang), va="center", fontsize=8, color="#555555")
     labels = [_label(r, lang) for _, r in rows.iterrows()]
     if other_categories:
         ax.text(1, 0, text("barometer.charts.other_categories_text", lang), va="center", fontsize=8, color="#555555",
