@@ -158,3 +158,17 @@ def test_other_yaml_readers_fail_only_with_their_own_errors(data, tmp_path_facto
         read_provenance(folder / "d.csv")
     except ProvenanceError:
         pass
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(consistency=True), "consistency: expected a list"),
+    (lambda d: d.update(horizon=True), "horizon: expected a year"),
+    (lambda d: d["title"].update(sv=5), r"title\.sv: expected text"),
+    (lambda d: d["scenarios"][0]["states"][next(iter(d["scenarios"][0]["states"]))].update(quote=7), "quote must be text"),
+])
+def test_scenario_shapes_found_by_the_property_test(change, message):
+    """Shapes hypothesis found escaping as TypeError/AttributeError: each is a ScenarioFileError now."""
+    doc, path = _scenario_doc()
+    change(doc)
+    with pytest.raises(ScenarioFileError, match=message):
+        parse_model(doc, path)

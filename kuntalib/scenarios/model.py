@@ -210,9 +210,12 @@ class _Checker:
         obj = self.mapping(obj, where)
         if not isinstance(obj.get("fi"), str) or not obj["fi"].strip():
             self.fail(where, "needs a Finnish text (fi) first")
-        bad = sorted(set(obj) - {"fi", "sv", "en"})
+        bad = sorted(map(str, set(obj) - {"fi", "sv", "en"}))
         if bad:
             self.fail(where, f"unknown language {bad[0]!r} (fi, sv, en)")
+        wrong = [k for k, v in obj.items() if not isinstance(v, str)]
+        if wrong:
+            self.fail(f"{where}.{wrong[0]}", f"expected text, got {type(obj[wrong[0]]).__name__}")
         return {k: normalise_space(v) for k, v in obj.items()}
 
     def unique(self, ids: list[str], where: str) -> None:
@@ -268,7 +271,10 @@ def _scenarios(c: _Checker, data: dict[str, Any], variables: dict[str, Variable]
             if state not in {s.id for s in variables[var_id].states}:
                 known = ", ".join(s.id for s in variables[var_id].states)
                 c.fail(ew, f"unknown state {state!r} of variable {var_id!r} (known: {known})")
-            quote = normalise_space(entry.get("quote") or "")
+            quote = entry.get("quote") or ""
+            if not isinstance(quote, str):
+                c.fail(ew, f"quote must be text, got {type(quote).__name__}")
+            quote = normalise_space(quote)
             if not quote:
                 c.fail(ew, "needs the quote from the scenario text that justifies the state")
             if quote not in text["fi"]:
@@ -282,7 +288,10 @@ def _scenarios(c: _Checker, data: dict[str, Any], variables: dict[str, Variable]
 def _judgements(c: _Checker, data: dict[str, Any], variables: dict[str, Variable]) -> list[Judgement]:
     out = []
     seen: set[frozenset[tuple[str, str]]] = set()
-    for i, raw in enumerate(data.get("consistency") or []):
+    judged = data.get("consistency") or []
+    if not isinstance(judged, list):
+        c.fail("consistency", f"expected a list of judgements, got {type(judged).__name__}")
+    for i, raw in enumerate(judged):
         where = f"consistency[{i}]"
         raw = c.mapping(raw, where)
         ends = []
@@ -335,7 +344,7 @@ def parse_model(data: Any, path: str | Path = "<memory>") -> ForesightModel:
     by_id = {v.id: v for v in variables}
     scenarios = _scenarios(c, data, by_id)
     horizon = data.get("horizon")
-    if not isinstance(horizon, int):
+    if not isinstance(horizon, int) or isinstance(horizon, bool):
         c.fail("horizon", f"expected a year, got {horizon!r}")
     synthetic = data.get("synthetic", False)
     if not isinstance(synthetic, bool):
