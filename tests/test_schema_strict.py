@@ -172,3 +172,13 @@ def test_scenario_shapes_found_by_the_property_test(change, message):
     change(doc)
     with pytest.raises(ScenarioFileError, match=message):
         parse_model(doc, path)
+
+
+def test_a_workbook_gets_the_same_evaluation_date_check(tmp_path):
+    from kuntalib.indicators.sheets import write_indicator_workbook
+
+    path, _ = open_raw("strategy/rautjarvi/followup.yml")
+    book = write_indicator_workbook(load_indicator_file(path), tmp_path / "f.xlsx")
+    assert load_indicator_file(book, evaluation_date="2026-11-29").indicators
+    with pytest.raises(IndicatorFileError, match="later than the evaluation date 2022-09-14"):
+        load_indicator_file(book, evaluation_date="2022-09-14")

@@ -297,7 +297,7 @@ def load_indicator_file(path: str | Path, *, evaluation_date: Any = None) -> Ind
     if path.suffix.lower() in {".xlsx", ".xlsm"} or path.name.endswith(".indicators.csv"):
         from kuntalib.indicators.sheets import read_indicator_sheets
 
-        return read_indicator_sheets(path)
+        return read_indicator_sheets(path, evaluation_date=evaluation_date)
     try:
         data = safe_load_file(path)
     except YamlError as exc:

@@ -171,8 +171,11 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Path], 
     return tables, origin, comma
 
 
-def read_indicator_sheets(path: str | Path) -> IndicatorFile:
-    """Read an indicator file kept as an Excel workbook or CSV files (see the module docstring)."""
+def read_indicator_sheets(path: str | Path, *, evaluation_date: Any = None) -> IndicatorFile:
+    """Read an indicator file kept as an Excel workbook or CSV files (see the module docstring).
+
+    ``evaluation_date`` as in :func:`~kuntalib.indicators.model.parse_indicator_file`.
+    """
     path = Path(path)
     tables, origin, comma = _read_tables(path)
     for sheet in ("indicators", "observations", "sources"):
@@ -248,7 +251,7 @@ def read_indicator_sheets(path: str | Path) -> IndicatorFile:
         rows = [r + 2 for r in o.rows() if o.text(r, "series") == stray[0]]
         raise IndicatorFileError(f"{o.source}: sheet 'observations' row {rows[0]} column 'series': {stray[0]!r} is "
                                  "neither an indicator id nor a reference id")
-    return parse_indicator_file(data, path)
+    return parse_indicator_file(data, path, evaluation_date=evaluation_date)
 
 
 def write_indicator_workbook(file: IndicatorFile, path: str | Path) -> Path:
