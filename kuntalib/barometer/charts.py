@@ -272,10 +272,14 @@ def plot_breakdown(comparison: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes 
         Line2D([], [], color=PALETTE["blue"], marker="o", markerfacecolor="white", label=text("barometer.breakdown.not_significant", lang)),
     ]
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
-    ax.set_title(text("barometer.breakdown.title", lang), loc="left", pad=22)
-    lines = textwrap.wrap(text("barometer.breakdown.caption", lang), 150)
-    if counts:
-        lines.append(text("barometer.charts.respondents_file", lang, **counts))
+    extra = [text("barometer.charts.respondents_file", lang, **counts)] if counts else []
+    return _finish(ax, text("barometer.breakdown.title", lang), text("barometer.breakdown.caption", lang), lang, synthetic, extra)
+
+
+def _finish(ax: Axes, title: str, caption: str, lang: str, synthetic: bool, extra: list[str] | None = None) -> Axes:
+    """Title, caption (and ``extra`` lines) and, for synthetic data, the stamp and source line of a breakdown chart."""
+    ax.set_title(title, loc="left", pad=22)
+    lines = textwrap.wrap(caption, 150) + (extra or [])
     if synthetic:
         mark_synthetic(ax, lang)
         lines.append(SYNTHETIC_SOURCE[lang])
@@ -307,12 +311,7 @@ def plot_by_size(by_size: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes | Non
     ax.grid(axis="y", visible=False)
     percent_axis(ax, "x", lang=lang)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
-    ax.set_title(text("barometer.size.title", lang), loc="left", pad=22)
-    lines = textwrap.wrap(text("barometer.size.caption", lang), 150)
-    if synthetic:
-        mark_synthetic(ax, lang)
-        lines.append(SYNTHETIC_SOURCE[lang])
-    return add_caption(ax, lines)
+    return _finish(ax, text("barometer.size.title", lang), text("barometer.size.caption", lang), lang, synthetic)
 
 
 def _size_label(cls: str, lang: str) -> str:
