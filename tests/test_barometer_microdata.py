@@ -248,3 +248,15 @@ def test_an_item_the_file_cannot_estimate_says_so_not_unpublished():
     assert "not in the data file" in texts and not any("not published" in t for t in texts)
     assert len(ax.patches) == 1  # one bar, no band for the missing item
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_size_chart_names_every_class_in_its_legend(pub):
+    from kuntalib.barometer.charts import plot_by_size
+
+    rows = [{"question_id": "key_figures", "category_id": c, "size_class": k, "answer": "yes", "n": 10, "share": 50.0,
+             "lower": 30.0, "upper": 70.0} for c, k in (("established", "alle 5 000"), ("supported", "alle 5 000"),
+                                                         ("supported", "yli 20 000"))]
+    ax = plot_by_size(pd.DataFrame(rows), pub.figures, lang="en")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["under 5,000 inhabitants (n = 10)", "over 20,000 inhabitants (n = 10)"]
+    matplotlib.pyplot.close(ax.figure)

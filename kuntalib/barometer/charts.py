@@ -296,6 +296,7 @@ def plot_by_size(by_size: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes | Non
     ax = new_axes(ax, figsize=(9, 0.9 * len(items) + 1.8))
     colors = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["vermillion"], PALETTE["sky"]]
     step = 0.8 / max(len(classes), 1)
+    labelled: set[str] = set()
     for j, cls in enumerate(classes):
         g = sub[sub.size_class == cls].set_index("category_id")
         for i, c in enumerate(items):
@@ -304,8 +305,10 @@ def plot_by_size(by_size: pd.DataFrame, figures: pd.DataFrame, *, ax: Axes | Non
             r = g.loc[c]
             y = i - 0.4 + step * (j + 0.5)
             ax.plot([r.lower, r.upper], [y, y], color=colors[j % len(colors)], linewidth=1.4)
-            ax.plot(r.share, y, "o", color=colors[j % len(colors)], markersize=5,
-                    label=f"{_size_label(cls, lang)} (n = {fmt_num(r.n, lang=lang)})" if i == 0 else None)
+            # the legend names each class once, at the first item it has (not only when it has the first item)
+            label = f"{_size_label(cls, lang)} (n = {fmt_num(r.n, lang=lang)})" if cls not in labelled else None
+            labelled.add(cls)
+            ax.plot(r.share, y, "o", color=colors[j % len(colors)], markersize=5, label=label)
     ax.set_yticks(range(len(items)), [_item_label(figures, question, c, lang, 40) for c in items], fontsize=8.5)
     ax.set_xlim(0, 105)
     ax.grid(axis="y", visible=False)
