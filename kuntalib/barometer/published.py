@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from kuntalib.barometer.bounds import ORDERED
 from kuntalib.provenance import Provenance, open_raw
 
 __all__ = ["YEAR", "Published", "load_published", "load_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
@@ -96,7 +97,9 @@ def check_constraints(figures: pd.DataFrame) -> list[str]:
             problems.append(f"{tag}: share {r.share} outside 0–100")
         if pd.isna(r.share) and (pd.isna(r.lower) or pd.isna(r.upper)):
             problems.append(f"{tag}: unpublished value needs lower and upper bounds")
-    ordered = {"support": "yes", "motivators": "yes", "partners": "yes", "promoters": "promoted"}
+    # the achievements' rows state the text's bounds ("more than half", ≤ 100), not bounds between their
+    # neighbours: kuntalib.barometer.bounds tightens them by the same chart order
+    ordered = {q: a for q, a in ORDERED.items() if q != "achievements"}
     for q, answer in ordered.items():
         sub = figures[(figures.question_id == q) & (figures.answer == answer)].sort_values("chart_order")
         last_known = -1.0
