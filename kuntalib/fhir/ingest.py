@@ -38,7 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kuntalib.fhir.parse import LINE_FIELDS, REASONS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
+from kuntalib.fhir import columns
+from kuntalib.fhir.parse import REASONS, IngestOptions, ObservationParser, Reject
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
@@ -153,23 +154,37 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 
 
-def _bucket_of(patients: pd.Series, buckets: int) -> np.ndarray:
-    return (pd.util.hash_array(patients.to_numpy(dtype=object)) % np.uint64(buckets)).astype(np.int32)
+def _hash_strings(arr: pa.Array) -> np.ndarray:
+    """A deterministic 64-bit hash of each string of an Arrow array, the same whatever else is in the batch.
+
+    pandas' SipHash with a fixed key over each distinct value's UTF-8 bytes (hashed once, then spread):
+    the same in every process, on every machine, and for any split of the input. Null hashes as the
+    empty marker ``\\0``.
+    """
+    if len(arr) == 0:
+        return np.zeros(0, np.uint64)
+    enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
+    uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+def _bucket_of(patients: pa.Array, buckets: int) -> np.ndarray:
+    return (_hash_strings(patients) % np.uint64(buckets)).astype(np.int32)
+
+
+def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """UTC times of FHIR dateTime strings; (times, is_date_only, is_naive). Unparseable -> null.
 
     Times with an offset are cast by Arrow's ISO 8601 parser (pandas when a chunk holds an
     unparseable one); date-only and naive times are read in ``assume`` (UTC if None) by pandas,
     with DST-ambiguous and non-existent local times handled as pandas does (NaT, shift forward).
     """
-    arr = pa.array(strings, pa.string())
+    arr = strings if isinstance(strings, pa.Array) else pa.array(strings, pa.string())
     aware = pc.fill_null(pc.or_(pc.ends_with(arr, "Z"), pc.match_substring_regex(arr, r"[+-]\d\d:\d\d$")), False)
     aware_np = aware.to_numpy(zero_copy_only=False)
     present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     date_only = pc.fill_null(pc.equal(pc.utf8_length(arr), 10), False).to_numpy(zero_copy_only=False)
-    out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
     if aware_np.any():
         sub = arr.filter(aware)
         try:
@@ -185,33 +200,44 @@ def _to_utc(strings: list, assume: str | None) -> tuple[pa.Array, np.ndarray, np
     return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
 
 
-def _hash(values) -> np.ndarray:
-    """A deterministic 64-bit hash of each string, the same whatever else is in the batch.
-
-    pandas' SipHash with a fixed key over each element's UTF-8 bytes: the same in every process,
-    on every machine, and for any split of the input (None hashes as the empty marker ``\\0``).
-    """
-    arr = np.array(["\0" if v is None else v for v in values], dtype=object)
-    if len(arr) == 0:
-        return np.zeros(0, np.uint64)
-    return pd.util.hash_array(arr, categorize=False)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _content_keys(patients: list, times: np.ndarray, row_line: np.ndarray, rc: dict, n_lines: int) -> np.ndarray:
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (uint64, wrapping)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _chain(*parts: np.ndarray) -> np.ndarray:
+    """An order-dependent combination of hashes: (a, b) and (b, a) differ."""
+    h = np.full(len(parts[0]), 0x9E3779B97F4A7C15, np.uint64)
+    for p in parts:
+        h = _mix(h ^ p.astype(np.uint64, copy=False))
+    return h
+
+
+def _content_keys(patients: pa.Array, times: np.ndarray, row_line: np.ndarray, rows: dict[str, pa.Array],
+                  n_lines: int) -> np.ndarray:
     """The canonical content key of each line, independent of how the input was split.
 
     Patient, the UTC instant (microseconds), and the multiset of the line's values, each value as the
     tuple (code, value, unit, comparator, absent reason): component values stay paired with their
-    codes (swapping two components' values changes the key) and their order does not matter.
+    codes (swapping two components' values changes the key) and their order does not matter (the
+    values' hashes are mixed one by one, then summed).
     """
-    rows = [f"{c}\x1f{v!r}\x1f{u}\x1f{cmp}\x1f{a}" for c, v, u, cmp, a in
-            zip(rc["code"], rc["value"], rc["unit"], rc["comparator"], rc["absent_reason"], strict=True)]
-    per_line: list[list[str]] = [[] for _ in range(n_lines)]
-    for k, r in zip(row_line.tolist(), rows, strict=True):
-        per_line[k].append(r)
-    t = times.astype("datetime64[us]").astype(np.int64)
-    keys = [f"{p}\x1e{ti}\x1e" + "\x1d".join(sorted(rs)) for p, ti, rs in zip(patients, t.tolist(), per_line, strict=True)]
-    return _hash(keys)
+    with np.errstate(over="ignore"):
+        value = rows["value"].to_numpy(zero_copy_only=False).astype(np.float64)
+        bits = np.where(np.isnan(value), np.uint64(0x7FF8DEADBEEF0001), value.view(np.uint64))
+        per_row = _mix(_chain(_hash_strings(rows["code"]), bits, _hash_strings(rows["unit"]),
+                              _hash_strings(rows["comparator"]), _hash_strings(rows["absent_reason"])))
+        multiset = np.zeros(n_lines, np.uint64)
+        np.add.at(multiset, row_line, per_row)
+        t = times.astype("datetime64[us]").astype(np.int64).view(np.uint64)
+        return _chain(_hash_strings(patients), t, multiset)
 
 
 class _Sink:
@@ -224,6 +250,8 @@ class _Sink:
         self.lines = 0
         self.physical = 0
         self.n_rows = 0
+        self.batches: list[columns.Batch] = []
+        self.pending = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -237,16 +265,58 @@ class _Sink:
         self.rejects.append((self.source, line, exc.code, exc.detail, *sender, text.rstrip("\n")))
 
     def feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
-        """Parse every line; the cyclic garbage collector pauses meanwhile (the loop makes no cycles)."""
+        """Parse every line with the reference parser; the cyclic garbage collector pauses meanwhile (no cycles are made)."""
         enabled = gc.isenabled()
         gc.disable()
         try:
             self._feed(parser, items)
+            self.flush()
         finally:
             if enabled:
                 gc.enable()
 
-    def _feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
+    def feed_blocks(self, parser: ObservationParser, blocks: Iterable[bytes]) -> None:
+        """Read NDJSON from consecutive blocks of bytes: the fast path where built and allowed, else line by line."""
+        if not (self.options.fast_path and columns.FAST_PATH):
+            self.feed(parser, _split_lines(blocks))
+            return
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            line, rest = 1, b""
+            for data in blocks:
+                buf = rest + data if rest else data
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    line = self._scan(parser, buf, cut, line)
+                rest = buf[cut:]
+            if rest:
+                line = self._scan(parser, rest, len(rest), line)
+            self.flush()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int) -> int:
+        """Scan ``buf[:end]`` (whole lines) from line number ``line``; the next line number."""
+        pos = 0
+        limit = self.options.chunk_lines
+        while pos < end:
+            room = max(1, limit - self.pending)
+            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, self.options, parser.devices)
+            self.lines += n_lines
+            self.physical = max(self.physical, last)
+            line = last + 1
+            if len(batch):
+                self.batches.append(batch)
+                self.pending += len(batch)
+            if slow:
+                self._feed(parser, ((ln, buf[a:b]) for ln, a, b in slow), count=False)
+            if self.pending + len(self.heads) >= limit:
+                self.flush()
+        return line
+
+    def _feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]], count: bool = True) -> None:
         parse = parser.parse
         limit = self.options.chunk_lines
         line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
@@ -272,80 +342,73 @@ class _Sink:
             else:
                 vals.extend(values)
                 row_line.extend([k] * len(values))
-            if k + 1 >= limit:
+            if count and k + 1 >= limit:
                 self.flush()
                 line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
-        self.physical = max(self.physical, line)
-        self.lines += n_lines
-        self.flush()
+        if count:
+            self.physical = max(self.physical, line)
+            self.lines += n_lines
 
     def flush(self) -> None:
-        if not self.heads:
+        if self.heads:
+            self.batches.append(columns.from_tuples(self.line_no, self.heads, self.values, self.row_line))
+            self._reset()
+        if not self.batches:
             return
-        lc = dict(zip(LINE_FIELDS, [self.line_no, *zip(*self.heads, strict=True)], strict=True))
-        rc = dict(zip(ROW_FIELDS, zip(*self.values, strict=True), strict=True))
-        row_line = np.asarray(self.row_line, dtype=np.int64)
-        self._reset()
+        batch = columns.concat(self.batches)
+        self.batches, self.pending = [], 0
+        self._write(batch)
+
+    def _write(self, batch: columns.Batch) -> None:
+        lc, rc, row_line = batch.lines, batch.rows, batch.row_line
+        n = len(batch)
         assume = self.options.assume_timezone
-        when, _date_only, naive = _to_utc(list(lc["effective"]), assume)
+        when, _date_only, naive = _to_utc(lc["effective"], assume)
         # One time-zone rule for start, period end and issued (see kuntalib.fhir.parse).
-        ends = [e if e else None for e in lc["period_end"]]
+        ends = lc["period_end"]
+        has_end = pc.fill_null(pc.greater(pc.utf8_length(ends), 0), False)
+        ends = pc.if_else(has_end, ends, pa.scalar(None, pa.string()))
+        has_end = has_end.to_numpy(zero_copy_only=False)
         end_utc, _d, end_naive = _to_utc(ends, assume)
-        issued_utc, _d, issued_naive = _to_utc(list(lc["issued"]), assume)
-        has_end = np.array([e is not None for e in ends])
-        has_issued = np.array([i is not None for i in lc["issued"]])
+        issued_utc, _d, issued_naive = _to_utc(lc["issued"], assume)
+        has_issued = pc.is_valid(lc["issued"]).to_numpy(zero_copy_only=False)
         naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
         start_np = when.to_numpy(zero_copy_only=False)
         end_np = end_utc.to_numpy(zero_copy_only=False)
-        withdrawn = np.array([st == "entered-in-error" for st in lc["status"]], dtype=bool)
+        withdrawn = pc.fill_null(pc.equal(lc["status"], "entered-in-error"), False).to_numpy(zero_copy_only=False)
         bad = when.is_null().to_numpy(zero_copy_only=False) & ~withdrawn
         backwards = has_end & ~bad & ~pd.isna(end_np) & (end_np < start_np)
         bad_end = has_end & pd.isna(end_np)
-        for i in np.nonzero(bad | backwards | bad_end)[0]:
-            why = (f"effective {lc['effective'][i]!r}: not a time" if bad[i]
-                   else f"effectivePeriod.end {ends[i]!r} is before the start {lc['effective'][i]!r}" if backwards[i]
-                   else f"effectivePeriod.end {ends[i]!r}: not a time")
-            self.rejects.append((self.source, int(lc["line"][i]), "bad_time", why, lc["vendor"][i], lc["device_type"][i], ""))
+        for i in np.nonzero(bad | backwards | bad_end)[0].tolist():
+            eff, end = lc["effective"][i].as_py(), ends[i].as_py()
+            why = (f"effective {eff!r}: not a time" if bad[i]
+                   else f"effectivePeriod.end {end!r} is before the start {eff!r}" if backwards[i]
+                   else f"effectivePeriod.end {end!r}: not a time")
+            self.rejects.append((self.source, lc["line"][i].as_py(), "bad_time", why, lc["vendor"][i].as_py(),
+                                 lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end
-        value = np.asarray(rc["value"], dtype=float)
-        line_hash = _content_keys(list(lc["patient"]), start_np, row_line, rc, len(lc["line"]))
+        line_hash = _content_keys(lc["patient"], start_np, row_line, rc, n)
         keep_rows = ~bad[row_line]
         row_line = row_line[keep_rows]
-        lines_tab = pa.table({
-            "line": pa.array(lc["line"], pa.int64()), "observation_id": pa.array(lc["observation_id"], pa.string()),
-            "identifier": pa.array(lc["identifier"], pa.string()), "patient": pa.array(lc["patient"], pa.string()),
-            "device": pa.array(lc["device"], pa.string()), "vendor": pa.array(lc["vendor"], pa.string()),
-            "device_type": pa.array(lc["device_type"], pa.string()),
-            "status": pa.array(lc["status"], pa.string()),
-            "components_skipped": pa.array(lc["components_skipped"], pa.int32()),
-            "time_utc": when,
-            "time_precision": pa.array(lc["precision"], pa.string()), "tz_assumed": pa.array(naive),
-            "period_end_utc": end_utc,
-            "issued_utc": issued_utc,
-            "synthetic": pa.array(lc["synthetic"], pa.bool_()),
-            "content_hash": pa.array(line_hash.view(np.int64)),
-            "version_key": pa.array(lc["version"], pa.string()),
-        }).take(pa.array(row_line))
+        take = pa.array(row_line)
         mask = pa.array(keep_rows)
-        table = pa.table({
-            "source": pa.array([self.source] * len(row_line), pa.string()),
-            **{n: lines_tab.column(n) for n in ("line", "observation_id", "identifier", "patient", "device", "vendor",
-                                                "device_type", "status", "components_skipped", "time_utc", "time_precision",
-                                                "tz_assumed", "period_end_utc", "issued_utc")},
-            "panel": pa.array(rc["panel"], pa.string()).filter(mask), "code": pa.array(rc["code"], pa.string()).filter(mask),
-            "value": pa.array(value).filter(mask), "unit": pa.array(rc["unit"], pa.string()).filter(mask),
-            "comparator": pa.array(rc["comparator"], pa.string()).filter(mask),
-            "absent_reason": pa.array(rc["absent_reason"], pa.string()).filter(mask),
-            "unit_translated": pa.array(rc["unit_translated"], pa.bool_()).filter(mask),
-            "catalogued": pa.array(rc["catalogued"], pa.bool_()).filter(mask),
-            "synthetic": lines_tab.column("synthetic"), "content_hash": lines_tab.column("content_hash"),
-            "version_key": lines_tab.column("version_key"),
-        }).cast(TIDY_SCHEMA)
+        per_line = {"time_utc": when, "time_precision": lc["precision"], "tz_assumed": pa.array(naive),
+                    "period_end_utc": end_utc, "issued_utc": issued_utc, "content_hash": pa.array(line_hash.view(np.int64)),
+                    "version_key": lc["version"]}
+        out = {}
+        for name in TIDY_SCHEMA.names:
+            if name == "source":
+                out[name] = pa.array(np.full(len(row_line), self.source, object), pa.string())
+            elif name in rc:
+                out[name] = rc[name].filter(mask)
+            else:
+                out[name] = (per_line[name] if name in per_line else lc[name]).take(take)
+        table = pa.table(out).cast(TIDY_SCHEMA)
         self.n_rows += table.num_rows
         if self.buckets == 1:
             parts = {0: table}
         else:
-            bucket = _bucket_of(table.column("patient").to_pandas(), self.buckets)
+            bucket = _bucket_of(table.column("patient").combine_chunks(), self.buckets)
             order = np.argsort(bucket, kind="stable")
             sorted_tab = table.take(pa.array(order))
             b_sorted = bucket[order]
@@ -380,14 +443,11 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
     return raw[i + 20: raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
-def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[tuple[int, bytes]]:
-    """(line number within the range, from 1; raw line) for every physical line of the range.
-
-    Reads ``block`` bytes at a time and splits them, so memory stays bounded by the block.
-    """
+def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, from 1; raw line) for every physical line of consecutive blocks of bytes."""
     line = 1
     rest = b""
-    for data in _blocks(path, start, end, block):
+    for data in blocks:
         parts = (rest + data).split(b"\n")
         rest = parts.pop()
         for raw in parts:
@@ -395,6 +455,10 @@ def _lines(path: Path, start: int, end: int, block: int = 16 << 20) -> Iterator[
             line += 1
     if rest:
         yield line, rest
+
+
+#: Bytes read at a time from an NDJSON file (memory per work unit is a few times this).
+_BLOCK_BYTES = 8 << 20
 
 
 def _blocks(path: Path, start: int, end: int, block: int) -> Iterator[bytes]:
@@ -427,7 +491,7 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     decompressed as a stream.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    sink.feed(ObservationParser(options, devices), _lines(Path(path), start, end))
+    sink.feed_blocks(ObservationParser(options, devices), _blocks(Path(path), start, end, _BLOCK_BYTES))
     return sink.result()
 
 
@@ -457,19 +521,6 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     sink.feed(ObservationParser(options, devices),
               ((i + 1, bytes(e["resource"]) if "resource" in e else b'{"resourceType": null}') for i, e in enumerate(bundle.entry)))
     return sink.result()
-
-
-def _first_of(frame: pd.DataFrame, keys: list[str], order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For lines (rows of ``frame`` in arrival ``order``): is it a repeat of ``keys``, and the row of the first."""
-    ordered = frame.iloc[order]
-    codes = ordered.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
-    first_pos = pd.Series(np.arange(len(codes))).groupby(codes).transform("min").to_numpy()
-    repeat = first_pos != np.arange(len(codes))
-    out_repeat = np.zeros(len(frame), bool)
-    out_first = np.zeros(len(frame), np.int64)
-    out_repeat[order] = repeat
-    out_first[order] = order[first_pos]
-    return out_repeat, out_first
 
 
 _DETAIL = {"superseded": "replaced by {s} line {ln}", "retracted": "withdrawn by {s} line {ln}",
@@ -522,6 +573,52 @@ def _versions(group: np.ndarray, withdrawn: np.ndarray, status: np.ndarray, vers
                 reason[i], first_idx[i] = "identifier_conflict", current
 
 
+def _first_in_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each element, the index of the element with the same code that comes first by ``order`` (unique keys)."""
+    if not len(codes):
+        return np.zeros(0, np.int64)
+    o = np.lexsort((order, codes))
+    sc = codes[o]
+    starts = np.r_[True, sc[1:] != sc[:-1]]
+    head = o[np.maximum.accumulate(np.where(starts, np.arange(len(o)), 0))]
+    out = np.empty(len(codes), np.int64)
+    out[o] = head
+    return out
+
+
+def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa.Array, lkey: np.ndarray) -> np.ndarray:
+    """Each line's version group: the earliest line (by ``lkey``) it shares an identity key with, per patient.
+
+    Identity keys are the resource id (``id:<id>``) and every identifier (``system|value``); a line
+    with none is a group of its own.
+    """
+    n = len(lkey)
+    group = np.arange(n, dtype=np.int64)
+    has_id = pc.fill_null(pc.greater(pc.utf8_length(observation_id), 0), False).to_numpy(zero_copy_only=False)
+    has_ident = pc.fill_null(pc.greater(pc.utf8_length(identifier), 0), False)
+    multi = pc.fill_null(pc.match_substring(identifier, "\x1f"), False)
+    single = pc.and_(has_ident, pc.invert(multi))
+    idx = [np.flatnonzero(has_id), np.flatnonzero(single.to_numpy(zero_copy_only=False))]
+    keys = [pc.binary_join_element_wise("id", observation_id.filter(pa.array(has_id)), ":"), identifier.filter(single)]
+    many = np.flatnonzero(multi.to_numpy(zero_copy_only=False))
+    if len(many):  # several identifiers on a line (rare): split them here
+        split = [(i, k) for i, ident in zip(many.tolist(), identifier.take(pa.array(many)).to_pylist(), strict=True)
+                 for k in ident.split("\x1f")]
+        idx.append(np.array([i for i, _k in split], np.int64))
+        keys.append(pa.array([k for _i, k in split], pa.string()))
+    at = np.concatenate(idx)
+    if not len(at):
+        return group
+    key = pa.concat_arrays([k.cast(pa.string()) for k in keys])
+    per_patient = pc.binary_join_element_wise(pc.fill_null(patient.take(pa.array(at)), ""), key, "\x1e")
+    codes = pc.dictionary_encode(per_patient).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    first = at[_first_in_order(codes, lkey[at])]
+    o = np.lexsort((lkey[first], at))  # per line, its keys' first lines from the earliest
+    starts = np.r_[True, at[o][1:] != at[o][:-1]]
+    group[at[o][starts]] = first[o][starts]
+    return group
+
+
 def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | None = None) -> tuple[int, pd.DataFrame]:
     """Phase 2 for one bucket: drop duplicate lines (earlier line wins), write the bucket; (rows kept, rejects).
 
@@ -535,47 +632,42 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         if shift:
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
-    table = pa.concat_tables(parts)
-    key = table.select(["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor",
-                        "device_type", "status", "version_key"]).to_pandas()
-    src_code = pd.factorize(key["source"], sort=True)[0].astype(np.int64)
-    row_key = src_code * (1 << 40) + key["line"].to_numpy()
-    first_row = ~pd.Series(row_key).duplicated().to_numpy()
-    lines = key[first_row].reset_index(drop=True)
+    table = pa.concat_tables(parts).combine_chunks()
+    src = pc.dictionary_encode(table.column("source").combine_chunks())
+    rank = np.argsort(np.argsort(src.dictionary.to_numpy(zero_copy_only=False).astype(object), kind="stable"))
+    src_code = rank[src.indices.to_numpy(zero_copy_only=False)].astype(np.int64)
+    row_key = src_code * (1 << 40) + table.column("line").to_numpy()
+    first_row = np.flatnonzero(~pd.Series(row_key).duplicated().to_numpy())
+    lines = table.select(["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor",
+                          "device_type", "status", "version_key"]).take(pa.array(first_row))
+    col = {name: lines.column(name).combine_chunks() for name in lines.column_names}
     lkey = row_key[first_row]
-    reason = np.full(len(lines), None, dtype=object)
-    first_idx = np.arange(len(lines), dtype=np.int64)
-    # Identity: the resource id and every identifier (system|value), each per patient. Lines sharing any
-    # identity key are versions of one resource; each joins the group of the earliest line it shares a key with.
-    group = np.arange(len(lines), dtype=np.int64)
-    ids = pd.DataFrame({"i": np.arange(len(lines)), "patient": lines["patient"].to_numpy(),
-                        "k": [([f"id:{o}"] if isinstance(o, str) and o else [])
-                              + (ident.split("\x1f") if isinstance(ident, str) and ident else [])
-                              for o, ident in zip(lines["observation_id"].to_numpy(dtype=object),
-                                                  lines["identifier"].to_numpy(dtype=object), strict=True)]})
-    ids = ids.explode("k").dropna(subset=["k"])
-    if len(ids):
-        ids["order"] = lkey[ids["i"].to_numpy()]
-        ids = ids.sort_values(["order"], kind="stable")
-        ids["first"] = ids.groupby(["patient", "k"], sort=False)["i"].transform("first")
-        firsts = ids.assign(first_order=lkey[ids["first"].to_numpy()]).sort_values("first_order", kind="stable")
-        earliest = firsts.groupby("i", sort=False)["first"].first()
-        group[earliest.index.to_numpy()] = earliest.to_numpy()
-    status = lines["status"].to_numpy(dtype=object)
-    withdrawn = status == "entered-in-error"
-    _versions(group, withdrawn, status, lines["version_key"].to_numpy(dtype=object), lines["content_hash"].to_numpy(),
-              lkey, reason, first_idx)
+    n = len(lkey)
+    reason = np.full(n, None, dtype=object)
+    first_idx = np.arange(n, dtype=np.int64)
+    # Identity: lines sharing any identity key are versions of one resource (see _identity_groups).
+    group = _identity_groups(col["patient"], col["observation_id"], col["identifier"], lkey)
+    withdrawn = pc.fill_null(pc.equal(col["status"], "entered-in-error"), False).to_numpy(zero_copy_only=False)
+    chash = col["content_hash"].to_numpy(zero_copy_only=False)
+    sizes = np.bincount(group, minlength=n)
+    if ((sizes[group] > 1) | withdrawn).any():
+        _versions(group, withdrawn, col["status"].to_numpy(zero_copy_only=False), col["version_key"].to_numpy(zero_copy_only=False),
+                  chash, lkey, reason, first_idx)
     rest = np.flatnonzero(reason == None)  # noqa: E711
-    rep, first = _first_of(lines.iloc[rest].reset_index(drop=True), ["content_hash"], np.argsort(lkey[rest], kind="stable"))
+    first = _first_in_order(chash[rest], lkey[rest])
+    rep = first != np.arange(len(rest))
     reason[rest[rep]] = "duplicate_content"
     first_idx[rest[rep]] = rest[first[rep]]
     hit = np.flatnonzero(reason != None)  # noqa: E711
+    take_hit, take_first = pa.array(hit), pa.array(first_idx[hit])
     rej = pd.DataFrame({
-        "source": lines["source"].to_numpy()[hit], "line": lines["line"].to_numpy()[hit], "reason": reason[hit].astype(str),
+        "source": col["source"].take(take_hit).to_pylist(), "line": col["line"].take(take_hit).to_numpy(),
+        "reason": reason[hit].astype(str),
         "detail": [_DETAIL.get(r, "first at {s} line {ln}").format(s=s, ln=ln) for r, s, ln in
-                   zip(reason[hit], lines["source"].to_numpy()[first_idx[hit]], lines["line"].to_numpy()[first_idx[hit]],
+                   zip(reason[hit], col["source"].take(take_first).to_pylist(), col["line"].take(take_first).to_pylist(),
                        strict=True)],
-        "vendor": lines["vendor"].to_numpy()[hit], "device_type": lines["device_type"].to_numpy()[hit], "raw": "",
+        "vendor": col["vendor"].take(take_hit).to_pylist(), "device_type": col["device_type"].take(take_hit).to_pylist(),
+        "raw": "",
     }, columns=REJECT_SCHEMA.names)
     if len(hit):
         table = table.filter(pa.array(~np.isin(row_key, lkey[hit])))

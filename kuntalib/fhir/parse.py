@@ -148,6 +148,10 @@ class IngestOptions:
         Characters of a rejected line kept with the rejection.
     check_duplicate_keys : bool
         Reject lines whose JSON names a key twice (see :func:`duplicate_key`).
+    fast_path : bool
+        Read the plain, common NDJSON line with the compiled scanner where it is built
+        (:mod:`kuntalib.fhir.columns`); False sends every line through :class:`ObservationParser`.
+        The answer is the same either way.
     """
 
     assume_timezone: str | None = "Europe/Helsinki"
@@ -155,6 +159,7 @@ class IngestOptions:
     chunk_lines: int = 50_000
     max_raw_chars: int = 2000
     check_duplicate_keys: bool = True
+    fast_path: bool = True
 
 
 class _Coding(msgspec.Struct, gc=False):

@@ -36,11 +36,11 @@ FORMAT = 2
 
 
 def package_hash() -> str:
-    """SHA-256 over every source and template file of the kuntalib package."""
+    """SHA-256 over every source and template file of the kuntalib package (compiled modules are built from the C source, which counts)."""
     h = hashlib.sha256()
     root = paths.package_dir()
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".so", ".pyd"):
             h.update(p.relative_to(root).as_posix().encode())
             h.update(b"\0")
             h.update(p.read_bytes())

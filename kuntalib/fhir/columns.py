@@ -1,0 +1,218 @@
+"""Columnar batches of parsed Observation lines: from the C fast path, from the per-line parser, and merged.
+
+A :class:`Batch` holds one entry per accepted line (``lines``: the LINE_FIELDS of
+:mod:`kuntalib.fhir.parse` as Arrow arrays) and one per value (``rows``: the ROW_FIELDS, with
+``row_line`` giving each row's line index). The fast path (:mod:`kuntalib.fhir._scan`, built from
+``_scan.c`` where a C compiler is found) turns the plain, common line into such columns without
+making a Python object per field; every other line goes through
+:class:`~kuntalib.fhir.parse.ObservationParser`, the reference implementation. The catalogue
+step here (unit translation and plausibility, the rules of ``ObservationParser._value``) runs on
+whole columns; a line it cannot settle (a unit it cannot translate, an implausible value) is
+handed back to the reference parser, which gives the exact reason. So both paths give the same
+answer for every line (the test suite compares them on random input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kuntalib.fhir.catalogue import BY_LOINC, UnitError, convert_unit
+from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, IngestOptions
+
+try:  # the compiled fast path is optional: without it every line takes the reference parser
+    from kuntalib.fhir import _scan
+except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
+    _scan = None
+
+__all__ = ["Batch", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block"]
+
+#: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
+FAST_PATH = _scan is not None
+
+LINE_TYPES: dict[str, pa.DataType] = {
+    "line": pa.int64(), "observation_id": pa.string(), "identifier": pa.string(), "patient": pa.string(),
+    "device": pa.string(), "vendor": pa.string(), "device_type": pa.string(), "effective": pa.string(),
+    "period_end": pa.string(), "issued": pa.string(), "synthetic": pa.bool_(), "precision": pa.string(),
+    "status": pa.string(), "components_skipped": pa.int32(), "version": pa.string(),
+}
+ROW_TYPES: dict[str, pa.DataType] = {
+    "panel": pa.string(), "code": pa.string(), "value": pa.float64(), "unit": pa.string(), "comparator": pa.string(),
+    "absent_reason": pa.string(), "unit_translated": pa.bool_(), "catalogued": pa.bool_(),
+}
+assert tuple(LINE_TYPES) == LINE_FIELDS and tuple(ROW_TYPES) == ROW_FIELDS
+_SCAN_LINE = ("observation_id", "identifier", "patient", "device", "effective", "period_end", "issued", "source", "status",
+              "version")
+_SCAN_ROW = ("panel", "code", "unit", "comparator")
+_PRECISION = pa.array([None, "second", "fraction"], pa.string())
+_VENDOR_PREFIX = "urn:kuntalib:vendor:"
+
+
+@dataclass
+class Batch:
+    """Accepted lines as columns: ``lines`` (LINE_FIELDS), ``rows`` (ROW_FIELDS) and ``row_line`` (row -> line index)."""
+
+    lines: dict[str, pa.Array]
+    rows: dict[str, pa.Array]
+    row_line: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lines["line"])
+
+
+def empty() -> Batch:
+    return Batch({k: pa.array([], t) for k, t in LINE_TYPES.items()}, {k: pa.array([], t) for k, t in ROW_TYPES.items()},
+                 np.zeros(0, np.int64))
+
+
+def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row_line: list[int]) -> Batch:
+    """A batch from the reference parser's output (one head tuple per line, one value tuple per row)."""
+    if not heads:
+        return empty()
+    lines = {"line": pa.array(line_no, pa.int64())}
+    for name, col in zip(LINE_FIELDS[1:], zip(*heads, strict=True), strict=True):
+        lines[name] = pa.array(col, LINE_TYPES[name])
+    rows = {name: pa.array(col, ROW_TYPES[name]) for name, col in zip(ROW_FIELDS, zip(*values, strict=True), strict=True)}
+    return Batch(lines, rows, np.asarray(row_line, dtype=np.int64))
+
+
+def concat(batches: list[Batch]) -> Batch:
+    """One batch of several, its lines in line order (rows follow their lines, in their order within a line)."""
+    batches = [b for b in batches if len(b)]
+    if not batches:
+        return empty()
+    if len(batches) == 1:
+        b = batches[0]
+    else:
+        shift = np.cumsum([0] + [len(b) for b in batches[:-1]])
+        b = Batch({k: pa.concat_arrays([x.lines[k] for x in batches]) for k in LINE_TYPES},
+                  {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_TYPES},
+                  np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]))
+    line = b.lines["line"].to_numpy()
+    if len(line) < 2 or bool(np.all(line[1:] > line[:-1])):
+        return b
+    order = np.argsort(line, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    new_line = rank[b.row_line]
+    row_order = np.argsort(new_line, kind="stable")
+    take_l, take_r = pa.array(order), pa.array(row_order)
+    return Batch({k: v.take(take_l) for k, v in b.lines.items()}, {k: v.take(take_r) for k, v in b.rows.items()},
+                 new_line[row_order])
+
+
+def _strings(col: tuple) -> pa.Array:
+    n, offsets, data, valid = col
+    v = np.frombuffer(valid, np.uint8)
+    mask = None if v.all() else pa.py_buffer(np.packbits(v, bitorder="little"))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+
+
+def _map_strings(arr: pa.Array, fn) -> pa.Array:
+    """``fn`` applied to each distinct value of a string array (nulls stay null)."""
+    enc = pc.dictionary_encode(arr)
+    values = pa.array([fn(v) for v in enc.dictionary.to_pylist()], pa.string())
+    return values.take(enc.indices)
+
+
+def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, plausibility: bool
+               ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Unit translation and plausibility over whole columns (the rules of ``ObservationParser._value``).
+
+    Returns (value, unit, translated, catalogued, unsettled): ``unsettled`` marks rows the reference
+    parser must judge (a unit it cannot translate, a value outside the plausible range).
+    """
+    enc = pc.dictionary_encode(code)
+    measures = [BY_LOINC.get(c) for c in enc.dictionary.to_pylist()]
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    catalogued = np.array([m is not None for m in measures], bool)[idx] if len(idx) else np.zeros(0, bool)
+    target = pa.array([m.unit if m else None for m in measures], pa.string()).take(enc.indices)
+    same = pc.fill_null(pc.equal(unit, target), False).to_numpy(zero_copy_only=False)
+    value = value.copy()
+    translated = np.zeros(len(value), bool)
+    unsettled = np.zeros(len(value), bool)
+    change = np.flatnonzero(catalogued & ~same)
+    if len(change):
+        units = unit.take(pa.array(change)).to_pylist()
+        for k, i in enumerate(change.tolist()):
+            m = measures[idx[i]]
+            try:
+                value[i], translated[i] = convert_unit(float(value[i]), units[k] or "", m)
+            except UnitError:
+                unsettled[i] = True
+        unit = pc.if_else(pa.array(catalogued & ~same), target, unit)
+    if plausibility and len(idx):
+        lo = np.array([m.plausible[0] if m else 0.0 for m in measures], float)[idx]
+        hi = np.array([m.plausible[1] if m else 0.0 for m in measures], float)[idx]
+        unsettled |= catalogued & (hi > lo) & ~((lo <= value) & (value <= hi))
+    return value, unit, translated, catalogued, unsettled
+
+
+def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int, options: IngestOptions,
+               devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, Batch, list[tuple[int, int, int]]]:
+    """Scan the lines of ``buf[start:end]`` numbered from ``first_line`` (at most ``max_lines`` physical lines).
+
+    Times without an offset take the fast path only when ``options.assume_timezone`` is set (they
+    are read in that zone and flagged later, as the reference parser's are).
+
+    Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
+    (line, start, end) of every line left to the reference parser).
+    """
+    (reached, n_lines, last, line_no, span, synthetic, precision, lcols, row_line, value, rcols,
+     slow) = _scan.scan(buf, start, end, first_line, max_lines, options.assume_timezone is not None)
+    slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
+    n = len(line_no) // 8
+    if n == 0:
+        return reached, n_lines, last, empty(), slow_lines
+    s = dict(zip(_SCAN_LINE, (_strings(c) for c in lcols), strict=True))
+    r = dict(zip(_SCAN_ROW, (_strings(c) for c in rcols), strict=True))
+    row_line = np.frombuffer(row_line, np.int64)
+    code = r["code"]
+    values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64), r["unit"],
+                                                                 options.plausibility)
+    device = s["device"]
+    if devices:
+        vendor = _map_strings(device, lambda d: devices.get(d, ("unknown", "unknown"))[0])
+        device_type = _map_strings(device, lambda d: devices.get(d, ("unknown", "unknown"))[1])
+        vendor = pc.fill_null(vendor, "unknown")
+        device_type = pc.fill_null(device_type, "unknown")
+    else:
+        vendor = pa.array(np.full(n, "unknown", object), pa.string())
+        device_type = vendor
+    source = s["source"]
+    from_source = pc.fill_null(pc.and_(pc.equal(vendor, "unknown"), pc.starts_with(source, _VENDOR_PREFIX)), False)
+    if pc.any(from_source).as_py():
+        vendor = pc.if_else(from_source, pc.utf8_slice_codeunits(source, len(_VENDOR_PREFIX)), vendor)
+    lines = {
+        "line": pa.array(np.frombuffer(line_no, np.int64)), "observation_id": s["observation_id"],
+        "identifier": s["identifier"], "patient": s["patient"], "device": device, "vendor": vendor,
+        "device_type": device_type, "effective": s["effective"], "period_end": s["period_end"], "issued": s["issued"],
+        "synthetic": pa.array(np.frombuffer(synthetic, np.uint8).astype(bool)),
+        "precision": _PRECISION.take(pa.array(np.frombuffer(precision, np.uint8))),
+        "status": s["status"], "components_skipped": pa.array(np.zeros(n, np.int32)), "version": s["version"],
+    }
+    rows = {"panel": r["panel"], "code": code, "value": pa.array(values), "unit": unit, "comparator": r["comparator"],
+            "absent_reason": pa.nulls(len(values), pa.string()), "unit_translated": pa.array(translated),
+            "catalogued": pa.array(catalogued)}
+    batch = Batch(lines, rows, row_line.copy())
+    if unsettled.any():  # hand these lines to the reference parser
+        bad_lines = np.unique(row_line[unsettled])
+        spans = np.frombuffer(span, np.int64).reshape(-1, 2)
+        numbers = np.frombuffer(line_no, np.int64)
+        slow_lines = sorted(slow_lines + [(int(numbers[i]), int(spans[i, 0]), int(spans[i, 1])) for i in bad_lines])
+        keep = np.ones(n, bool)
+        keep[bad_lines] = False
+        batch = _select(batch, keep)
+    return reached, n_lines, last, batch, slow_lines
+
+
+def _select(b: Batch, keep: np.ndarray) -> Batch:
+    """The lines of a batch where ``keep`` is True, with their rows."""
+    keep_rows = keep[b.row_line]
+    new_index = np.cumsum(keep) - 1
+    lm, rm = pa.array(keep), pa.array(keep_rows)
+    return Batch({k: v.filter(lm) for k, v in b.lines.items()}, {k: v.filter(rm) for k, v in b.rows.items()},
+                 new_index[b.row_line[keep_rows]])
