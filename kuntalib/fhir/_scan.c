@@ -17,7 +17,7 @@
  * Everything else is slow, so the two paths can only differ where this file is wrong; the test suite
  * compares them line by line on random input.
  *
- * Returns (reached, lines, last_line, line_no, span, synthetic, precision, line_columns, row_line, value,
+ * Returns (reached, lines, last_line, line_no, span, utc, synthetic, precision, line_columns, row_line, value,
  * row_columns, slow): numbers as bytes of int64/uint8/double arrays and each string column as
  * (n, int32 offsets, data, one validity byte per item), for pyarrow and numpy to wrap without handling
  * items one by one. ``slow`` holds (line, start, end) per slow line. The GIL is released while scanning.
@@ -608,6 +608,40 @@ static int full_time(const Str *t, int naive_ok) {
     return frac ? 2 : 1;
 }
 
+/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+#define NO_TIME INT64_MIN
+
+/* Microseconds since the epoch (UTC) of a time ``full_time`` accepted, or NO_TIME where the ingest's
+ * general conversion must decide: no offset (read in the assumed zone), a leap second, or more than
+ * six fraction digits. */
+static int64_t utc_micros(const Str *t) {
+    const char *s = t->p;
+    int64_t n = t->n, i = 19, frac = 0;
+    if (d2(s + 17) > 59) return NO_TIME;
+    if (i < n && s[i] == '.') {
+        int64_t k = i + 1, digits = 0;
+        while (k < n && is_digit(s[k])) { if (digits < 6) frac = frac * 10 + (s[k] - '0'); digits++; k++; }
+        if (digits > 6) return NO_TIME;
+        for (; digits < 6; digits++) frac *= 10;
+        i = k;
+    }
+    int64_t offset = 0;
+    if (i == n) return NO_TIME;
+    if (s[i] != 'Z') offset = (s[i] == '-' ? -1 : 1) * (d2(s + i + 1) * 3600 + d2(s + i + 4) * 60);
+    int64_t days = days_from_civil(d2(s) * 100 + d2(s + 2), d2(s + 5), d2(s + 8));
+    int64_t secs = days * 86400 + d2(s + 11) * 3600 + d2(s + 14) * 60 + d2(s + 17) - offset;
+    return secs * 1000000 + frac;
+}
+
 /* "Kind/<id>" with exactly one '/' and a non-empty id: the id; else not set. */
 static Str simple_ref(const Str *ref, const char *kind) {
     Str out = {0};
@@ -649,6 +683,7 @@ typedef struct {
     StrCol r[N_RCOL];
     Buf line_no, synthetic, precision; /* per fast line: int64, uint8, uint8 */
     Buf span;                          /* per fast line: int64 start, int64 end (offsets in the buffer) */
+    Buf utc;                           /* per fast line: int64 start, period end, issued (NO_TIME: absent or not computed) */
     Buf row_line, value;               /* per row: int64, double */
     Buf slow;                          /* per slow line: int64 line, int64 start, int64 end */
     int64_t n_fast, n_lines, last_line;
@@ -710,6 +745,9 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
     int r = 0;
     r |= buf_put(&out->line_no, &line, sizeof line);
     r |= buf_put(&out->span, span, 2 * sizeof(int64_t));
+    int64_t utc[3] = {utc_micros(effective), period_end ? utc_micros(period_end) : NO_TIME,
+                      o->issued.set ? utc_micros(&o->issued) : NO_TIME};
+    r |= buf_put(&out->utc, utc, sizeof utc);
     uint8_t syn = (uint8_t)o->synthetic, prec = (uint8_t)precision;
     r |= buf_put(&out->synthetic, &syn, 1);
     r |= buf_put(&out->precision, &prec, 1);
@@ -812,6 +850,7 @@ static void out_free(Out *out) {
     for (int i = 0; i < N_RCOL; i++) col_free(&out->r[i]);
     free(out->line_no.data);
     free(out->span.data);
+    free(out->utc.data);
     free(out->synthetic.data);
     free(out->precision.data);
     free(out->row_line.data);
@@ -854,8 +893,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     PyObject *res = NULL;
     if (lcols && rcols && !PyErr_Occurred())
-        res = Py_BuildValue("(LLLNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
-                            buf_bytes(&out.line_no), buf_bytes(&out.span), buf_bytes(&out.synthetic), buf_bytes(&out.precision), lcols,
+        res = Py_BuildValue("(LLLNNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
+                            buf_bytes(&out.line_no), buf_bytes(&out.span), buf_bytes(&out.utc), buf_bytes(&out.synthetic), buf_bytes(&out.precision), lcols,
                             buf_bytes(&out.row_line), buf_bytes(&out.value), rcols, buf_bytes(&out.slow));
     else {
         Py_XDECREF(lcols);
@@ -867,7 +906,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, start, end, first_line, max_lines, naive_ok) -> (reached, lines, last_line, line_no, span, synthetic, precision, "
+     "scan(data, start, end, first_line, max_lines, naive_ok) -> (reached, lines, last_line, line_no, span, utc, synthetic, precision, "
      "line_columns, row_line, value, row_columns, slow)"},
     {NULL, NULL, 0, NULL},
 };

@@ -28,7 +28,7 @@ try:  # the compiled fast path is optional: without it every line takes the refe
 except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
     _scan = None
 
-__all__ = ["Batch", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block"]
+__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block"]
 
 #: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
 FAST_PATH = _scan is not None
@@ -51,13 +51,23 @@ _PRECISION = pa.array([None, "second", "fraction"], pa.string())
 _VENDOR_PREFIX = "urn:kuntalib:vendor:"
 
 
+#: In :attr:`Batch.utc`: a time that is absent, or that the scanner left to the general conversion.
+NO_TIME = np.iinfo(np.int64).min
+
+
 @dataclass
 class Batch:
-    """Accepted lines as columns: ``lines`` (LINE_FIELDS), ``rows`` (ROW_FIELDS) and ``row_line`` (row -> line index)."""
+    """Accepted lines as columns: ``lines`` (LINE_FIELDS), ``rows`` (ROW_FIELDS) and ``row_line`` (row -> line index).
+
+    ``utc`` holds, per line, the start, period end and issued time as microseconds since the epoch
+    where the scanner computed them (times with an offset), else :data:`NO_TIME`; the ingest
+    converts the rest from the strings.
+    """
 
     lines: dict[str, pa.Array]
     rows: dict[str, pa.Array]
     row_line: np.ndarray
+    utc: np.ndarray
 
     def __len__(self) -> int:
         return len(self.lines["line"])
@@ -65,7 +75,7 @@ class Batch:
 
 def empty() -> Batch:
     return Batch({k: pa.array([], t) for k, t in LINE_TYPES.items()}, {k: pa.array([], t) for k, t in ROW_TYPES.items()},
-                 np.zeros(0, np.int64))
+                 np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
 
 
 def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row_line: list[int]) -> Batch:
@@ -76,7 +86,7 @@ def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row
     for name, col in zip(LINE_FIELDS[1:], zip(*heads, strict=True), strict=True):
         lines[name] = pa.array(col, LINE_TYPES[name])
     rows = {name: pa.array(col, ROW_TYPES[name]) for name, col in zip(ROW_FIELDS, zip(*values, strict=True), strict=True)}
-    return Batch(lines, rows, np.asarray(row_line, dtype=np.int64))
+    return Batch(lines, rows, np.asarray(row_line, dtype=np.int64), np.full((len(heads), 3), NO_TIME, np.int64))
 
 
 def concat(batches: list[Batch]) -> Batch:
@@ -90,7 +100,8 @@ def concat(batches: list[Batch]) -> Batch:
         shift = np.cumsum([0] + [len(b) for b in batches[:-1]])
         b = Batch({k: pa.concat_arrays([x.lines[k] for x in batches]) for k in LINE_TYPES},
                   {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_TYPES},
-                  np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]))
+                  np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]),
+                  np.concatenate([x.utc for x in batches]))
     line = b.lines["line"].to_numpy()
     if len(line) < 2 or bool(np.all(line[1:] > line[:-1])):
         return b
@@ -101,7 +112,7 @@ def concat(batches: list[Batch]) -> Batch:
     row_order = np.argsort(new_line, kind="stable")
     take_l, take_r = pa.array(order), pa.array(row_order)
     return Batch({k: v.take(take_l) for k, v in b.lines.items()}, {k: v.take(take_r) for k, v in b.rows.items()},
-                 new_line[row_order])
+                 new_line[row_order], b.utc[order])
 
 
 def _strings(col: tuple) -> pa.Array:
@@ -111,11 +122,10 @@ def _strings(col: tuple) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), mask)
 
 
-def _map_strings(arr: pa.Array, fn) -> pa.Array:
-    """``fn`` applied to each distinct value of a string array (nulls stay null)."""
-    enc = pc.dictionary_encode(arr)
-    values = pa.array([fn(v) for v in enc.dictionary.to_pylist()], pa.string())
-    return values.take(enc.indices)
+def _device_table(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The device map as Arrow arrays: ids, vendors, types."""
+    return (pa.array(list(devices), pa.string()), pa.array([v[0] for v in devices.values()], pa.string()),
+            pa.array([v[1] for v in devices.values()], pa.string()))
 
 
 def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, plausibility: bool
@@ -161,7 +171,7 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
     """
-    (reached, n_lines, last, line_no, span, synthetic, precision, lcols, row_line, value, rcols,
+    (reached, n_lines, last, line_no, span, utc, synthetic, precision, lcols, row_line, value, rcols,
      slow) = _scan.scan(buf, start, end, first_line, max_lines, options.assume_timezone is not None)
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
@@ -175,10 +185,10 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
                                                                  options.plausibility)
     device = s["device"]
     if devices:
-        vendor = _map_strings(device, lambda d: devices.get(d, ("unknown", "unknown"))[0])
-        device_type = _map_strings(device, lambda d: devices.get(d, ("unknown", "unknown"))[1])
-        vendor = pc.fill_null(vendor, "unknown")
-        device_type = pc.fill_null(device_type, "unknown")
+        ids, vendors, types = _device_table(devices)
+        at = pc.index_in(device, value_set=ids)
+        vendor = pc.fill_null(vendors.take(at), "unknown")
+        device_type = pc.fill_null(types.take(at), "unknown")
     else:
         vendor = pa.array(np.full(n, "unknown", object), pa.string())
         device_type = vendor
@@ -197,7 +207,7 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     rows = {"panel": r["panel"], "code": code, "value": pa.array(values), "unit": unit, "comparator": r["comparator"],
             "absent_reason": pa.nulls(len(values), pa.string()), "unit_translated": pa.array(translated),
             "catalogued": pa.array(catalogued)}
-    batch = Batch(lines, rows, row_line.copy())
+    batch = Batch(lines, rows, row_line.copy(), np.frombuffer(utc, np.int64).reshape(-1, 3))
     if unsettled.any():  # hand these lines to the reference parser
         bad_lines = np.unique(row_line[unsettled])
         spans = np.frombuffer(span, np.int64).reshape(-1, 2)
@@ -215,4 +225,4 @@ def _select(b: Batch, keep: np.ndarray) -> Batch:
     new_index = np.cumsum(keep) - 1
     lm, rm = pa.array(keep), pa.array(keep_rows)
     return Batch({k: v.filter(lm) for k, v in b.lines.items()}, {k: v.filter(rm) for k, v in b.rows.items()},
-                 new_index[b.row_line[keep_rows]])
+                 new_index[b.row_line[keep_rows]], b.utc[keep])

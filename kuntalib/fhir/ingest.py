@@ -26,7 +26,7 @@ import gc
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,6 +200,22 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
     return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
 
 
+def _times(strings: pa.Array, micros: np.ndarray, assume: str | None) -> tuple[pa.Array, np.ndarray]:
+    """UTC times of a column: the scanner's microseconds where it computed them, else :func:`_to_utc` of the strings.
+
+    Returns (times, is_naive).
+    """
+    todo = (micros == columns.NO_TIME) & pc.is_valid(strings).to_numpy(zero_copy_only=False)
+    naive = np.zeros(len(micros), bool)
+    if not todo.any():
+        return pa.array(micros.view("datetime64[us]"), pa.timestamp("us", tz="UTC"), mask=micros == columns.NO_TIME), naive
+    out = micros.copy()
+    sub, _date_only, sub_naive = _to_utc(strings.filter(pa.array(todo)), assume)
+    out[todo] = pc.fill_null(sub.cast(pa.int64()), columns.NO_TIME).to_numpy(zero_copy_only=False)
+    naive[todo] = sub_naive
+    return pa.array(out.view("datetime64[us]"), pa.timestamp("us", tz="UTC"), mask=out == columns.NO_TIME), naive
+
+
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
@@ -285,11 +301,17 @@ class _Sink:
         try:
             line, rest = 1, b""
             for data in blocks:
-                buf = rest + data if rest else data
-                cut = buf.rfind(b"\n") + 1
-                if cut:
-                    line = self._scan(parser, buf, cut, line)
-                rest = buf[cut:]
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    rest += data
+                    continue
+                if rest:  # the line that spans two blocks
+                    first = data.find(b"\n") + 1
+                    line = self._scan(parser, rest + data[:first], first + len(rest), line)
+                else:
+                    first = 0
+                line = self._scan(parser, data, cut, line, first)
+                rest = data[cut:]
             if rest:
                 line = self._scan(parser, rest, len(rest), line)
             self.flush()
@@ -297,9 +319,8 @@ class _Sink:
             if enabled:
                 gc.enable()
 
-    def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int) -> int:
-        """Scan ``buf[:end]`` (whole lines) from line number ``line``; the next line number."""
-        pos = 0
+    def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int, pos: int = 0) -> int:
+        """Scan ``buf[pos:end]`` (whole lines) from line number ``line``; the next line number."""
         limit = self.options.chunk_lines
         while pos < end:
             room = max(1, limit - self.pending)
@@ -363,14 +384,14 @@ class _Sink:
         lc, rc, row_line = batch.lines, batch.rows, batch.row_line
         n = len(batch)
         assume = self.options.assume_timezone
-        when, _date_only, naive = _to_utc(lc["effective"], assume)
         # One time-zone rule for start, period end and issued (see kuntalib.fhir.parse).
         ends = lc["period_end"]
         has_end = pc.fill_null(pc.greater(pc.utf8_length(ends), 0), False)
         ends = pc.if_else(has_end, ends, pa.scalar(None, pa.string()))
         has_end = has_end.to_numpy(zero_copy_only=False)
-        end_utc, _d, end_naive = _to_utc(ends, assume)
-        issued_utc, _d, issued_naive = _to_utc(lc["issued"], assume)
+        when, naive = _times(lc["effective"], batch.utc[:, 0], assume)
+        end_utc, end_naive = _times(ends, batch.utc[:, 1], assume)
+        issued_utc, issued_naive = _times(lc["issued"], batch.utc[:, 2], assume)
         has_issued = pc.is_valid(lc["issued"]).to_numpy(zero_copy_only=False)
         naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
         start_np = when.to_numpy(zero_copy_only=False)
@@ -388,33 +409,35 @@ class _Sink:
                                  lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end
         line_hash = _content_keys(lc["patient"], start_np, row_line, rc, n)
-        keep_rows = ~bad[row_line]
-        row_line = row_line[keep_rows]
-        take = pa.array(row_line)
-        mask = pa.array(keep_rows)
+        rows = np.flatnonzero(~bad[row_line])  # the rows written, in line order
+        line_bucket = _bucket_of(lc["patient"], self.buckets) if self.buckets > 1 else np.zeros(n, np.int32)
+        row_bucket = line_bucket[row_line[rows]]
+        if self.buckets > 1:
+            order = np.argsort(row_bucket, kind="stable")
+            rows, row_bucket = rows[order], row_bucket[order]
+        line_take = row_line[rows]
+        # one take per column, skipped where it would change nothing (every line one row, nothing dropped)
+        same_rows = len(rows) == len(row_line) and (len(rows) < 2 or bool(np.all(np.diff(rows) > 0)))
+        same_lines = same_rows and len(row_line) == n and (n < 2 or bool(np.all(np.diff(row_line) > 0)))
+        take_rows = None if same_rows else pa.array(rows)
+        take_lines = None if same_lines else pa.array(line_take)
         per_line = {"time_utc": when, "time_precision": lc["precision"], "tz_assumed": pa.array(naive),
                     "period_end_utc": end_utc, "issued_utc": issued_utc, "content_hash": pa.array(line_hash.view(np.int64)),
                     "version_key": lc["version"]}
         out = {}
         for name in TIDY_SCHEMA.names:
             if name == "source":
-                out[name] = pa.array(np.full(len(row_line), self.source, object), pa.string())
+                out[name] = pa.repeat(pa.scalar(self.source, pa.string()), len(rows))
             elif name in rc:
-                out[name] = rc[name].filter(mask)
+                out[name] = rc[name] if take_rows is None else rc[name].take(take_rows)
             else:
-                out[name] = (per_line[name] if name in per_line else lc[name]).take(take)
+                col = per_line[name] if name in per_line else lc[name]
+                out[name] = col if take_lines is None else col.take(take_lines)
         table = pa.table(out).cast(TIDY_SCHEMA)
         self.n_rows += table.num_rows
-        if self.buckets == 1:
-            parts = {0: table}
-        else:
-            bucket = _bucket_of(table.column("patient").combine_chunks(), self.buckets)
-            order = np.argsort(bucket, kind="stable")
-            sorted_tab = table.take(pa.array(order))
-            b_sorted = bucket[order]
-            edges = np.flatnonzero(np.diff(b_sorted)) + 1
-            bounds = np.concatenate([[0], edges, [len(b_sorted)]])
-            parts = {int(b_sorted[a]): sorted_tab.slice(a, z - a) for a, z in zip(bounds[:-1], bounds[1:], strict=True) if z > a}
+        edges = np.flatnonzero(np.diff(row_bucket)) + 1
+        bounds = np.concatenate([[0], edges, [len(rows)]])
+        parts = {int(row_bucket[a]): table.slice(a, z - a) for a, z in zip(bounds[:-1], bounds[1:], strict=True) if z > a}
         for b, part in parts.items():
             d = self.stage / f"bucket={b:05d}"
             d.mkdir(parents=True, exist_ok=True)
@@ -589,8 +612,8 @@ def _first_in_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
 def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa.Array, lkey: np.ndarray) -> np.ndarray:
     """Each line's version group: the earliest line (by ``lkey``) it shares an identity key with, per patient.
 
-    Identity keys are the resource id (``id:<id>``) and every identifier (``system|value``); a line
-    with none is a group of its own.
+    Identity keys are the resource id and every identifier (``system|value``), kept apart (an id never
+    matches an identifier); a line with none is a group of its own.
     """
     n = len(lkey)
     group = np.arange(n, dtype=np.int64)
@@ -599,7 +622,7 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
     multi = pc.fill_null(pc.match_substring(identifier, "\x1f"), False)
     single = pc.and_(has_ident, pc.invert(multi))
     idx = [np.flatnonzero(has_id), np.flatnonzero(single.to_numpy(zero_copy_only=False))]
-    keys = [pc.binary_join_element_wise("id", observation_id.filter(pa.array(has_id)), ":"), identifier.filter(single)]
+    keys = [observation_id.filter(pa.array(has_id)), identifier.filter(single)]
     many = np.flatnonzero(multi.to_numpy(zero_copy_only=False))
     if len(many):  # several identifiers on a line (rare): split them here
         split = [(i, k) for i, ident in zip(many.tolist(), identifier.take(pa.array(many)).to_pylist(), strict=True)
@@ -609,9 +632,14 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
     at = np.concatenate(idx)
     if not len(at):
         return group
-    key = pa.concat_arrays([k.cast(pa.string()) for k in keys])
-    per_patient = pc.binary_join_element_wise(pc.fill_null(patient.take(pa.array(at)), ""), key, "\x1e")
-    codes = pc.dictionary_encode(per_patient).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # key codes: ids in one range, identifiers (system|value) in the next, so an id never meets an identifier
+    id_keys = pc.dictionary_encode(keys[0].cast(pa.string()))
+    ident_keys = pc.dictionary_encode(pa.concat_arrays([k.cast(pa.string()) for k in keys[1:]]))
+    n_keys = len(id_keys.dictionary) + len(ident_keys.dictionary)
+    key_code = np.concatenate([id_keys.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                               ident_keys.indices.to_numpy(zero_copy_only=False).astype(np.int64) + len(id_keys.dictionary)])
+    who = pc.dictionary_encode(pc.fill_null(patient, "")).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = who[at] * n_keys + key_code  # (patient, key), exactly
     first = at[_first_in_order(codes, lkey[at])]
     o = np.lexsort((lkey[first], at))  # per line, its keys' first lines from the earliest
     starts = np.r_[True, at[o][1:] != at[o][:-1]]
@@ -632,14 +660,17 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         if shift:
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
-    table = pa.concat_tables(parts).combine_chunks()
-    src = pc.dictionary_encode(table.column("source").combine_chunks())
+    # Only the key columns are gathered in memory; the rows stay mapped until they are written.
+    key_names = ["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor", "device_type", "status",
+                 "version_key"]
+    keys = pa.concat_tables([p.select(key_names) for p in parts]).combine_chunks()
+    src = pc.dictionary_encode(keys.column("source").combine_chunks())
     rank = np.argsort(np.argsort(src.dictionary.to_numpy(zero_copy_only=False).astype(object), kind="stable"))
     src_code = rank[src.indices.to_numpy(zero_copy_only=False)].astype(np.int64)
-    row_key = src_code * (1 << 40) + table.column("line").to_numpy()
+    row_key = src_code * (1 << 40) + keys.column("line").to_numpy()
     first_row = np.flatnonzero(~pd.Series(row_key).duplicated().to_numpy())
-    lines = table.select(["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor",
-                          "device_type", "status", "version_key"]).take(pa.array(first_row))
+    lines = keys.take(pa.array(first_row))
+    del keys
     col = {name: lines.column(name).combine_chunks() for name in lines.column_names}
     lkey = row_key[first_row]
     n = len(lkey)
@@ -669,24 +700,41 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         "vendor": col["vendor"].take(take_hit).to_pylist(), "device_type": col["device_type"].take(take_hit).to_pylist(),
         "raw": "",
     }, columns=REJECT_SCHEMA.names)
-    if len(hit):
-        table = table.filter(pa.array(~np.isin(row_key, lkey[hit])))
+    keep = ~np.isin(row_key, lkey[hit]) if len(hit) else None
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out_file, use_dictionary=_DICT_COLUMNS, compression="lz4")
-    return table.num_rows, rej
+    kept = 0
+    with pq.ParquetWriter(out_file, TIDY_SCHEMA, use_dictionary=_DICT_COLUMNS, compression="lz4") as writer:
+        at = 0
+        for part in parts:  # part by part, so only one part's rows are copied at a time
+            if keep is not None:
+                part_keep = keep[at: at + part.num_rows]
+                at += part.num_rows
+                if not part_keep.all():
+                    part = part.filter(pa.array(part_keep))
+            if part.num_rows:
+                writer.write_table(part)
+                kept += part.num_rows
+    return kept, rej
 
 
 #: Runs work units: ``runner(fn, tasks) -> [fn(*task) for task in tasks]``, in any order of execution.
 Runner = Callable[[Callable, list[tuple]], list]
 
 
-def local_runner(workers: int = 1) -> Runner:
-    """Run work units in this process (``workers`` <= 1) or in a pool of ``workers`` processes."""
+def local_runner(workers: int = 1, threads: bool | None = None) -> Runner:
+    """Run work units in this process (``workers`` <= 1) or on ``workers`` threads or processes.
+
+    Threads are the default where the compiled fast path is built: the scanner, Arrow and Parquet
+    release the GIL for most of the work, and threads share one copy of the libraries and of the
+    device map. Without it the per-line parser holds the GIL, so processes are used.
+    """
+    use_threads = columns.FAST_PATH if threads is None else threads
 
     def run(fn: Callable, tasks: list[tuple]) -> list:
         if workers <= 1 or len(tasks) <= 1:
             return [fn(*t) for t in tasks]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers) if use_threads else ProcessPoolExecutor(max_workers=workers)
+        with pool:
             return list(pool.map(fn, *zip(*tasks, strict=True)))
 
     return run
@@ -779,7 +827,7 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
 
 def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
-                  rows_per_bucket: int = 500_000, runner: Runner | None = None,
+                  rows_per_bucket: int = 100_000, runner: Runner | None = None,
                   source_ids: Iterable[str] | None = None) -> IngestResult:
     """Ingest Observation NDJSON files, plain or ``.gz`` (see module docstring). ``devices`` maps device ids to (vendor, type).
 
@@ -796,7 +844,7 @@ def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path,
 
 def ingest_bundles(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                    devices: dict[str, tuple[str, str]] | None = None, workers: int = 1,
-                   rows_per_bucket: int = 500_000, runner: Runner | None = None,
+                   rows_per_bucket: int = 100_000, runner: Runner | None = None,
                    source_ids: Iterable[str] | None = None) -> IngestResult:
     """Ingest Bundle JSON files; each entry counts as a line numbered by its position (a non-Bundle file: one rejected line)."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
