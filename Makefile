@@ -14,7 +14,8 @@ LINTED := kuntalib tests notebooks $(wildcard benchmarks)
 
 # uv installs the lock in seconds where pip takes minutes: use the machine's uv, else install
 # uv (from PyPI, pinned) into the new venv with pip first.
-$(STAMP): requirements-lock.txt pyproject.toml
+# setup.py builds the FHIR ingest's C fast path in place (kuntalib/fhir/_scan.c): a changed source rebuilds it.
+$(STAMP): requirements-lock.txt pyproject.toml setup.py kuntalib/fhir/_scan.c
 	@set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
 	UV=$$(command -v uv || { test -x $(BIN)/uv && echo $(BIN)/uv; } || true); \
 	if [ -z "$$UV" ]; then $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \

@@ -1,6 +1,6 @@
 """All benchmarks in one command, each printing medians and ratios measured in the same run.
 
-1. ingest of simulated FHIR NDJSON: kuntalib (local processes and Dask) vs DuckDB, fhir.resources,
+1. ingest of simulated FHIR NDJSON: kuntalib (local threads, reference parser only, Dask) vs DuckDB, fhir.resources,
    fhiry — throughput and peak memory — plus the simulator's throughput;
 2. national-scale simulation: peak memory as the cohort grows with a fixed batch (bounded memory);
 3. the full notebook build vs a sequential papermill loop, and the no-op rebuild;

@@ -108,7 +108,7 @@ static int col_put3(StrCol *c, const char *a, int64_t na, const char *b, int64_t
         c->cap = cap;
     }
     if (a) {
-        memcpy(c->data + c->len, a, (size_t)na);
+        if (na) memcpy(c->data + c->len, a, (size_t)na);
         if (nb) memcpy(c->data + c->len + na, b, (size_t)nb);
         if (nd) memcpy(c->data + c->len + na + nb, d, (size_t)nd);
     }

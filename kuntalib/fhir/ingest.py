@@ -3,15 +3,20 @@
 Two phases:
 
 1. **Parse** (streaming): files are cut into byte ranges at line ends; each range is
-   read ``chunk_lines`` lines at a time, every line parsed by
-   :class:`~kuntalib.fhir.parse.ObservationParser`, times converted to UTC for the whole
-   chunk at once, and the rows written to ``stage/bucket=K/`` by a stable hash of the
-   patient. Ranges run in parallel processes when ``workers > 1``.
+   read block by block into one reused buffer and up to ``chunk_lines`` lines at a time go
+   into columns: the plain, common line by the compiled scanner (:mod:`kuntalib.fhir.columns`,
+   ``_scan.c``), every other line by :class:`~kuntalib.fhir.parse.ObservationParser`, the
+   reference implementation (the two agree line for line; ``IngestOptions.fast_path=False``
+   uses the reference parser alone). Units are translated and times converted to UTC for the
+   whole chunk at once, and the rows are written to ``stage/bucket=K/`` by a stable hash of
+   the patient. Ranges run in parallel when ``workers > 1`` (threads with the fast path,
+   processes without it; see :func:`local_runner`).
 2. **Deduplicate** (bucket by bucket): duplicates always share a patient, so each
    bucket is deduplicated on its own — by (patient, identifier) (same content:
    ``duplicate``, other content: ``identifier_conflict``) and by content
    (``duplicate_content``); the earlier line wins. Identifiers are checked per
-   patient, so the result does not depend on the number of buckets.
+   patient, so the result does not depend on the number of buckets. Only the key columns
+   are gathered; the rows are written to Parquet from the staged (memory-mapped) parts.
 
 Memory is bounded by ``chunk_lines`` in phase 1 and by the largest bucket in phase 2;
 the number of buckets grows with the input (``rows_per_bucket``), so neither depends
@@ -291,27 +296,27 @@ class _Sink:
             if enabled:
                 gc.enable()
 
-    def feed_blocks(self, parser: ObservationParser, blocks: Iterable[bytes]) -> None:
-        """Read NDJSON from consecutive blocks of bytes: the fast path where built and allowed, else line by line."""
+    def feed_file(self, parser: ObservationParser, path: Path, start: int, end: int) -> None:
+        """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line."""
         if not (self.options.fast_path and columns.FAST_PATH):
-            self.feed(parser, _split_lines(blocks))
+            self.feed(parser, _split_lines(_blocks(path, start, end, _BLOCK_BYTES)))
             return
         enabled = gc.isenabled()
         gc.disable()
         try:
             line, rest = 1, b""
-            for data in blocks:
-                cut = data.rfind(b"\n") + 1
+            for buf, n in _read_into(path, start, end, _BLOCK_BYTES):  # one buffer, refilled block by block
+                cut = buf.rfind(b"\n", 0, n) + 1
                 if not cut:
-                    rest += data
+                    rest += bytes(buf[:n])
                     continue
+                first = 0
                 if rest:  # the line that spans two blocks
-                    first = data.find(b"\n") + 1
-                    line = self._scan(parser, rest + data[:first], first + len(rest), line)
-                else:
-                    first = 0
-                line = self._scan(parser, data, cut, line, first)
-                rest = data[cut:]
+                    first = buf.find(b"\n", 0, n) + 1
+                    joined = rest + bytes(buf[:first])
+                    line = self._scan(parser, joined, len(joined), line)
+                line = self._scan(parser, buf, cut, line, first)
+                rest = bytes(buf[cut:n])
             if rest:
                 line = self._scan(parser, rest, len(rest), line)
             self.flush()
@@ -332,7 +337,9 @@ class _Sink:
                 self.batches.append(batch)
                 self.pending += len(batch)
             if slow:
-                self._feed(parser, ((ln, buf[a:b]) for ln, a, b in slow), count=False)
+                view = memoryview(buf)
+                self._feed(parser, ((ln, bytes(view[a:b])) for ln, a, b in slow), count=False)
+                view.release()
             if self.pending + len(self.heads) >= limit:
                 self.flush()
         return line
@@ -504,6 +511,34 @@ def _blocks(path: Path, start: int, end: int, block: int) -> Iterator[bytes]:
             yield data
 
 
+def _read_into(path: Path, start: int, end: int, block: int) -> Iterator[tuple[bytearray, int]]:
+    """(buffer, bytes in it) for the range ``block`` at a time, refilling one buffer (valid until the next step).
+
+    A ``.gz`` file is decompressed as one stream (the range is all of it).
+    """
+    buf = bytearray(block)
+    view = memoryview(buf)
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            with gzip.open(path, "rb") as gz:
+                while n := gz.readinto(view):
+                    yield buf, n
+            return
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                n = fh.readinto(view[: min(block, remaining)])
+                if not n:
+                    break
+                remaining -= n
+                yield buf, n
+    finally:
+        view.release()
+
+
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
                 options: IngestOptions, devices: dict[str, tuple[str, str]], source: str | None = None
                 ) -> tuple[int, int, int, pd.DataFrame]:
@@ -514,7 +549,7 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     decompressed as a stream.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    sink.feed_blocks(ObservationParser(options, devices), _blocks(Path(path), start, end, _BLOCK_BYTES))
+    sink.feed_file(ObservationParser(options, devices), Path(path), start, end)
     return sink.result()
 
 
@@ -725,8 +760,9 @@ def local_runner(workers: int = 1, threads: bool | None = None) -> Runner:
     """Run work units in this process (``workers`` <= 1) or on ``workers`` threads or processes.
 
     Threads are the default where the compiled fast path is built: the scanner, Arrow and Parquet
-    release the GIL for most of the work, and threads share one copy of the libraries and of the
-    device map. Without it the per-line parser holds the GIL, so processes are used.
+    release the GIL for much of the work, and threads share one copy of the libraries and of the
+    device map. Without it the per-line parser holds the GIL, so processes are used (the ingest
+    also asks for processes when ``IngestOptions.fast_path`` is off).
     """
     use_threads = columns.FAST_PATH if threads is None else threads
 
@@ -767,7 +803,7 @@ def _swap_in(work: Path, out_dir: Path) -> None:
 def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions, devices: dict[str, tuple[str, str]],
             workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None,
             sources: list[str] | None = None) -> IngestResult:
-    run = runner or local_runner(workers)
+    run = runner or local_runner(workers, threads=options.fast_path and columns.FAST_PATH)
     out_dir = Path(out_dir)
     _check_inputs(paths, out_dir)
     sources = sources or [str(p) for p in paths]
