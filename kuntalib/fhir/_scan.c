@@ -1,6 +1,6 @@
 /* Fast path of the FHIR Observation ingest: a strict JSON scanner that turns the common line into columns.
  *
- * scan(data, start, end, first_line, max_lines, naive_ok) reads the NDJSON lines of data[start:end] and sorts every
+ * scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility) reads the NDJSON lines of data[start:end] and sorts every
  * non-blank line into one of two kinds:
  *
  *   - fast: a line of the plain, common shape, fully checked here, whose fields go into columns;
@@ -18,7 +18,7 @@
  * compares them line by line on random input.
  *
  * Returns (reached, lines, last_line, line_no, span, utc, synthetic, precision, line_columns, row_line, value,
- * row_columns, slow): numbers as bytes of int64/uint8/double arrays and each string column as
+ * flags, row_columns, slow): numbers as bytes of int64/uint8/double arrays and each string column as
  * (n, int32 offsets, data, one validity byte per item), for pyarrow and numpy to wrap without handling
  * items one by one. ``slow`` holds (line, start, end) per slow line. The GIL is released while scanning.
  */
@@ -678,18 +678,40 @@ static const Str *qty_unit(const Qty *q) {
 enum { L_ID, L_IDENT, L_PATIENT, L_DEVICE, L_EFFECTIVE, L_PERIOD_END, L_ISSUED, L_SOURCE, L_STATUS, L_VERSION, N_LCOL };
 enum { R_PANEL, R_CODE, R_UNIT, R_COMPARATOR, N_RCOL };
 
+#define MAX_CATALOGUE 64
+typedef struct {
+    char code[32], unit[32];
+    int64_t code_n, unit_n;
+    double lo, hi;
+} Measure;
+
 typedef struct {
     StrCol l[N_LCOL];
     StrCol r[N_RCOL];
     Buf line_no, synthetic, precision; /* per fast line: int64, uint8, uint8 */
     Buf span;                          /* per fast line: int64 start, int64 end (offsets in the buffer) */
     Buf utc;                           /* per fast line: int64 start, period end, issued (NO_TIME: absent or not computed) */
-    Buf row_line, value;               /* per row: int64, double */
+    Buf row_line, value, flags;        /* per row: int64, double, uint8 (1 catalogued, 2 unit to translate) */
+    Measure cat[MAX_CATALOGUE];        /* the catalogue: LOINC code, canonical unit, plausible range */
+    int n_cat, plausibility;
     Buf slow;                          /* per slow line: int64 line, int64 start, int64 end */
     int64_t n_fast, n_lines, last_line;
 } Out;
 
 static int put(StrCol *c, const Str *s) { return s->set ? col_put3(c, s->p, s->n, NULL, 0, NULL, 0) : col_put3(c, NULL, 0, NULL, 0, NULL, 0); }
+
+/* The catalogue flags of one value (1: catalogued, 2: its unit must be translated by the ingest), or -1
+ * when the value lies outside the measure's plausible range in its canonical unit (the line is slow). */
+static int row_flags(const Out *out, const Str *code, const Str *unit, double value) {
+    for (int k = 0; k < out->n_cat; k++) {
+        const Measure *m = &out->cat[k];
+        if (m->code_n != code->n || memcmp(m->code, code->p, (size_t)code->n) != 0) continue;
+        if (!unit->set || unit->n != m->unit_n || memcmp(unit->p, m->unit, (size_t)m->unit_n) != 0) return 3;
+        if (out->plausibility && m->hi > m->lo && !(m->lo <= value && value <= m->hi)) return -1;
+        return 1;
+    }
+    return 0;
+}
 
 static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
     /* semantic checks: anything unusual is slow */
@@ -725,6 +747,18 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
             if (!o->comp[k].loinc.set || !o->comp[k].has_qty || !o->comp[k].q.has_value) return SLOW;
     } else if (!o->has_qty || !o->q.has_value) return SLOW;
     if (o->n_ident > 1) return SLOW;
+    uint8_t flags[MAX_COMPONENTS];
+    if (o->n_comp > 0) {
+        for (int k = 0; k < o->n_comp; k++) {
+            int f = row_flags(out, &o->comp[k].loinc, qty_unit(&o->comp[k].q), o->comp[k].q.value);
+            if (f < 0) return SLOW;
+            flags[k] = (uint8_t)f;
+        }
+    } else {
+        int f = row_flags(out, &o->code_loinc, qty_unit(&o->q), o->q.value);
+        if (f < 0) return SLOW;
+        flags[0] = (uint8_t)f;
+    }
     char vbuf[16];
     int vlen = 0;
     const Str *vid = &o->version_id;
@@ -775,6 +809,7 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
             r |= put(&out->r[R_PANEL], &o->code_loinc);
             r |= put(&out->r[R_CODE], &cp->loinc);
             r |= buf_put(&out->value, &cp->q.value, sizeof(double));
+            r |= buf_put(&out->flags, &flags[c], 1);
             r |= put(&out->r[R_UNIT], qty_unit(&cp->q));
             r |= put(&out->r[R_COMPARATOR], &cp->q.comparator);
         }
@@ -783,6 +818,7 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
         r |= put(&out->r[R_PANEL], &none);
         r |= put(&out->r[R_CODE], &o->code_loinc);
         r |= buf_put(&out->value, &o->q.value, sizeof(double));
+        r |= buf_put(&out->flags, &flags[0], 1);
         r |= put(&out->r[R_UNIT], qty_unit(&o->q));
         r |= put(&out->r[R_COMPARATOR], &o->q.comparator);
     }
@@ -855,6 +891,7 @@ static void out_free(Out *out) {
     free(out->precision.data);
     free(out->row_line.data);
     free(out->value.data);
+    free(out->flags.data);
     free(out->slow.data);
 }
 
@@ -862,8 +899,11 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer view;
     long long start, end, first_line, max_lines;
-    int naive_ok;
-    if (!PyArg_ParseTuple(args, "y*LLLLp", &view, &start, &end, &first_line, &max_lines, &naive_ok)) return NULL;
+    int naive_ok, plausibility;
+    PyObject *catalogue;
+    if (!PyArg_ParseTuple(args, "y*LLLLpOp", &view, &start, &end, &first_line, &max_lines, &naive_ok, &catalogue,
+                          &plausibility))
+        return NULL;
     if (start < 0 || end > view.len || start > end || max_lines < 1) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "scan: start/end outside the buffer, or max_lines < 1");
@@ -871,6 +911,38 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     Out out;
     memset(&out, 0, sizeof out);
+    out.plausibility = plausibility;
+    /* catalogue: a sequence of (code, unit, lo, hi) */
+    PyObject *seq = PySequence_Fast(catalogue, "scan: catalogue must be a sequence of (code, unit, lo, hi)");
+    if (!seq) { PyBuffer_Release(&view); return NULL; }
+    Py_ssize_t n_cat = PySequence_Fast_GET_SIZE(seq);
+    if (n_cat > MAX_CATALOGUE) {
+        Py_DECREF(seq);
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "scan: catalogue too long");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < n_cat; k++) {
+        const char *code, *unit;
+        Py_ssize_t code_n, unit_n;
+        double lo, hi;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, k), "s#s#dd", &code, &code_n, &unit, &unit_n, &lo, &hi)
+            || code_n >= 32 || unit_n >= 32) {
+            Py_DECREF(seq);
+            PyBuffer_Release(&view);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "scan: catalogue code or unit too long");
+            return NULL;
+        }
+        Measure *m = &out.cat[k];
+        memcpy(m->code, code, (size_t)code_n);
+        m->code_n = code_n;
+        memcpy(m->unit, unit, (size_t)unit_n);
+        m->unit_n = unit_n;
+        m->lo = lo;
+        m->hi = hi;
+    }
+    out.n_cat = (int)n_cat;
+    Py_DECREF(seq);
     int r = OK;
     for (int i = 0; i < N_LCOL; i++) r |= col_init(&out.l[i]);
     for (int i = 0; i < N_RCOL; i++) r |= col_init(&out.r[i]);
@@ -893,9 +965,10 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     PyObject *res = NULL;
     if (lcols && rcols && !PyErr_Occurred())
-        res = Py_BuildValue("(LLLNNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
+        res = Py_BuildValue("(LLLNNNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
                             buf_bytes(&out.line_no), buf_bytes(&out.span), buf_bytes(&out.utc), buf_bytes(&out.synthetic), buf_bytes(&out.precision), lcols,
-                            buf_bytes(&out.row_line), buf_bytes(&out.value), rcols, buf_bytes(&out.slow));
+                            buf_bytes(&out.row_line), buf_bytes(&out.value), buf_bytes(&out.flags), rcols,
+                            buf_bytes(&out.slow));
     else {
         Py_XDECREF(lcols);
         Py_XDECREF(rcols);
@@ -906,8 +979,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, start, end, first_line, max_lines, naive_ok) -> (reached, lines, last_line, line_no, span, utc, synthetic, precision, "
-     "line_columns, row_line, value, row_columns, slow)"},
+     "scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility) -> (reached, lines, last_line, line_no, span, utc, synthetic, precision, "
+     "line_columns, row_line, value, flags, row_columns, slow)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,7 +28,7 @@ try:  # the compiled fast path is optional: without it every line takes the refe
 except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
     _scan = None
 
-__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block"]
+__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "device_arrays"]
 
 #: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
 FAST_PATH = _scan is not None
@@ -90,7 +90,7 @@ def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row
 
 
 def concat(batches: list[Batch]) -> Batch:
-    """One batch of several, its lines in line order (rows follow their lines, in their order within a line)."""
+    """One batch of several, in the order given (the ingest orders rows by line when it writes them)."""
     batches = [b for b in batches if len(b)]
     if not batches:
         return empty()
@@ -102,17 +102,7 @@ def concat(batches: list[Batch]) -> Batch:
                   {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_TYPES},
                   np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]),
                   np.concatenate([x.utc for x in batches]))
-    line = b.lines["line"].to_numpy()
-    if len(line) < 2 or bool(np.all(line[1:] > line[:-1])):
-        return b
-    order = np.argsort(line, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    new_line = rank[b.row_line]
-    row_order = np.argsort(new_line, kind="stable")
-    take_l, take_r = pa.array(order), pa.array(row_order)
-    return Batch({k: v.take(take_l) for k, v in b.lines.items()}, {k: v.take(take_r) for k, v in b.rows.items()},
-                 new_line[row_order], b.utc[order])
+    return b
 
 
 def _strings(col: tuple) -> pa.Array:
@@ -122,57 +112,68 @@ def _strings(col: tuple) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), mask)
 
 
-def _device_table(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """The device map as Arrow arrays: ids, vendors, types."""
+#: The catalogue as the scanner takes it: (LOINC code, canonical unit, plausible low, high).
+_CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1])) for m in BY_LOINC.values())
+
+
+def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, plausibility: bool
+               ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Unit translation and plausibility (the rules of ``ObservationParser._value``) for the scanner's rows.
+
+    The scanner flags each value: catalogued (1) and, among those, a unit other than the canonical one
+    (2); it has already left a canonical value outside the plausible range to the reference parser.
+    The flagged units are translated here, value by value. Returns (value, unit, translated,
+    catalogued, unsettled): ``unsettled`` marks rows the reference parser must judge (a unit it cannot
+    translate, a translated value outside the plausible range).
+    """
+    catalogued = (flags & 1).astype(bool)
+    translated = np.zeros(len(value), bool)
+    unsettled = np.zeros(len(value), bool)
+    change = np.flatnonzero(flags & 2)
+    if not len(change):
+        return value, unit, translated, catalogued, unsettled
+    value = value.copy()
+    targets = []
+    for i, c, u in zip(change.tolist(), code.take(pa.array(change)).to_pylist(), unit.take(pa.array(change)).to_pylist(),
+                       strict=True):
+        m = BY_LOINC[c]
+        targets.append(m.unit)
+        try:
+            value[i], translated[i] = convert_unit(float(value[i]), u or "", m)
+        except UnitError:
+            unsettled[i] = True
+            continue
+        lo, hi = m.plausible
+        if plausibility and hi > lo and not lo <= value[i] <= hi:
+            unsettled[i] = True
+    mask = np.zeros(len(value), bool)
+    mask[change] = True
+    unit = pc.replace_with_mask(unit, pa.array(mask), pa.array(targets, pa.string()))
+    return value, unit, translated, catalogued, unsettled
+
+
+def device_arrays(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+    """The device map as Arrow arrays (ids, vendors, types) for :func:`scan_block`; None for an empty map."""
+    if not devices:
+        return None
     return (pa.array(list(devices), pa.string()), pa.array([v[0] for v in devices.values()], pa.string()),
             pa.array([v[1] for v in devices.values()], pa.string()))
 
 
-def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, plausibility: bool
-               ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Unit translation and plausibility over whole columns (the rules of ``ObservationParser._value``).
-
-    Returns (value, unit, translated, catalogued, unsettled): ``unsettled`` marks rows the reference
-    parser must judge (a unit it cannot translate, a value outside the plausible range).
-    """
-    enc = pc.dictionary_encode(code)
-    measures = [BY_LOINC.get(c) for c in enc.dictionary.to_pylist()]
-    idx = enc.indices.to_numpy(zero_copy_only=False)
-    catalogued = np.array([m is not None for m in measures], bool)[idx] if len(idx) else np.zeros(0, bool)
-    target = pa.array([m.unit if m else None for m in measures], pa.string()).take(enc.indices)
-    same = pc.fill_null(pc.equal(unit, target), False).to_numpy(zero_copy_only=False)
-    value = value.copy()
-    translated = np.zeros(len(value), bool)
-    unsettled = np.zeros(len(value), bool)
-    change = np.flatnonzero(catalogued & ~same)
-    if len(change):
-        units = unit.take(pa.array(change)).to_pylist()
-        for k, i in enumerate(change.tolist()):
-            m = measures[idx[i]]
-            try:
-                value[i], translated[i] = convert_unit(float(value[i]), units[k] or "", m)
-            except UnitError:
-                unsettled[i] = True
-        unit = pc.if_else(pa.array(catalogued & ~same), target, unit)
-    if plausibility and len(idx):
-        lo = np.array([m.plausible[0] if m else 0.0 for m in measures], float)[idx]
-        hi = np.array([m.plausible[1] if m else 0.0 for m in measures], float)[idx]
-        unsettled |= catalogued & (hi > lo) & ~((lo <= value) & (value <= hi))
-    return value, unit, translated, catalogued, unsettled
-
-
 def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int, options: IngestOptions,
-               devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, Batch, list[tuple[int, int, int]]]:
+               devices: tuple[pa.Array, pa.Array, pa.Array] | None) -> tuple[int, int, int, Batch, list[tuple[int, int, int]]]:
     """Scan the lines of ``buf[start:end]`` numbered from ``first_line`` (at most ``max_lines`` physical lines).
 
     Times without an offset take the fast path only when ``options.assume_timezone`` is set (they
-    are read in that zone and flagged later, as the reference parser's are).
+    are read in that zone and flagged later, as the reference parser's are). ``devices`` is the
+    device map from :func:`device_arrays`.
 
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
     """
-    (reached, n_lines, last, line_no, span, utc, synthetic, precision, lcols, row_line, value, rcols,
-     slow) = _scan.scan(buf, start, end, first_line, max_lines, options.assume_timezone is not None)
+    (reached, n_lines, last, line_no, span, utc, synthetic, precision, lcols, row_line, value, flags, rcols,
+     slow) = _scan.scan(buf, start, end, first_line, max_lines, options.assume_timezone is not None, _CATALOGUE,
+                        options.plausibility)
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
     if n == 0:
@@ -182,10 +183,10 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     row_line = np.frombuffer(row_line, np.int64)
     code = r["code"]
     values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64), r["unit"],
-                                                                 options.plausibility)
+                                                                 np.frombuffer(flags, np.uint8), options.plausibility)
     device = s["device"]
-    if devices:
-        ids, vendors, types = _device_table(devices)
+    if devices is not None:
+        ids, vendors, types = devices
         at = pc.index_in(device, value_set=ids)
         vendor = pc.fill_null(vendors.take(at), "unknown")
         device_type = pc.fill_null(types.take(at), "unknown")

@@ -273,6 +273,7 @@ class _Sink:
         self.n_rows = 0
         self.batches: list[columns.Batch] = []
         self.pending = 0
+        self.device_arrays: tuple[pa.Array, pa.Array, pa.Array] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -301,6 +302,7 @@ class _Sink:
         if not (self.options.fast_path and columns.FAST_PATH):
             self.feed(parser, _split_lines(_blocks(path, start, end, _BLOCK_BYTES)))
             return
+        self.device_arrays = columns.device_arrays(parser.devices)
         enabled = gc.isenabled()
         gc.disable()
         try:
@@ -329,7 +331,7 @@ class _Sink:
         limit = self.options.chunk_lines
         while pos < end:
             room = max(1, limit - self.pending)
-            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, self.options, parser.devices)
+            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, self.options, self.device_arrays)
             self.lines += n_lines
             self.physical = max(self.physical, last)
             line = last + 1
@@ -416,12 +418,14 @@ class _Sink:
                                  lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end
         line_hash = _content_keys(lc["patient"], start_np, row_line, rc, n)
-        rows = np.flatnonzero(~bad[row_line])  # the rows written, in line order
+        rows = np.flatnonzero(~bad[row_line])  # the rows written, by bucket, then line (rows of a line in their order)
         line_bucket = _bucket_of(lc["patient"], self.buckets) if self.buckets > 1 else np.zeros(n, np.int32)
-        row_bucket = line_bucket[row_line[rows]]
+        order_key = lc["line"].to_numpy()[row_line[rows]]
         if self.buckets > 1:
-            order = np.argsort(row_bucket, kind="stable")
-            rows, row_bucket = rows[order], row_bucket[order]
+            order_key = line_bucket[row_line[rows]].astype(np.int64) * (1 << 40) + order_key
+        if len(order_key) > 1 and not bool(np.all(np.diff(order_key) >= 0)):
+            rows = rows[np.argsort(order_key, kind="stable")]
+        row_bucket = line_bucket[row_line[rows]]
         line_take = row_line[rows]
         # one take per column, skipped where it would change nothing (every line one row, nothing dropped)
         same_rows = len(rows) == len(row_line) and (len(rows) < 2 or bool(np.all(np.diff(rows) > 0)))
@@ -703,8 +707,8 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     rank = np.argsort(np.argsort(src.dictionary.to_numpy(zero_copy_only=False).astype(object), kind="stable"))
     src_code = rank[src.indices.to_numpy(zero_copy_only=False)].astype(np.int64)
     row_key = src_code * (1 << 40) + keys.column("line").to_numpy()
-    first_row = np.flatnonzero(~pd.Series(row_key).duplicated().to_numpy())
-    lines = keys.take(pa.array(first_row))
+    first_row = np.flatnonzero(np.r_[True, row_key[1:] != row_key[:-1]])  # the rows of a line stand together
+    lines = keys.take(pa.array(first_row)) if len(first_row) < len(row_key) else keys
     del keys
     col = {name: lines.column(name).combine_chunks() for name in lines.column_names}
     lkey = row_key[first_row]
