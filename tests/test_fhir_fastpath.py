@@ -163,7 +163,8 @@ def _check_line(raw: bytes, options: IngestOptions) -> bool:
     if raw.strip() == b"" or raw.isspace():
         assert n == 0 and not len(batch) and not slow
         return False
-    assert n == 1 and len(batch) + len(slow) == 1
+    dropped = batch.drop is not None and bool(batch.drop.all())  # taken, then handed back (a unit, a range)
+    assert n == 1 and len(batch) - dropped + len(slow) == 1
     if slow:
         assert slow == [(7, 0, len(raw))]
         return False

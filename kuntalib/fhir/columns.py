@@ -68,6 +68,8 @@ class Batch:
     rows: dict[str, pa.Array]
     row_line: np.ndarray
     utc: np.ndarray
+    #: Lines to leave out of the output (handed to the reference parser instead); None: none.
+    drop: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lines["line"])
@@ -101,7 +103,9 @@ def concat(batches: list[Batch]) -> Batch:
         b = Batch({k: pa.concat_arrays([x.lines[k] for x in batches]) for k in LINE_TYPES},
                   {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_TYPES},
                   np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]),
-                  np.concatenate([x.utc for x in batches]))
+                  np.concatenate([x.utc for x in batches]),
+                  None if all(x.drop is None for x in batches)
+                  else np.concatenate([np.zeros(len(x), bool) if x.drop is None else x.drop for x in batches]))
     return b
 
 
@@ -214,16 +218,6 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
         spans = np.frombuffer(span, np.int64).reshape(-1, 2)
         numbers = np.frombuffer(line_no, np.int64)
         slow_lines = sorted(slow_lines + [(int(numbers[i]), int(spans[i, 0]), int(spans[i, 1])) for i in bad_lines])
-        keep = np.ones(n, bool)
-        keep[bad_lines] = False
-        batch = _select(batch, keep)
+        batch.drop = np.zeros(n, bool)
+        batch.drop[bad_lines] = True
     return reached, n_lines, last, batch, slow_lines
-
-
-def _select(b: Batch, keep: np.ndarray) -> Batch:
-    """The lines of a batch where ``keep`` is True, with their rows."""
-    keep_rows = keep[b.row_line]
-    new_index = np.cumsum(keep) - 1
-    lm, rm = pa.array(keep), pa.array(keep_rows)
-    return Batch({k: v.filter(lm) for k, v in b.lines.items()}, {k: v.filter(rm) for k, v in b.rows.items()},
-                 new_index[b.row_line[keep_rows]], b.utc[keep])

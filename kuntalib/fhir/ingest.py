@@ -409,14 +409,15 @@ class _Sink:
         bad = when.is_null().to_numpy(zero_copy_only=False) & ~withdrawn
         backwards = has_end & ~bad & ~pd.isna(end_np) & (end_np < start_np)
         bad_end = has_end & pd.isna(end_np)
-        for i in np.nonzero(bad | backwards | bad_end)[0].tolist():
+        dropped = batch.drop if batch.drop is not None else np.zeros(n, bool)  # judged by the reference parser instead
+        for i in np.nonzero((bad | backwards | bad_end) & ~dropped)[0].tolist():
             eff, end = lc["effective"][i].as_py(), ends[i].as_py()
             why = (f"effective {eff!r}: not a time" if bad[i]
                    else f"effectivePeriod.end {end!r} is before the start {eff!r}" if backwards[i]
                    else f"effectivePeriod.end {end!r}: not a time")
             self.rejects.append((self.source, lc["line"][i].as_py(), "bad_time", why, lc["vendor"][i].as_py(),
                                  lc["device_type"][i].as_py(), ""))
-        bad = bad | backwards | bad_end
+        bad = bad | backwards | bad_end | dropped
         line_hash = _content_keys(lc["patient"], start_np, row_line, rc, n)
         rows = np.flatnonzero(~bad[row_line])  # the rows written, by bucket, then line (rows of a line in their order)
         line_bucket = _bucket_of(lc["patient"], self.buckets) if self.buckets > 1 else np.zeros(n, np.int32)
