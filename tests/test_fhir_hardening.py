@@ -312,3 +312,22 @@ def test_every_reject_reason_is_named_in_every_language():
 
     for code in REASONS:
         assert all(text(f"fhir.reason.{code}", lang) for lang in LANGS), code
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_time_is_read_on_its_own_terms_whatever_shares_its_chunk(tmp_path, fast_path):
+    """Found by the fast-path comparison: a chunk holding a nanosecond time used to send every time of the
+    chunk through pandas, whose nanosecond range ends in 2262, so a time in 2824 was kept or rejected
+    depending on its neighbours."""
+    lines = [obs("far", when="2824-03-01T08:00:00+02:00"), obs("ns", when="2024-03-01T08:00:00.123456789Z"),
+             obs("leap", when="2024-03-01T08:00:60Z")]
+    got = {}
+    for chunk in (1, 10):
+        res = ingest_ndjson(write(tmp_path / "x.ndjson", lines), tmp_path / f"o{chunk}",
+                            options=IngestOptions(chunk_lines=chunk, fast_path=fast_path))
+        rows = res.read().set_index("observation_id")["time_utc"]
+        got[chunk] = (reasons(res), rows.to_dict())
+    assert got[1] == got[10]
+    assert got[1][0] == {3: "bad_time"}  # a leap second is not a time
+    assert str(got[1][1]["far"]) == "2824-03-01 06:00:00+00:00"
+    assert str(got[1][1]["ns"]) == "2024-03-01 08:00:00.123456+00:00"  # beyond microseconds: dropped

@@ -177,11 +177,32 @@ def _bucket_of(patients: pa.Array, buckets: int) -> np.ndarray:
     return (_hash_strings(patients) % np.uint64(buckets)).astype(np.int32)
 
 
+def _cast_utc(strings: pa.Array) -> np.ndarray:
+    """UTC wall times (datetime64[us]) of ISO 8601 strings with an offset; NaT where Arrow cannot read one.
+
+    The whole array is cast at once; only when that fails is each string cast alone, so one bad string
+    never changes another's result.
+    """
+    utc = pa.timestamp("us", tz="UTC")
+    try:
+        return pc.cast(strings, utc).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")
+        for i, text in enumerate(strings.to_pylist()):
+            if text is not None:
+                try:
+                    out[i] = pc.cast(pa.array([text]), utc).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)[0]
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+        return out
+
+
 def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """UTC times of FHIR dateTime strings; (times, is_date_only, is_naive). Unparseable -> null.
 
-    Times with an offset are cast by Arrow's ISO 8601 parser (pandas when a chunk holds an
-    unparseable one); date-only and naive times are read in ``assume`` (UTC if None) by pandas,
+    Times with an offset are cast by Arrow's ISO 8601 parser, each on its own terms (see
+    :func:`_cast_utc`; beyond microseconds the digits are dropped, a leap second is not a time);
+    date-only and naive times are read in ``assume`` (UTC if None) by pandas, element by element,
     with DST-ambiguous and non-existent local times handled as pandas does (NaT, shift forward).
     """
     arr = strings if isinstance(strings, pa.Array) else pa.array(strings, pa.string())
@@ -191,12 +212,12 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
     date_only = pc.fill_null(pc.equal(pc.utf8_length(arr), 10), False).to_numpy(zero_copy_only=False)
     out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
     if aware_np.any():
-        sub = arr.filter(aware)
-        try:
-            out[aware_np] = pc.cast(sub, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            out[aware_np] = pd.to_datetime(pd.Series(sub.to_pylist(), dtype=object), utc=True, format="ISO8601",
-                                           errors="coerce").dt.tz_localize(None).to_numpy("datetime64[us]")
+        # Each string on its own terms, whatever else the chunk holds: digits beyond the microsecond are
+        # dropped (the time is truncated), a leap second (:60) is not a time; the rest is Arrow's ISO 8601 cast.
+        sub = pc.replace_substring_regex(arr.filter(aware), r"(\.\d{6})\d+", r"\1")
+        leap = pc.fill_null(pc.match_substring_regex(sub, r"T\d\d:\d\d:60"), False)
+        sub = pc.if_else(leap, pa.scalar(None, pa.string()), sub)
+        out[aware_np] = _cast_utc(sub)
     local = ~aware_np & present
     if local.any():
         naive = pd.to_datetime(pd.Series(arr.filter(pa.array(local)).to_pylist(), dtype=object), format="ISO8601", errors="coerce")
@@ -636,6 +657,10 @@ def _versions(group: np.ndarray, withdrawn: np.ndarray, status: np.ndarray, vers
                 reason[i], first_idx[i] = "identifier_conflict", current
 
 
+#: Rows per Parquet row group of the output (the writer encodes one group at a time).
+_ROW_GROUP = 64 * 1024
+
+
 def _first_in_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     """For each element, the index of the element with the same code that comes first by ``order`` (unique keys)."""
     if not len(codes):
@@ -742,18 +767,19 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     }, columns=REJECT_SCHEMA.names)
     keep = ~np.isin(row_key, lkey[hit]) if len(hit) else None
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
-    kept = 0
+    pieces, at = [], 0
+    for part in parts:  # kept rows as zero-copy slices of the mapped parts: nothing is copied before the writer
+        if keep is None:
+            pieces.append(part)
+            continue
+        part_keep = keep[at: at + part.num_rows]
+        at += part.num_rows
+        edges = np.flatnonzero(np.diff(np.r_[0, part_keep.view(np.int8), 0]))
+        pieces += [part.slice(a, z - a) for a, z in zip(edges[::2], edges[1::2], strict=True)]
+    table = pa.concat_tables(pieces) if pieces else TIDY_SCHEMA.empty_table()
+    kept = table.num_rows
     with pq.ParquetWriter(out_file, TIDY_SCHEMA, use_dictionary=_DICT_COLUMNS, compression="lz4") as writer:
-        at = 0
-        for part in parts:  # part by part, so only one part's rows are copied at a time
-            if keep is not None:
-                part_keep = keep[at: at + part.num_rows]
-                at += part.num_rows
-                if not part_keep.all():
-                    part = part.filter(pa.array(part_keep))
-            if part.num_rows:
-                writer.write_table(part)
-                kept += part.num_rows
+        writer.write_table(table, row_group_size=_ROW_GROUP)
     return kept, rej
 
 
