@@ -13,7 +13,9 @@
  * preliminary, subject "Patient/<id>", a LOINC code, times of the full form YYYY-MM-DDThh:mm:ss[.f]
  * with Z or +-hh:mm that name a real date and clock time (the start and the period end may lack the
  * offset when naive_ok: the ingest then reads them in its assumed time zone), value(s) as numbers, components each with a
- * LOINC code and a valueQuantity, at most one identifier with a value, a device "Device/<id>" or none.
+ * LOINC code and a valueQuantity, at most one identifier with a value, a device "Device/<id>" or none,
+ * and no catalogued value outside its plausible range in the catalogue's unit (the catalogue comes
+ * with each call; a value in another unit is flagged for the ingest to translate).
  * Everything else is slow, so the two paths can only differ where this file is wrong; the test suite
  * compares them line by line on random input.
  *
@@ -300,10 +302,8 @@ static int key_new(Keys *k, Str *key) {
     return OK;
 }
 
-static inline int key_is(Str *k, const char *name) {
-    size_t n = strlen(name);
-    return (size_t)k->n == n && memcmp(k->p, name, n) == 0;
-}
+/* Whether a key is the literal ``name`` (its length known at compile time). */
+#define key_is(k, name) ((k)->n == (int64_t)(sizeof(name) - 1) && memcmp((k)->p, (name), sizeof(name) - 1) == 0)
 
 static int skip_value(P *p, int depth);
 

@@ -41,6 +41,11 @@ Rules, in the order they are applied (the reason code is in brackets):
   bad line never costs the others.
 
 Duplicates are found after parsing, per patient (see :mod:`kuntalib.fhir.ingest`).
+
+This parser is the reference implementation. On NDJSON the ingest reads the plain, common
+line with a compiled scanner instead (:mod:`kuntalib.fhir.columns`), which takes a line only
+when these rules accept it unchanged and leaves every other line to this parser; the test
+suite holds the two to the same answer.
 """
 
 from __future__ import annotations
