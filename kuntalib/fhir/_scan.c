@@ -382,25 +382,37 @@ static int str_field(P *p, Str *out) {
     return read_str(p, out, 1);
 }
 
-/* Coding: {system, code}. ctx: Str[2] (system, code). */
-static int coding_member(P *p, Str *key, void *ctx, int depth) {
-    Str *sc = ctx;
-    if (key_is(key, "system")) return str_field(p, &sc[0]);
-    if (key_is(key, "code")) return str_field(p, &sc[1]);
+/* An object of which two string members are kept: ``system`` and ``code`` (a Coding) or ``system`` and
+ * ``value`` (an Identifier); other members are checked and skipped. */
+typedef struct {
+    int identifier; /* the second key is "value" rather than "code" */
+    Str system, second;
+} Pair;
+
+static int pair_member(P *p, Str *key, void *ctx, int depth) {
+    Pair *pr = ctx;
+    if (key_is(key, "system")) return str_field(p, &pr->system);
+    if (pr->identifier ? key_is(key, "value") : key_is(key, "code")) return str_field(p, &pr->second);
     return skip_value(p, depth);
+}
+
+static int pair_object(P *p, Pair *pr, int identifier, int depth) {
+    memset(pr, 0, sizeof *pr);
+    pr->identifier = identifier;
+    if (p->s >= p->e || *p->s != '{') return SLOW;
+    return object(p, pair_member, pr, depth);
 }
 
 /* code.coding[*]: the first coding whose system is LOINC and whose code is not empty. ctx: Str* (loinc). */
 static int concept_coding_item(P *p, void *ctx, int index, int depth) {
     (void)index;
-    Str sc[2] = {{0}, {0}};
-    if (p->s >= p->e || *p->s != '{') return SLOW;
-    int r = object(p, coding_member, sc, depth);
+    Pair c;
+    int r = pair_object(p, &c, 0, depth);
     if (r) return r;
     Str *loinc = ctx;
-    if (!loinc->set && sc[0].set && sc[0].n == (int64_t)(sizeof LOINC - 1) && memcmp(sc[0].p, LOINC, sizeof LOINC - 1) == 0
-        && sc[1].set && sc[1].n > 0)
-        *loinc = sc[1];
+    if (!loinc->set && c.system.set && c.system.n == (int64_t)(sizeof LOINC - 1)
+        && memcmp(c.system.p, LOINC, sizeof LOINC - 1) == 0 && c.second.set && c.second.n > 0)
+        *loinc = c.second;
     return OK;
 }
 
@@ -416,13 +428,12 @@ static int concept(P *p, Str *loinc, int depth) {
 
 static int tag_item(P *p, void *ctx, int index, int depth) {
     (void)index;
-    Str sc[2] = {{0}, {0}};
-    if (p->s >= p->e || *p->s != '{') return SLOW;
-    int r = object(p, coding_member, sc, depth);
+    Pair c;
+    int r = pair_object(p, &c, 0, depth);
     if (r) return r;
-    int *synthetic = ctx;
-    if (sc[1].set && ((sc[1].n == 5 && memcmp(sc[1].p, "HTEST", 5) == 0) || (sc[1].n == 9 && memcmp(sc[1].p, "synthetic", 9) == 0)))
-        *synthetic = 1;
+    const Str *code = &c.second;
+    if (code->set && ((code->n == 5 && memcmp(code->p, "HTEST", 5) == 0) || (code->n == 9 && memcmp(code->p, "synthetic", 9) == 0)))
+        *(int *)ctx = 1;
     return OK;
 }
 
@@ -483,24 +494,16 @@ static int component_item(P *p, void *ctx, int index, int depth) {
     return object(p, component_member, c, depth);
 }
 
-static int identifier_member(P *p, Str *key, void *ctx, int depth) {
-    Str *sv = ctx;
-    if (key_is(key, "system")) return str_field(p, &sv[0]);
-    if (key_is(key, "value")) return str_field(p, &sv[1]);
-    return skip_value(p, depth);
-}
-
 static int identifier_item(P *p, void *ctx, int index, int depth) {
     (void)index;
     Obs *o = ctx;
-    Str sv[2] = {{0}, {0}};
-    if (p->s >= p->e || *p->s != '{') return SLOW;
-    int r = object(p, identifier_member, sv, depth);
+    Pair id;
+    int r = pair_object(p, &id, 1, depth);
     if (r) return r;
-    if (sv[1].set && sv[1].n > 0) {
+    if (id.second.set && id.second.n > 0) {
         o->n_ident++;
-        o->ident_system = sv[0];
-        o->ident_value = sv[1];
+        o->ident_system = id.system;
+        o->ident_value = id.second;
     }
     return OK;
 }
