@@ -787,20 +787,18 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
 Runner = Callable[[Callable, list[tuple]], list]
 
 
-def local_runner(workers: int = 1, threads: bool | None = None) -> Runner:
-    """Run work units in this process (``workers`` <= 1) or on ``workers`` threads or processes.
+def local_runner(workers: int = 1, threads: bool = False) -> Runner:
+    """Run work units in this process (``workers`` <= 1) or on ``workers`` processes (``threads``: threads).
 
-    Threads are the default where the compiled fast path is built: the scanner, Arrow and Parquet
-    release the GIL for much of the work, and threads share one copy of the libraries and of the
-    device map. Without it the per-line parser holds the GIL, so processes are used (the ingest
-    also asks for processes when ``IngestOptions.fast_path`` is off).
+    The ingest asks for threads where the compiled fast path is built and used: the scanner, Arrow and
+    Parquet release the GIL for much of the work, and threads share one copy of the libraries and of
+    the device map. Work that holds the GIL (the per-line parser, the simulator) wants processes.
     """
-    use_threads = columns.FAST_PATH if threads is None else threads
 
     def run(fn: Callable, tasks: list[tuple]) -> list:
         if workers <= 1 or len(tasks) <= 1:
             return [fn(*t) for t in tasks]
-        pool = ThreadPoolExecutor(max_workers=workers) if use_threads else ProcessPoolExecutor(max_workers=workers)
+        pool = ThreadPoolExecutor(max_workers=workers) if threads else ProcessPoolExecutor(max_workers=workers)
         with pool:
             return list(pool.map(fn, *zip(*tasks, strict=True)))
 

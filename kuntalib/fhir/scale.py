@@ -160,7 +160,7 @@ def simulate_national(n_clients: int, days: int, out_dir: str | Path, *, batch_c
     Batch *b* uses the seed sequence ``[seed, b]``, so a run is reproducible for a given
     ``batch_clients``. Each batch writes ``truth/batch=b.parquet`` (the simulator's truth
     table, labelled synthetic) and, with ``ndjson=True``, its FHIR NDJSON under ``fhir/``.
-    Batches run on ``client`` (Dask) if given, else in ``workers`` local processes.
+    Batches run on ``client`` (Dask) if given, else in ``workers`` local processes (the simulator holds the GIL).
     """
     from dataclasses import asdict
 
