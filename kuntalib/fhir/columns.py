@@ -76,6 +76,7 @@ class Batch:
 
 
 def empty() -> Batch:
+    """A batch of no lines, with the column types."""
     return Batch({k: pa.array([], t) for k, t in LINE_TYPES.items()}, {k: pa.array([], t) for k, t in ROW_TYPES.items()},
                  np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
 
