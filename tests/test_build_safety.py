@@ -131,9 +131,16 @@ def _wait_for_record(run_id: str, proc: subprocess.Popen, timeout: float = 120) 
     raise AssertionError(f"{run_id} was not recorded in {timeout} s")
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal, even when the tests were started in the background (where
+    a shell hands its background jobs SIGINT ignored, and a child would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_an_interrupted_build_is_finished_by_the_next_one(robust, sig, capsys):
-    proc = _cli("build", "--no-progress", "-j", "1", "--lang", "fi", "-p", "c_robust:sleep=120", start_new_session=True)
+    proc = _cli("build", "--no-progress", "-j", "1", "--lang", "fi", "-p", "c_robust:sleep=120", start_new_session=True,
+                preexec_fn=_default_sigint)
     _wait_for_record("a_plot/fi", proc)
     time.sleep(2)  # c_robust is now running (sleeping)
     t0 = time.monotonic()
