@@ -158,7 +158,8 @@ def _reference(raw: bytes, options: IngestOptions):
 def _check_line(raw: bytes, options: IngestOptions) -> bool:
     """Compare the scanner with the reference parser on one line; True when the scanner took the line."""
     buf = raw + b"\n"
-    _reached, n, _last, batch, slow = columns.scan_block(buf, 0, len(buf), 7, 10, options, columns.device_arrays({"d1": ("acme", "scale")}))
+    _reached, n, _last, batch, slow = columns.scan_block(buf, 0, len(buf), 7, 10, ObservationParser(options),
+                                                         columns.device_arrays({"d1": ("acme", "scale")}))
     ref = _reference(raw, options)
     if raw.strip() == b"" or raw.isspace():
         assert n == 0 and not len(batch) and not slow

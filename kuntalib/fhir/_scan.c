@@ -130,7 +130,6 @@ typedef struct {
 } Str;
 
 typedef struct {
-    Str value_tok; /* the number token */
     double value;
     int has_value;
     Str comparator, unit, system, code;
@@ -144,7 +143,7 @@ typedef struct {
 
 typedef struct {
     Str rt, id, status, edt, einst, pstart, pend, issued, subject, device, source, version_id, last_updated;
-    int has_period, has_device_obj, has_qty, has_code, synthetic;
+    int has_period, has_qty, synthetic;
     Str code_loinc;
     Qty q;
     int n_comp;
@@ -250,7 +249,7 @@ static int read_str(P *p, Str *out, int plain) {
 }
 
 /* A JSON number (strict grammar); with ``out`` its value, which must be finite. */
-static int read_num(P *p, double *out, Str *tok) {
+static int read_num(P *p, double *out) {
     const char *s = p->s, *e = p->e, *start = s;
     if (s < e && *s == '-') s++;
     if (s >= e) return SLOW;
@@ -277,7 +276,6 @@ static int read_num(P *p, double *out, Str *tok) {
         buf[n] = 0;
         *out = strtod(buf, NULL);
         if (!isfinite(*out)) return SLOW;
-        if (tok) { tok->p = start; tok->n = n; tok->set = 1; }
     }
     return OK;
 }
@@ -372,7 +370,7 @@ static int skip_value(P *p, int depth) {
         case 't': return lit(p, "true", 4);
         case 'f': return lit(p, "false", 5);
         case 'n': return lit(p, "null", 4);
-        default: return read_num(p, NULL, NULL);
+        default: return read_num(p, NULL);
     }
 }
 
@@ -463,7 +461,7 @@ static int qty_member(P *p, Str *key, void *ctx, int depth) {
     if (key_is(key, "value")) {
         if (p->s >= p->e || !(*p->s == '-' || is_digit(*p->s))) return SLOW;
         q->has_value = 1;
-        return read_num(p, &q->value, &q->value_tok);
+        return read_num(p, &q->value);
     }
     if (key_is(key, "comparator")) return str_field(p, &q->comparator);
     if (key_is(key, "unit")) return str_field(p, &q->unit);
@@ -519,13 +517,12 @@ static int obs_member(P *p, Str *key, void *ctx, int depth) {
                 if (p->s >= p->e || *p->s != '{') return SLOW;
                 return object(p, meta_member, o, depth);
             }
-            if (key_is(key, "code")) { o->has_code = 1; return concept(p, &o->code_loinc, depth); }
+            if (key_is(key, "code")) return concept(p, &o->code_loinc, depth);
             break;
         case 6:
             if (key_is(key, "status")) return str_field(p, &o->status);
             if (key_is(key, "issued")) return str_field(p, &o->issued);
             if (key_is(key, "device")) {
-                o->has_device_obj = 1;
                 if (p->s >= p->e || *p->s != '{') return SLOW;
                 return object(p, ref_member, &o->device, depth);
             }

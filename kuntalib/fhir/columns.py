@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kuntalib.fhir.catalogue import BY_LOINC, UnitError, convert_unit
-from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, IngestOptions
+from kuntalib.fhir.catalogue import BY_LOINC
+from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, ObservationParser, Reject
 
 try:  # the compiled fast path is optional: without it every line takes the reference parser
     from kuntalib.fhir import _scan
@@ -48,7 +48,6 @@ _SCAN_LINE = ("observation_id", "identifier", "patient", "device", "effective", 
               "version")
 _SCAN_ROW = ("panel", "code", "unit", "comparator")
 _PRECISION = pa.array([None, "second", "fraction"], pa.string())
-_VENDOR_PREFIX = "urn:kuntalib:vendor:"
 
 
 #: In :attr:`Batch.utc`: a time that is absent, or that the scanner left to the general conversion.
@@ -121,13 +120,13 @@ def _strings(col: tuple) -> pa.Array:
 _CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1])) for m in BY_LOINC.values())
 
 
-def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, plausibility: bool
+def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, parser: ObservationParser
                ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Unit translation and plausibility (the rules of ``ObservationParser._value``) for the scanner's rows.
+    """Unit translation and plausibility for the scanner's rows, by :meth:`ObservationParser.canonical`.
 
     The scanner flags each value: catalogued (1) and, among those, a unit other than the canonical one
     (2); it has already left a canonical value outside the plausible range to the reference parser.
-    The flagged units are translated here, value by value. Returns (value, unit, translated,
+    The flagged values go through the reference rule one by one. Returns (value, unit, translated,
     catalogued, unsettled): ``unsettled`` marks rows the reference parser must judge (a unit it cannot
     translate, a translated value outside the plausible range).
     """
@@ -141,15 +140,10 @@ def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndar
     targets = []
     for i, c, u in zip(change.tolist(), code.take(pa.array(change)).to_pylist(), unit.take(pa.array(change)).to_pylist(),
                        strict=True):
-        m = BY_LOINC[c]
-        targets.append(m.unit)
+        targets.append(BY_LOINC[c].unit)
         try:
-            value[i], translated[i] = convert_unit(float(value[i]), u or "", m)
-        except UnitError:
-            unsettled[i] = True
-            continue
-        lo, hi = m.plausible
-        if plausibility and hi > lo and not lo <= value[i] <= hi:
+            value[i], _unit, translated[i] = parser.canonical(c, float(value[i]), u)
+        except Reject:
             unsettled[i] = True
     mask = np.zeros(len(value), bool)
     mask[change] = True
@@ -165,20 +159,20 @@ def device_arrays(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Arr
             pa.array([v[1] for v in devices.values()], pa.string()))
 
 
-def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int, options: IngestOptions,
+def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int, parser: ObservationParser,
                devices: tuple[pa.Array, pa.Array, pa.Array] | None) -> tuple[int, int, int, Batch, list[tuple[int, int, int]]]:
     """Scan the lines of ``buf[start:end]`` numbered from ``first_line`` (at most ``max_lines`` physical lines).
 
-    Times without an offset take the fast path only when ``options.assume_timezone`` is set (they
-    are read in that zone and flagged later, as the reference parser's are). ``devices`` is the
-    device map from :func:`device_arrays`.
+    ``parser`` is the reference parser whose options apply. Times without an offset take the fast
+    path only when ``assume_timezone`` is set (they are read in that zone and flagged later, as the
+    reference parser's are). ``devices`` is the device map from :func:`device_arrays`.
 
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
     """
     (reached, n_lines, last, line_no, span, utc, synthetic, precision, lcols, row_line, value, flags, rcols,
-     slow) = _scan.scan(buf, start, end, first_line, max_lines, options.assume_timezone is not None, _CATALOGUE,
-                        options.plausibility)
+     slow) = _scan.scan(buf, start, end, first_line, max_lines, parser.options.assume_timezone is not None, _CATALOGUE,
+                        parser.options.plausibility)
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
     if n == 0:
@@ -188,7 +182,7 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     row_line = np.frombuffer(row_line, np.int64)
     code = r["code"]
     values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64), r["unit"],
-                                                                 np.frombuffer(flags, np.uint8), options.plausibility)
+                                                                 np.frombuffer(flags, np.uint8), parser)
     device = s["device"]
     if devices is not None:
         ids, vendors, types = devices
@@ -199,9 +193,9 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
         vendor = pa.array(np.full(n, "unknown", object), pa.string())
         device_type = vendor
     source = s["source"]
-    from_source = pc.fill_null(pc.and_(pc.equal(vendor, "unknown"), pc.starts_with(source, _VENDOR_PREFIX)), False)
+    from_source = pc.fill_null(pc.and_(pc.equal(vendor, "unknown"), pc.starts_with(source, VENDOR_SOURCE)), False)
     if pc.any(from_source).as_py():
-        vendor = pc.if_else(from_source, pc.utf8_slice_codeunits(source, len(_VENDOR_PREFIX)), vendor)
+        vendor = pc.if_else(from_source, pc.utf8_slice_codeunits(source, len(VENDOR_SOURCE)), vendor)
     lines = {
         "line": pa.array(np.frombuffer(line_no, np.int64)), "observation_id": s["observation_id"],
         "identifier": s["identifier"], "patient": s["patient"], "device": device, "vendor": vendor,

@@ -27,7 +27,7 @@ import orjson
 import pandas as pd
 
 from kuntalib.fhir.catalogue import BY_LOINC, CATEGORY, LOINC, UCUM
-from kuntalib.fhir.parse import has_utc_offset
+from kuntalib.fhir.parse import VENDOR_SOURCE, has_utc_offset
 
 __all__ = ["PROFILE_RULES", "check_profile", "validate_r4b", "ConformanceReport", "conformance_report"]
 
@@ -123,7 +123,7 @@ def _vendor(doc: dict, devices: dict[str, tuple[str, str]]) -> str:
     if dev in devices:
         return devices[dev][0]
     source = (doc.get("meta") or {}).get("source") or ""
-    return source.rsplit(":", 1)[-1] if source.startswith("urn:kuntalib:vendor:") else "unknown"
+    return source.rsplit(":", 1)[-1] if source.startswith(VENDOR_SOURCE) else "unknown"
 
 
 def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] | None = None, sample_per_vendor: int = 300,

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kuntalib.fhir import columns
-from kuntalib.fhir.parse import REASONS, IngestOptions, ObservationParser, Reject
+from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
@@ -130,7 +130,7 @@ def load_devices(paths: Iterable[str | Path]) -> dict[str, tuple[str, str]]:
                 if d.get("resourceType") != "Device":
                     continue
                 systems = [i.get("system", "") for i in d.get("identifier", [])]
-                vendor = next((s.rsplit(":", 1)[-1] for s in systems if s.startswith("urn:kuntalib:vendor:")), None)
+                vendor = next((s.rsplit(":", 1)[-1] for s in systems if s.startswith(VENDOR_SOURCE)), None)
                 out[d["id"]] = (vendor or d.get("manufacturer") or "unknown", (d.get("type") or {}).get("text") or "unknown")
     return out
 
@@ -183,15 +183,17 @@ def _cast_utc(strings: pa.Array) -> np.ndarray:
     The whole array is cast at once; only when that fails is each string cast alone, so one bad string
     never changes another's result.
     """
-    utc = pa.timestamp("us", tz="UTC")
+    def cast(arr: pa.Array) -> np.ndarray:
+        return pc.cast(arr, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+
     try:
-        return pc.cast(strings, utc).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        return cast(strings)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         out = np.full(len(strings), np.datetime64("NaT"), dtype="datetime64[us]")
         for i, text in enumerate(strings.to_pylist()):
             if text is not None:
                 try:
-                    out[i] = pc.cast(pa.array([text]), utc).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)[0]
+                    out[i] = cast(pa.array([text]))[0]
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     pass
         return out
@@ -233,12 +235,11 @@ def _times(strings: pa.Array, micros: np.ndarray, assume: str | None) -> tuple[p
     """
     todo = (micros == columns.NO_TIME) & pc.is_valid(strings).to_numpy(zero_copy_only=False)
     naive = np.zeros(len(micros), bool)
-    if not todo.any():
-        return pa.array(micros.view("datetime64[us]"), pa.timestamp("us", tz="UTC"), mask=micros == columns.NO_TIME), naive
-    out = micros.copy()
-    sub, _date_only, sub_naive = _to_utc(strings.filter(pa.array(todo)), assume)
-    out[todo] = pc.fill_null(sub.cast(pa.int64()), columns.NO_TIME).to_numpy(zero_copy_only=False)
-    naive[todo] = sub_naive
+    out = micros
+    if todo.any():
+        out = micros.copy()
+        sub, _date_only, naive[todo] = _to_utc(strings.filter(pa.array(todo)), assume)
+        out[todo] = pc.fill_null(sub.cast(pa.int64()), columns.NO_TIME).to_numpy(zero_copy_only=False)
     return pa.array(out.view("datetime64[us]"), pa.timestamp("us", tz="UTC"), mask=out == columns.NO_TIME), naive
 
 
@@ -321,7 +322,7 @@ class _Sink:
     def feed_file(self, parser: ObservationParser, path: Path, start: int, end: int) -> None:
         """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line."""
         if not (self.options.fast_path and columns.FAST_PATH):
-            self.feed(parser, _split_lines(_blocks(path, start, end, _BLOCK_BYTES)))
+            self.feed(parser, _split_lines(bytes(buf[:n]) for buf, n in _read_into(path, start, end, _BLOCK_BYTES)))
             return
         self.device_arrays = columns.device_arrays(parser.devices)
         enabled = gc.isenabled()
@@ -352,7 +353,7 @@ class _Sink:
         limit = self.options.chunk_lines
         while pos < end:
             room = max(1, limit - self.pending)
-            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, self.options, self.device_arrays)
+            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, parser, self.device_arrays)
             self.lines += n_lines
             self.physical = max(self.physical, last)
             line = last + 1
@@ -493,10 +494,11 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
         device = raw[i + 8: raw.find(b'"', i + 8)].decode("utf-8", "replace")
         if device in devices:
             return devices[device]
-    i = raw.find(b"urn:kuntalib:vendor:")
+    prefix = VENDOR_SOURCE.encode()
+    i = raw.find(prefix)
     if i < 0:
         return "unknown", "unknown"
-    return raw[i + 20: raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
+    return raw[i + len(prefix): raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
 def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -515,26 +517,6 @@ def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 
 #: Bytes read at a time from an NDJSON file (memory per work unit is a few times this).
 _BLOCK_BYTES = 8 << 20
-
-
-def _blocks(path: Path, start: int, end: int, block: int) -> Iterator[bytes]:
-    """The bytes of a range ``block`` at a time; a ``.gz`` file is decompressed as one stream (the range is all of it)."""
-    if path.suffix == ".gz":
-        import gzip
-
-        with gzip.open(path, "rb") as gz:
-            while data := gz.read(block):
-                yield data
-        return
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            data = fh.read(min(block, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
 
 
 def _read_into(path: Path, start: int, end: int, block: int) -> Iterator[tuple[bytearray, int]]:

@@ -60,7 +60,7 @@ import orjson
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
 
-__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "has_utc_offset",
+__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "VENDOR_SOURCE", "has_utc_offset",
            "check_datetime", "parse_reference", "duplicate_key"]
 
 REASONS: dict[str, str] = {
@@ -127,6 +127,8 @@ def duplicate_key(raw: bytes) -> str | None:
         return None
     return None
 _UNKNOWN = ("unknown", "unknown")
+#: ``meta.source`` (and Device identifier systems) of the simulator's vendors: this prefix, then the vendor.
+VENDOR_SOURCE = "urn:kuntalib:vendor:"
 _SYNTHETIC = frozenset({"HTEST", "synthetic"})
 
 
@@ -468,8 +470,8 @@ class ObservationParser:
         vendor, device_type = self.devices.get(device, _UNKNOWN) if device else _UNKNOWN
         synthetic = False
         if meta is not None:
-            if vendor == "unknown" and meta.source and meta.source.startswith("urn:kuntalib:vendor:"):
-                vendor = meta.source[20:]
+            if vendor == "unknown" and meta.source and meta.source.startswith(VENDOR_SOURCE):
+                vendor = meta.source[len(VENDOR_SOURCE):]
             for tag in meta.tag:
                 if tag.code in _SYNTHETIC:
                     synthetic = True
@@ -498,17 +500,13 @@ class ObservationParser:
         return (obs.id, identifier, patient, device, vendor, device_type, effective, period_end, obs.issued,
                 synthetic, precision, obs.status, skipped, version), values
 
-    def _value(self, code: str, q: _Quantity | None, absent: _Concept | None, vstring: str | None,
-               vconcept: _Concept | None, panel: str | None) -> tuple:
+    def canonical(self, code: str, value: float, unit: str | None, sent: str = "") -> tuple[float, str | None, bool]:
+        """A value of LOINC ``code`` in the catalogue's unit, checked for plausibility: (value, unit, translated).
+
+        Codes outside the catalogue keep their value and unit. Raises :class:`Reject` with
+        ``unit_unknown`` or ``implausible`` (``sent`` is the value as sent, for the detail).
+        """
         measure = BY_LOINC.get(code)
-        if q is None or q.value is None:
-            if absent is not None:
-                return (panel, code, None, measure.unit if measure else None, None, _absent(absent), False, measure is not None)
-            if vstring is not None or vconcept is not None:
-                raise Reject("value_not_quantity", f"LOINC {code}")
-            raise Reject("no_value", f"LOINC {code}")
-        unit = q.code if q.code and (q.system is None or "unitsofmeasure" in q.system) else q.unit
-        value = float(q.value)
         translated = False
         if measure is not None:
             if unit != measure.unit:
@@ -519,5 +517,18 @@ class ObservationParser:
                 unit = measure.unit
             lo, hi = measure.plausible
             if self.options.plausibility and hi > lo and not lo <= value <= hi:
-                raise Reject("implausible", f"LOINC {code}: {q.value} {q.code or q.unit} outside {lo}–{hi} {measure.unit}")
+                raise Reject("implausible", f"LOINC {code}: {sent} outside {lo}–{hi} {measure.unit}")
+        return value, unit, translated
+
+    def _value(self, code: str, q: _Quantity | None, absent: _Concept | None, vstring: str | None,
+               vconcept: _Concept | None, panel: str | None) -> tuple:
+        measure = BY_LOINC.get(code)
+        if q is None or q.value is None:
+            if absent is not None:
+                return (panel, code, None, measure.unit if measure else None, None, _absent(absent), False, measure is not None)
+            if vstring is not None or vconcept is not None:
+                raise Reject("value_not_quantity", f"LOINC {code}")
+            raise Reject("no_value", f"LOINC {code}")
+        unit = q.code if q.code and (q.system is None or "unitsofmeasure" in q.system) else q.unit
+        value, unit, translated = self.canonical(code, float(q.value), unit, f"{q.value} {q.code or q.unit}")
         return (panel, code, value, unit, q.comparator, None, translated, measure is not None)
