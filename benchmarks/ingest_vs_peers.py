@@ -119,24 +119,25 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
     from the method being timed, more so from multi-process ones.
     """
     lines = sum(1 for _ in open(path, "rb"))
-    client = None
+    client = runner = None
     if method.startswith("kuntalib"):  # imports (and a Dask cluster) are set up before the clock starts
         from kuntalib.fhir.ingest import ingest_ndjson, load_devices
         from kuntalib.fhir.parse import IngestOptions
-        from kuntalib.fhir.scale import dask_runner
     elif method.startswith("duckdb"):
         import duckdb
     elif method == "msgspec-decode":
         from kuntalib.fhir.parse import _DECODER
-    if method == "kuntalib+dask":
+    if method == "kuntalib+dask":  # only this method imports the Dask glue (a plain ingest does not load it)
         from distributed import Client, LocalCluster
 
+        from kuntalib.fhir.scale import dask_runner
+
         client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
+        runner = dask_runner(client)
     meter = _PeakMemory().__enter__() if memory else None
     t0 = time.perf_counter()
     if method.startswith("kuntalib"):
         devices = load_devices([Path(path).with_name("Device.ndjson")])
-        runner = dask_runner(client) if client is not None else None
         options = IngestOptions(fast_path=method != "kuntalib-pyparser")
         res = ingest_ndjson(path, out, devices=devices, workers=workers, runner=runner, options=options)
         handled = res.lines

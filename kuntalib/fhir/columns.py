@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kuntalib.fhir.catalogue import BY_LOINC
-from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, ObservationParser, Reject
+from kuntalib.fhir.catalogue import BY_LOINC, UnitError, convert_unit
+from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, ObservationParser
 
 try:  # the compiled fast path is optional: without it every line takes the reference parser
     from kuntalib.fhir import _scan
@@ -122,13 +122,15 @@ _CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1]
 
 def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, parser: ObservationParser
                ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Unit translation and plausibility for the scanner's rows, by :meth:`ObservationParser.canonical`.
+    """Unit translation and plausibility for the scanner's rows, by the reference parser's rule.
 
     The scanner flags each value: catalogued (1) and, among those, a unit other than the canonical one
     (2); it has already left a canonical value outside the plausible range to the reference parser.
-    The flagged values go through the reference rule one by one. Returns (value, unit, translated,
-    catalogued, unsettled): ``unsettled`` marks rows the reference parser must judge (a unit it cannot
-    translate, a translated value outside the plausible range).
+    The flagged values are translated a (code, unit) pair at a time with the rule of
+    :meth:`ObservationParser.canonical` (:func:`~kuntalib.fhir.catalogue.convert_unit` and
+    :meth:`ObservationParser.implausible`, both of which take whole arrays). Returns (value, unit,
+    translated, catalogued, unsettled): ``unsettled`` marks rows the reference parser must judge (a
+    unit it cannot translate, a translated value outside the plausible range).
     """
     catalogued = (flags & 1).astype(bool)
     translated = np.zeros(len(value), bool)
@@ -137,14 +139,27 @@ def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndar
     if not len(change):
         return value, unit, translated, catalogued, unsettled
     value = value.copy()
-    targets = []
-    for i, c, u in zip(change.tolist(), code.take(pa.array(change)).to_pylist(), unit.take(pa.array(change)).to_pylist(),
-                       strict=True):
-        targets.append(BY_LOINC[c].unit)
+    at = pa.array(change)
+    # one group per (code, unit); a missing unit translates as the empty one, as in canonical()
+    pair = pc.binary_join_element_wise(code.take(at), pc.fill_null(unit.take(at), ""), "\x00")
+    enc = pc.dictionary_encode(pair)
+    group = enc.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(np.r_[-1, group[order], len(enc.dictionary)]))
+    targets = np.empty(len(change), object)
+    for g, (a, z) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        c, u = enc.dictionary[g].as_py().split("\x00", 1)
+        rows = change[order[a:z]]
+        measure = BY_LOINC[c]
+        targets[order[a:z]] = measure.unit
         try:
-            value[i], _unit, translated[i] = parser.canonical(c, float(value[i]), u)
-        except Reject:
-            unsettled[i] = True
+            converted, was = convert_unit(value[rows], u, measure)
+        except UnitError:
+            unsettled[rows] = True
+            continue
+        value[rows] = converted
+        translated[rows] = was
+        unsettled[rows] = parser.implausible(c, converted)
     mask = np.zeros(len(value), bool)
     mask[change] = True
     unit = pc.replace_with_mask(unit, pa.array(mask), pa.array(targets, pa.string()))

@@ -56,6 +56,7 @@ import re
 from dataclasses import dataclass
 
 import msgspec
+import numpy as np
 import orjson
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
@@ -515,10 +516,22 @@ class ObservationParser:
                 except UnitError as exc:
                     raise Reject("unit_unknown", str(exc)) from None
                 unit = measure.unit
-            lo, hi = measure.plausible
-            if self.options.plausibility and hi > lo and not lo <= value <= hi:
+            if self.implausible(code, value):
+                lo, hi = measure.plausible
                 raise Reject("implausible", f"LOINC {code}: {sent} outside {lo}–{hi} {measure.unit}")
         return value, unit, translated
+
+    def implausible(self, code: str, value):
+        """Whether a value of catalogued LOINC ``code`` in its canonical unit lies outside the plausible range.
+
+        ``value`` is a float or an array of floats (then an array of booleans is returned): the one
+        rule for the reference parser and the fast path's whole columns. NaN is implausible.
+        """
+        lo, hi = BY_LOINC[code].plausible
+        inside = (lo <= value) & (value <= hi)
+        if not (self.options.plausibility and hi > lo):
+            inside = inside | True  # no range to check: nothing is implausible
+        return np.logical_not(inside)
 
     def _value(self, code: str, q: _Quantity | None, absent: _Concept | None, vstring: str | None,
                vconcept: _Concept | None, panel: str | None) -> tuple:
