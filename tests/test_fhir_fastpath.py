@@ -260,3 +260,44 @@ def test_threads_and_processes_give_the_same_answer(tmp_path):
     threads = ingest_ndjson(path, tmp_path / "t", runner=local_runner(2, threads=True), **kwargs)
     processes = ingest_ndjson(path, tmp_path / "p", runner=local_runner(2, threads=False), **kwargs)
     assert threads.buckets > 1 and _whole(threads) == _whole(processes)
+
+
+@needs_fast_path
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30), st.integers(0, 5))
+def test_string_hashes_are_pandas_hashes_with_or_without_the_compiled_path(texts, cut):
+    """The compiled hash of each string (any slice of an array) is pandas.util.hash_array's, nulls as "\\0"."""
+    import pandas as pd
+    import pyarrow as pa
+
+    texts = [t.encode("utf-8", "replace").decode("utf-8") if t is not None else None for t in texts]  # no lone surrogates
+    arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))
+    expected = pd.util.hash_array(np.array([t if t is not None else "\0" for t in arr.to_pylist()], object), categorize=False)
+    assert columns.hash_strings(arr).tolist() == expected.tolist()
+
+
+def test_identity_groups_stay_exact_when_hashes_collide(monkeypatch):
+    """Versions are grouped by (patient, id) and (patient, identifier) hashes; a collision must not merge two resources."""
+    import pyarrow as pa
+
+    r = random.Random(11)
+    n = 400
+    patient = pa.array([f"p{r.randrange(5)}" for _ in range(n)])
+    ids = pa.array([f"o{r.randrange(60)}" if r.random() < 0.7 else None for _ in range(n)])
+    idents = pa.array([r.choice([None, f"s|v{r.randrange(60)}", f"s|v{r.randrange(60)}\x1fs|w{r.randrange(9)}", f"o{r.randrange(60)}"])
+                       for _ in range(n)])
+    lkey = np.array(r.sample(range(10 * n), n), np.int64)
+    exact = ingest._identity_groups(patient, ids, idents, lkey)
+    keys = [{(0, i)} if i else set() for i in ids.to_pylist()]
+    for k, ident in zip(keys, idents.to_pylist(), strict=True):
+        k.update((1, v) for v in (ident or "").split("\x1f") if v)
+    first: dict[tuple, int] = {}
+    for i in sorted(range(n), key=lambda i: lkey[i]):
+        for k in keys[i]:
+            first.setdefault((patient[i].as_py(), *k), i)
+    brute = [min((first[(patient[i].as_py(), *k)] for k in keys[i]), key=lambda j: lkey[j], default=i) for i in range(n)]
+    assert exact.tolist() == brute  # each line: the earliest line it shares a key with, per patient
+    assert len(set(brute)) < n  # some lines are versions of one resource
+    for fake in (lambda a: np.zeros(len(a), np.uint64), lambda a: np.arange(len(a), dtype=np.uint64) % np.uint64(3)):
+        monkeypatch.setattr(ingest, "_hash_strings", fake)  # every key collides with others
+        assert ingest._identity_groups(patient, ids, idents, lkey).tolist() == exact.tolist()

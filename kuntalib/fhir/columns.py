@@ -28,7 +28,8 @@ try:  # the compiled fast path is optional: without it every line takes the refe
 except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
     _scan = None
 
-__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "device_arrays"]
+__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "device_arrays",
+           "hash_strings"]
 
 #: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
 FAST_PATH = _scan is not None
@@ -114,6 +115,28 @@ def _strings(col: tuple) -> pa.Array:
     v = np.frombuffer(valid, np.uint8)
     mask = None if v.all() else pa.py_buffer(np.packbits(v, bitorder="little"))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+
+
+def hash_strings(arr: pa.Array) -> np.ndarray:
+    """A deterministic 64-bit hash (uint64) of each string of an Arrow array, whatever else is in the array.
+
+    The value is ``pandas.util.hash_array`` of the string's UTF-8 text (SipHash-2-4 with pandas' fixed
+    key, then its spread): the same in every process, on every machine, with or without the compiled
+    scanner (which computes it straight from the Arrow buffers; without it pandas does, a distinct
+    value at a time). A null hashes as the one-character string ``"\\0"``.
+    """
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    if len(arr) == 0:
+        return np.zeros(0, np.uint64)
+    if _scan is not None:
+        validity, offsets, data = arr.buffers()
+        return np.frombuffer(_scan.hash_strings(len(arr), arr.offset, validity, offsets, data), np.uint64)
+    import pandas as pd
+
+    enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
+    uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 #: The catalogue as the scanner takes it: (LOINC code, canonical unit, plausible low, high).

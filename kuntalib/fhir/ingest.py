@@ -27,6 +27,7 @@ rejected (in ``rejects.parquet`` with line, reason, detail and the first
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
@@ -34,17 +35,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 import orjson
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kuntalib.fhir import columns
 from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject
+
+if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an ingest itself works in Arrow)
+    import pandas as pd
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
@@ -75,7 +79,8 @@ class IngestResult:
     """Where the tidy data went and what was rejected.
 
     ``lines`` = ``accepted`` + ``rejected``; ``rows`` counts tidy rows (a blood-pressure
-    panel gives two). ``rejects`` holds source, line, reason, detail, vendor, raw.
+    panel gives two). ``reject_table`` (Arrow) and ``rejects`` (the same as a DataFrame) hold
+    source, line, reason, detail, vendor, device type and raw, by source and line.
     """
 
     out_dir: Path
@@ -83,10 +88,15 @@ class IngestResult:
     accepted: int
     rejected: int
     rows: int
-    rejects: pd.DataFrame = field(repr=False)
+    reject_table: pa.Table = field(repr=False)
     buckets: int = 1
     #: What else the call met: files of a Bulk Data export not ingested (their type), counts that disagree.
     notes: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def rejects(self) -> pd.DataFrame:
+        """The rejected lines as a DataFrame (source, line, reason, detail, vendor, device_type, raw)."""
+        return self.reject_table.to_pandas()
 
     @property
     def observations_dir(self) -> Path:
@@ -159,22 +169,7 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 
 
-def _hash_strings(arr: pa.Array) -> np.ndarray:
-    """A deterministic 64-bit hash of each string of an Arrow array, the same whatever else is in the batch.
-
-    pandas' SipHash with a fixed key over each distinct value's UTF-8 bytes (hashed once, then spread):
-    the same in every process, on every machine, and for any split of the input. Null hashes as the
-    empty marker ``\\0``.
-    """
-    if len(arr) == 0:
-        return np.zeros(0, np.uint64)
-    enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
-    uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
-    return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
-
-
-def _bucket_of(patients: pa.Array, buckets: int) -> np.ndarray:
-    return (_hash_strings(patients) % np.uint64(buckets)).astype(np.int32)
+_hash_strings = columns.hash_strings
 
 
 def _cast_utc(strings: pa.Array) -> np.ndarray:
@@ -222,6 +217,8 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
         out[aware_np] = _cast_utc(sub)
     local = ~aware_np & present
     if local.any():
+        import pandas as pd
+
         naive = pd.to_datetime(pd.Series(arr.filter(pa.array(local)).to_pylist(), dtype=object), format="ISO8601", errors="coerce")
         utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
         out[local] = utc.dt.tz_localize(None).to_numpy("datetime64[us]")
@@ -263,7 +260,7 @@ def _chain(*parts: np.ndarray) -> np.ndarray:
     return h
 
 
-def _content_keys(patients: pa.Array, times: np.ndarray, row_line: np.ndarray, rows: dict[str, pa.Array],
+def _content_keys(patient_hash: np.ndarray, times: np.ndarray, row_line: np.ndarray, rows: dict[str, pa.Array],
                   n_lines: int) -> np.ndarray:
     """The canonical content key of each line, independent of how the input was split.
 
@@ -278,9 +275,13 @@ def _content_keys(patients: pa.Array, times: np.ndarray, row_line: np.ndarray, r
         per_row = _mix(_chain(_hash_strings(rows["code"]), bits, _hash_strings(rows["unit"]),
                               _hash_strings(rows["comparator"]), _hash_strings(rows["absent_reason"])))
         multiset = np.zeros(n_lines, np.uint64)
-        np.add.at(multiset, row_line, per_row)
+        if len(row_line) and bool(np.all(row_line[1:] >= row_line[:-1])):  # the rows of a line stand together
+            starts = np.flatnonzero(np.r_[True, row_line[1:] != row_line[:-1]])
+            multiset[row_line[starts]] = np.add.reduceat(per_row, starts)
+        else:
+            np.add.at(multiset, row_line, per_row)
         t = times.astype("datetime64[us]").astype(np.int64).view(np.uint64)
-        return _chain(_hash_strings(patients), t, multiset)
+        return _chain(patient_hash, t, multiset)
 
 
 class _Sink:
@@ -429,8 +430,8 @@ class _Sink:
         end_np = end_utc.to_numpy(zero_copy_only=False)
         withdrawn = pc.fill_null(pc.equal(lc["status"], "entered-in-error"), False).to_numpy(zero_copy_only=False)
         bad = when.is_null().to_numpy(zero_copy_only=False) & ~withdrawn
-        backwards = has_end & ~bad & ~pd.isna(end_np) & (end_np < start_np)
-        bad_end = has_end & pd.isna(end_np)
+        backwards = has_end & ~bad & ~np.isnat(end_np) & (end_np < start_np)
+        bad_end = has_end & np.isnat(end_np)
         dropped = batch.drop if batch.drop is not None else np.zeros(n, bool)  # judged by the reference parser instead
         for i in np.nonzero((bad | backwards | bad_end) & ~dropped)[0].tolist():
             eff, end = lc["effective"][i].as_py(), ends[i].as_py()
@@ -440,9 +441,10 @@ class _Sink:
             self.rejects.append((self.source, lc["line"][i].as_py(), "bad_time", why, lc["vendor"][i].as_py(),
                                  lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end | dropped
-        line_hash = _content_keys(lc["patient"], start_np, row_line, rc, n)
+        patient_hash = _hash_strings(lc["patient"])
+        line_hash = _content_keys(patient_hash, start_np, row_line, rc, n)
         rows = np.flatnonzero(~bad[row_line])  # the rows written, by bucket, then line (rows of a line in their order)
-        line_bucket = _bucket_of(lc["patient"], self.buckets) if self.buckets > 1 else np.zeros(n, np.int32)
+        line_bucket = (patient_hash % np.uint64(self.buckets)).astype(np.int32)
         order_key = lc["line"].to_numpy()[row_line[rows]]
         if self.buckets > 1:
             order_key = line_bucket[row_line[rows]].astype(np.int64) * (1 << 40) + order_key
@@ -480,9 +482,16 @@ class _Sink:
                 writer.write_table(part)
         self.chunk += 1
 
-    def result(self) -> tuple[int, int, int, pd.DataFrame]:
-        rej = pd.DataFrame.from_records(self.rejects, columns=REJECT_SCHEMA.names)
-        return self.physical, self.lines, self.n_rows, rej
+    def result(self) -> tuple[int, int, int, pa.Table]:
+        return self.physical, self.lines, self.n_rows, _reject_table(self.rejects)
+
+
+def _reject_table(records: list[tuple]) -> pa.Table:
+    """Reject records (source, line, reason, detail, vendor, device type, raw) as a table of :data:`REJECT_SCHEMA`."""
+    if not records:
+        return REJECT_SCHEMA.empty_table()
+    return pa.Table.from_arrays([pa.array(col, f.type) for col, f in zip(zip(*records, strict=True), REJECT_SCHEMA,
+                                                                            strict=True)], schema=REJECT_SCHEMA)
 
 
 def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, str]:
@@ -549,7 +558,7 @@ def _read_into(path: Path, start: int, end: int, block: int) -> Iterator[tuple[b
 
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
                 options: IngestOptions, devices: dict[str, tuple[str, str]], source: str | None = None
-                ) -> tuple[int, int, int, pd.DataFrame]:
+                ) -> tuple[int, int, int, pa.Table]:
     """Phase 1 for one byte range of one NDJSON file: (physical lines, lines, rows, rejects).
 
     Line numbers (in the staged parts and the rejects) count from 1 within the range. ``source``
@@ -567,7 +576,7 @@ class _Bundle(msgspec.Struct):
 
 
 def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestOptions,
-                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pd.DataFrame]:
+                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pa.Table]:
     """Phase 1 for one Bundle file: each entry's resource counts as a line (its 1-based entry number).
 
     A file that is not a Bundle is one rejected line (``not_bundle``, line 0).
@@ -647,7 +656,10 @@ def _first_in_order(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
     """For each element, the index of the element with the same code that comes first by ``order`` (unique keys)."""
     if not len(codes):
         return np.zeros(0, np.int64)
-    o = np.lexsort((order, codes))
+    if len(order) < 2 or bool(np.all(order[1:] > order[:-1])):  # already in order: one stable sort does
+        o = np.argsort(codes, kind="stable")
+    else:
+        o = np.lexsort((order, codes))
     sc = codes[o]
     starts = np.r_[True, sc[1:] != sc[:-1]]
     head = o[np.maximum.accumulate(np.where(starts, np.arange(len(o)), 0))]
@@ -679,22 +691,35 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
     at = np.concatenate(idx)
     if not len(at):
         return group
-    # key codes: ids in one range, identifiers (system|value) in the next, so an id never meets an identifier
-    id_keys = pc.dictionary_encode(keys[0].cast(pa.string()))
-    ident_keys = pc.dictionary_encode(pa.concat_arrays([k.cast(pa.string()) for k in keys[1:]]))
-    n_keys = len(id_keys.dictionary) + len(ident_keys.dictionary)
-    key_code = np.concatenate([id_keys.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                               ident_keys.indices.to_numpy(zero_copy_only=False).astype(np.int64) + len(id_keys.dictionary)])
-    who = pc.dictionary_encode(pc.fill_null(patient, "")).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    codes = who[at] * n_keys + key_code  # (patient, key), exactly
-    first = at[_first_in_order(codes, lkey[at])]
+    # ids first, then identifiers (system|value); the kind is part of the key, so an id never meets an identifier
+    n_ids = len(keys[0])
+    key_strings = pa.concat_arrays([k.cast(pa.string()) for k in keys])
+    kind = (np.arange(len(at)) >= n_ids).astype(np.uint64)
+    who = pc.fill_null(patient, "")
+    # (patient, kind, key) by its 64-bit hash; every match is then checked on the strings themselves, and
+    # a collision (two keys, one hash) falls back to exact dictionary codes, so the groups are exact
+    codes = _chain(_hash_strings(who)[at], kind, _hash_strings(key_strings))
+    pos = _first_in_order(codes, lkey[at])
+    moved = np.flatnonzero(pos != np.arange(len(at)))
+    if len(moved):
+        this, head = pa.array(moved), pa.array(pos[moved])
+        same = (np.all(kind[moved] == kind[pos[moved]])
+                and pc.all(pc.equal(key_strings.take(this), key_strings.take(head))).as_py()
+                and pc.all(pc.equal(who.take(pa.array(at[moved])), who.take(pa.array(at[pos[moved]])))).as_py())
+        if not same:
+            key_code = pc.dictionary_encode(key_strings).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            n_keys = int(key_code.max()) + 1
+            who_code = pc.dictionary_encode(who).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            codes = (who_code[at] * 2 + kind.astype(np.int64)) * n_keys + key_code  # (patient, kind, key), exactly
+            pos = _first_in_order(codes, lkey[at])
+    first = at[pos]
     o = np.lexsort((lkey[first], at))  # per line, its keys' first lines from the earliest
     starts = np.r_[True, at[o][1:] != at[o][:-1]]
     group[at[o][starts]] = first[o][starts]
     return group
 
 
-def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | None = None) -> tuple[int, pd.DataFrame]:
+def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | None = None) -> tuple[int, pa.Table]:
     """Phase 2 for one bucket: drop duplicate lines (earlier line wins), write the bucket; (rows kept, rejects).
 
     ``offsets`` shifts the range-relative line numbers of each staged part (by its work-unit
@@ -738,15 +763,13 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     first_idx[rest[rep]] = rest[first[rep]]
     hit = np.flatnonzero(reason != None)  # noqa: E711
     take_hit, take_first = pa.array(hit), pa.array(first_idx[hit])
-    rej = pd.DataFrame({
-        "source": col["source"].take(take_hit).to_pylist(), "line": col["line"].take(take_hit).to_numpy(),
-        "reason": reason[hit].astype(str),
-        "detail": [_DETAIL.get(r, "first at {s} line {ln}").format(s=s, ln=ln) for r, s, ln in
-                   zip(reason[hit], col["source"].take(take_first).to_pylist(), col["line"].take(take_first).to_pylist(),
-                       strict=True)],
-        "vendor": col["vendor"].take(take_hit).to_pylist(), "device_type": col["device_type"].take(take_hit).to_pylist(),
-        "raw": "",
-    }, columns=REJECT_SCHEMA.names)
+    rej = pa.Table.from_arrays([
+        col["source"].take(take_hit), col["line"].take(take_hit), pa.array(reason[hit].tolist(), pa.string()),
+        pa.array([_DETAIL.get(r, "first at {s} line {ln}").format(s=s, ln=ln) for r, s, ln in
+                  zip(reason[hit], col["source"].take(take_first).to_pylist(), col["line"].take(take_first).to_pylist(),
+                      strict=True)], pa.string()),
+        col["vendor"].take(take_hit), col["device_type"].take(take_hit), pa.array([""] * len(hit), pa.string()),
+    ], schema=REJECT_SCHEMA)
     keep = ~np.isin(row_key, lkey[hit]) if len(hit) else None
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
     pieces, at = [], 0
@@ -845,13 +868,13 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
     if kind == "ndjson":
         tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices, src)
                  for i, (p, src) in enumerate(zip(paths, sources, strict=True)) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
-        results = run(parse_range, tasks)
+        results = [list(r) for r in run(parse_range, tasks)]
         done: dict[str, int] = {}
         for task, res in zip(tasks, results, strict=True):
             offsets[task[4]] = done.get(task[0], 0)
             done[task[0]] = offsets[task[4]] + res[0]
-            if len(res[3]):
-                res[3]["line"] += offsets[task[4]]
+            if res[3].num_rows and offsets[task[4]]:
+                res[3] = res[3].set_column(1, "line", pc.add(res[3].column("line"), offsets[task[4]]))
     else:
         tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices, src)
                  for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
@@ -863,18 +886,17 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
                                   for d in bucket_dirs])
     rows = sum(f[0] for f in final)
     rejects += [f[1] for f in final]
-    rej = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(len(r) for r in rejects) else \
-        pd.DataFrame(columns=REJECT_SCHEMA.names)
-    rej = rej.sort_values(["source", "line"], kind="stable").reset_index(drop=True)
-    pq.write_table(pa.Table.from_pandas(rej, preserve_index=False, schema=REJECT_SCHEMA), work / "rejects.parquet")
+    rej = pa.concat_tables([REJECT_SCHEMA.empty_table(), *(r.cast(REJECT_SCHEMA) for r in rejects)]).combine_chunks()
+    rej = rej.sort_by([("source", "ascending"), ("line", "ascending")])  # a stable sort: reasons keep their order
+    pq.write_table(rej, work / "rejects.parquet")
     shutil.rmtree(stage)
-    n_rej = rej[["source", "line"]].drop_duplicates().shape[0]
+    n_rej = rej.group_by(["source", "line"]).aggregate([]).num_rows
     return IngestResult(work, lines, lines - n_rej, n_rej, rows, rej, buckets)
 
 
 def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
-                  rows_per_bucket: int = 100_000, runner: Runner | None = None,
+                  rows_per_bucket: int = 50_000, runner: Runner | None = None,
                   source_ids: Iterable[str] | None = None) -> IngestResult:
     """Ingest Observation NDJSON files, plain or ``.gz`` (see module docstring). ``devices`` maps device ids to (vendor, type).
 
@@ -891,7 +913,7 @@ def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path,
 
 def ingest_bundles(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
                    devices: dict[str, tuple[str, str]] | None = None, workers: int = 1,
-                   rows_per_bucket: int = 100_000, runner: Runner | None = None,
+                   rows_per_bucket: int = 50_000, runner: Runner | None = None,
                    source_ids: Iterable[str] | None = None) -> IngestResult:
     """Ingest Bundle JSON files; each entry counts as a line numbered by its position (a non-Bundle file: one rejected line)."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
@@ -966,11 +988,15 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     devices = {**load_devices(device_files), **(kwargs.pop("devices", None) or {})}
     result = ingest_ndjson([p for p, _u, _c in observations], out_dir, devices=devices,
                            source_ids=[u for _p, u, _c in observations], **kwargs)
-    per_source = result.rejects.groupby("source")["line"].nunique() if len(result.rejects) else pd.Series(dtype=int)
-    kept = read_observations(result.out_dir, ["source", "line"]).drop_duplicates()
-    kept_per = kept.groupby("source").size() if len(kept) else pd.Series(dtype=int)
+    lines_of = [result.reject_table.select(["source", "line"])]
+    if any((result.out_dir / "observations").glob("*/*.parquet")):
+        lines_of.append(pq.read_table(result.out_dir / "observations", columns=["source", "line"], schema=TIDY_SCHEMA,
+                                      partitioning=None))
+    distinct = pa.concat_tables(lines_of).group_by(["source", "line"]).aggregate([])
+    counts = distinct.group_by("source").aggregate([("line", "count")])
+    per_source = dict(zip(counts.column("source").to_pylist(), counts.column("line_count").to_pylist(), strict=True))
     for _p, url, count in observations:
-        seen = int(per_source.get(url, 0)) + int(kept_per.get(url, 0))
+        seen = int(per_source.get(url, 0))
         if isinstance(count, int) and count != seen:
             notes.append(f"{url}: the manifest counts {count} resources, the file has {seen} lines")
     result.notes = notes
