@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import gzip
 import random
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -331,3 +333,42 @@ def test_a_time_is_read_on_its_own_terms_whatever_shares_its_chunk(tmp_path, fas
     assert got[1][0] == {3: "bad_time"}  # a leap second is not a time
     assert str(got[1][1]["far"]) == "2824-03-01 06:00:00+00:00"
     assert str(got[1][1]["ns"]) == "2024-03-01 08:00:00.123456+00:00"  # beyond microseconds: dropped
+
+
+_ZONES = ["Europe/Helsinki", "UTC", "America/New_York", "Europe/Dublin"]  # Dublin: "negative" DST in the tz database
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 12, 31)),
+       st.sampled_from(_ZONES), st.integers(0, 9), st.booleans())
+def test_local_times_are_read_as_pandas_reads_them(when, zone, digits, edge):
+    """Naive times of the full forms are read by Arrow, the rest by pandas: both give the same UTC instant,
+    DST-ambiguous times NaT and times in a DST gap moved forward, whatever else is in the chunk. (From 1970:
+    pandas moves a time in a gap that is not a whole hour by an hour, see the Lord Howe test below.)"""
+    from kuntalib.fhir.ingest import _to_utc
+
+    if edge:  # around this zone's DST changes of that year, where the two could differ
+        changes = pd.date_range(f"{when.year}-01-01", f"{when.year + 1}-01-01", freq="h", tz=zone)
+        offsets = changes.map(lambda t: t.utcoffset())
+        jumps = changes[1:][offsets[1:] != offsets[:-1]]
+        if len(jumps):
+            pick = jumps[when.microsecond % len(jumps)].tz_localize(None)
+            when = (pick + pd.Timedelta(seconds=when.second * 60 + when.minute - 1800)).to_pydatetime()
+    text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond:06d}{'7' * max(0, digits - 6)}"[: digits + 1] if digits else "")
+    texts = [text, text[:10], "2024-03", "2024"]
+    got = _to_utc(texts, zone)[0].cast(pa.int64()).to_pylist()
+    expect = []
+    for t in texts:
+        one = pd.to_datetime(pd.Series([t], dtype=object), format="ISO8601", errors="coerce")
+        one = one.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+        expect.append(None if pd.isna(one[0]) else int(one.dt.tz_localize(None).to_numpy("datetime64[us]").astype("int64")[0]))
+    assert got == expect
+
+
+def test_a_time_in_a_half_hour_dst_gap_moves_to_the_end_of_the_gap():
+    """Lord Howe Island moved its clocks half an hour on 1985-10-27 (02:00 -> 02:30, +10:30 -> +11:00):
+    02:15 never happened there and is read as 02:30 (pandas' shift_forward would give 03:00)."""
+    from kuntalib.fhir.ingest import _to_utc
+
+    got = _to_utc(["1985-10-27T02:15:00", "1985-10-27T02:30:00"], "Australia/Lord_Howe")[0].to_pylist()
+    assert [str(t) for t in got] == ["1985-10-26 15:30:00+00:00"] * 2

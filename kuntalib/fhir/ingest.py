@@ -172,14 +172,22 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
 _hash_strings = columns.hash_strings
 
 
-def _cast_utc(strings: pa.Array) -> np.ndarray:
-    """UTC wall times (datetime64[us]) of ISO 8601 strings with an offset; NaT where Arrow cannot read one.
+def _cast_utc(strings: pa.Array, zone: str | None = None) -> np.ndarray:
+    """UTC wall times (datetime64[us]) of ISO 8601 strings; NaT where Arrow cannot read one.
 
+    Without ``zone`` the strings carry their offset. With it they are local wall times there: a time
+    that falls twice (the autumn DST change) is ambiguous, NaT; a time that never happens (the spring
+    change) moves forward past the gap (pandas' ``ambiguous="NaT", nonexistent="shift_forward"``).
     The whole array is cast at once; only when that fails is each string cast alone, so one bad string
     never changes another's result.
     """
     def cast(arr: pa.Array) -> np.ndarray:
-        return pc.cast(arr, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        if zone is None:
+            return pc.cast(arr, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+        wall = pc.cast(arr, pa.timestamp("us"))
+        early, late = (pc.assume_timezone(wall, zone, ambiguous=a, nonexistent="latest").cast(pa.timestamp("us"))
+                       .to_numpy(zero_copy_only=False) for a in ("earliest", "latest"))
+        return np.where(early == late, early, np.datetime64("NaT"))
 
     try:
         return cast(strings)
@@ -194,13 +202,21 @@ def _cast_utc(strings: pa.Array) -> np.ndarray:
         return out
 
 
+#: A local date or date and time of the full form in 1900-2037, read by Arrow; other local times are left to
+#: pandas (Arrow's time-zone rules end with the tz database's listed transitions, in 2037: it would read
+#: a summer time of 2038 in Helsinki as winter time).
+_LOCAL_FORM = r"^(19\d\d|20[0-2]\d|203[0-7])-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?)?$"
+
+
 def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """UTC times of FHIR dateTime strings; (times, is_date_only, is_naive). Unparseable -> null.
 
-    Times with an offset are cast by Arrow's ISO 8601 parser, each on its own terms (see
-    :func:`_cast_utc`; beyond microseconds the digits are dropped, a leap second is not a time);
-    date-only and naive times are read in ``assume`` (UTC if None) by pandas, element by element,
-    with DST-ambiguous and non-existent local times handled as pandas does (NaT, shift forward).
+    Each string is read on its own terms, whatever else the chunk holds: digits beyond the microsecond
+    are dropped (the time is truncated) and a leap second (:60) is not a time. Times with an offset are
+    cast by Arrow's ISO 8601 parser (see :func:`_cast_utc`); date-only and naive times are read in
+    ``assume`` (UTC if None), DST-ambiguous local times as NaT and non-existent ones shifted forward:
+    by Arrow for the full forms ``YYYY-MM-DD`` and ``YYYY-MM-DDThh:mm:ss[.f]`` of 1900-2037, by
+    pandas for the rest (a year or a month alone, other years), with the same rule.
     """
     arr = strings if isinstance(strings, pa.Array) else pa.array(strings, pa.string())
     aware = pc.fill_null(pc.or_(pc.ends_with(arr, "Z"), pc.match_substring_regex(arr, r"[+-]\d\d:\d\d$")), False)
@@ -208,20 +224,28 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
     present = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     date_only = pc.fill_null(pc.equal(pc.utf8_length(arr), 10), False).to_numpy(zero_copy_only=False)
     out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")  # UTC wall time
-    if aware_np.any():
-        # Each string on its own terms, whatever else the chunk holds: digits beyond the microsecond are
-        # dropped (the time is truncated), a leap second (:60) is not a time; the rest is Arrow's ISO 8601 cast.
-        sub = pc.replace_substring_regex(arr.filter(aware), r"(\.\d{6})\d+", r"\1")
+
+    def trimmed(sub: pa.Array) -> pa.Array:
+        sub = pc.replace_substring_regex(sub, r"(\.\d{6})\d+", r"\1")
         leap = pc.fill_null(pc.match_substring_regex(sub, r"T\d\d:\d\d:60"), False)
-        sub = pc.if_else(leap, pa.scalar(None, pa.string()), sub)
-        out[aware_np] = _cast_utc(sub)
+        return pc.if_else(leap, pa.scalar(None, pa.string()), sub)
+
+    if aware_np.any():
+        out[aware_np] = _cast_utc(trimmed(arr.filter(aware)))
     local = ~aware_np & present
     if local.any():
-        import pandas as pd
+        where = np.flatnonzero(local)
+        sub = arr.filter(pa.array(local))
+        full = pc.fill_null(pc.match_substring_regex(sub, _LOCAL_FORM), False).to_numpy(zero_copy_only=False)
+        if full.any():
+            out[where[full]] = _cast_utc(trimmed(sub.filter(pa.array(full))), assume or "UTC")
+        if not full.all():
+            import pandas as pd
 
-        naive = pd.to_datetime(pd.Series(arr.filter(pa.array(local)).to_pylist(), dtype=object), format="ISO8601", errors="coerce")
-        utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-        out[local] = utc.dt.tz_localize(None).to_numpy("datetime64[us]")
+            rest = sub.filter(pa.array(~full)).to_pylist()
+            naive = pd.to_datetime(pd.Series(rest, dtype=object), format="ISO8601", errors="coerce")
+            utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+            out[where[~full]] = utc.dt.tz_localize(None).to_numpy("datetime64[us]")
     return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
 
 
