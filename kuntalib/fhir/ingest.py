@@ -722,8 +722,15 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
     who = pc.fill_null(patient, "")
     # (patient, kind, key) by its 64-bit hash; every match is then checked on the strings themselves, and
     # a collision (two keys, one hash) falls back to exact dictionary codes, so the groups are exact
+    def first_of(codes: np.ndarray) -> np.ndarray:  # per kind: ids in line order, identifiers (nearly) so
+        pos = np.empty(len(at), np.int64)
+        for a, z in ((0, n_ids), (n_ids, len(at))):
+            if z > a:
+                pos[a:z] = _first_in_order(codes[a:z], lkey[at[a:z]]) + a
+        return pos
+
     codes = _chain(_hash_strings(who)[at], kind, _hash_strings(key_strings))
-    pos = _first_in_order(codes, lkey[at])
+    pos = first_of(codes)
     moved = np.flatnonzero(pos != np.arange(len(at)))
     if len(moved):
         this, head = pa.array(moved), pa.array(pos[moved])
@@ -734,8 +741,7 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
             key_code = pc.dictionary_encode(key_strings).indices.to_numpy(zero_copy_only=False).astype(np.int64)
             n_keys = int(key_code.max()) + 1
             who_code = pc.dictionary_encode(who).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            codes = (who_code[at] * 2 + kind.astype(np.int64)) * n_keys + key_code  # (patient, kind, key), exactly
-            pos = _first_in_order(codes, lkey[at])
+            pos = first_of(who_code[at] * n_keys + key_code)  # (patient, key) within a kind, exactly
     first = at[pos]
     o = np.lexsort((lkey[first], at))  # per line, its keys' first lines from the earliest
     starts = np.r_[True, at[o][1:] != at[o][:-1]]
@@ -756,45 +762,61 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         if shift:
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
-    # Only the key columns are gathered in memory; the rows stay mapped until they are written.
-    key_names = ["source", "line", "patient", "identifier", "observation_id", "content_hash", "vendor", "device_type", "status",
-                 "version_key"]
-    keys = pa.concat_tables([p.select(key_names) for p in parts]).combine_chunks()
+    # Only the key columns are gathered in memory, and only for the lines that need them; the rows stay
+    # mapped until they are written.
+    keys = pa.concat_tables([p.select(["source", "line", "patient", "identifier", "observation_id", "content_hash",
+                                       "vendor", "device_type", "status", "version_key"]) for p in parts])
     src = pc.dictionary_encode(keys.column("source").combine_chunks())
     rank = np.argsort(np.argsort(src.dictionary.to_numpy(zero_copy_only=False).astype(object), kind="stable"))
     src_code = rank[src.indices.to_numpy(zero_copy_only=False)].astype(np.int64)
     row_key = src_code * (1 << 40) + keys.column("line").to_numpy()
-    first_row = np.flatnonzero(np.r_[True, row_key[1:] != row_key[:-1]])  # the rows of a line stand together
-    lines = keys.take(pa.array(first_row)) if len(first_row) < len(row_key) else keys
-    del keys
-    col = {name: lines.column(name).combine_chunks() for name in lines.column_names}
+    new_line = np.r_[True, row_key[1:] != row_key[:-1]]  # the rows of a line stand together
+    first_row = np.flatnonzero(new_line)
+    every_row = len(first_row) == len(row_key)
+
+    def per_line(name: str, rows: np.ndarray | None = None) -> pa.Array:
+        """A key column, one value per line (``rows``: the first rows of some lines only)."""
+        column = keys.column(name)
+        if rows is not None:
+            return column.take(pa.array(rows)).combine_chunks()
+        return column.combine_chunks() if every_row else column.take(pa.array(first_row)).combine_chunks()
+
     lkey = row_key[first_row]
     n = len(lkey)
     reason = np.full(n, None, dtype=object)
     first_idx = np.arange(n, dtype=np.int64)
     # Identity: lines sharing any identity key are versions of one resource (see _identity_groups).
-    group = _identity_groups(col["patient"], col["observation_id"], col["identifier"], lkey)
-    withdrawn = pc.fill_null(pc.equal(col["status"], "entered-in-error"), False).to_numpy(zero_copy_only=False)
-    chash = col["content_hash"].to_numpy(zero_copy_only=False)
+    group = _identity_groups(per_line("patient"), per_line("observation_id"), per_line("identifier"), lkey)
+    status = per_line("status")
+    withdrawn = pc.fill_null(pc.equal(status, "entered-in-error"), False).to_numpy(zero_copy_only=False)
+    chash = per_line("content_hash").to_numpy(zero_copy_only=False)
     sizes = np.bincount(group, minlength=n)
-    if ((sizes[group] > 1) | withdrawn).any():
-        _versions(group, withdrawn, col["status"].to_numpy(zero_copy_only=False), col["version_key"].to_numpy(zero_copy_only=False),
-                  chash, lkey, reason, first_idx)
+    busy = np.flatnonzero((sizes[group] > 1) | withdrawn)
+    if len(busy):  # versions: the status and version key of the lines concerned only
+        status_of, version_of = np.full(n, None, object), np.full(n, None, object)
+        status_of[busy] = status.take(pa.array(busy)).to_pylist()
+        version_of[busy] = per_line("version_key", first_row[busy]).to_pylist()
+        _versions(group, withdrawn, status_of, version_of, chash, lkey, reason, first_idx)
     rest = np.flatnonzero(reason == None)  # noqa: E711
     first = _first_in_order(chash[rest], lkey[rest])
     rep = first != np.arange(len(rest))
     reason[rest[rep]] = "duplicate_content"
     first_idx[rest[rep]] = rest[first[rep]]
     hit = np.flatnonzero(reason != None)  # noqa: E711
-    take_hit, take_first = pa.array(hit), pa.array(first_idx[hit])
+    at_hit, at_first = first_row[hit], first_row[first_idx[hit]]
     rej = pa.Table.from_arrays([
-        col["source"].take(take_hit), col["line"].take(take_hit), pa.array(reason[hit].tolist(), pa.string()),
+        per_line("source", at_hit), per_line("line", at_hit), pa.array(reason[hit].tolist(), pa.string()),
         pa.array([_DETAIL.get(r, "first at {s} line {ln}").format(s=s, ln=ln) for r, s, ln in
-                  zip(reason[hit], col["source"].take(take_first).to_pylist(), col["line"].take(take_first).to_pylist(),
+                  zip(reason[hit], per_line("source", at_first).to_pylist(), per_line("line", at_first).to_pylist(),
                       strict=True)], pa.string()),
-        col["vendor"].take(take_hit), col["device_type"].take(take_hit), pa.array([""] * len(hit), pa.string()),
+        per_line("vendor", at_hit), per_line("device_type", at_hit), pa.array([""] * len(hit), pa.string()),
     ], schema=REJECT_SCHEMA)
-    keep = ~np.isin(row_key, lkey[hit]) if len(hit) else None
+    if len(hit):  # the rows of the rejected lines are left out
+        dropped = np.zeros(n, bool)
+        dropped[hit] = True
+        keep = ~dropped[np.cumsum(new_line) - 1]
+    else:
+        keep = None
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)
     pieces, at = [], 0
     for part in parts:  # kept rows as zero-copy slices of the mapped parts: nothing is copied before the writer
