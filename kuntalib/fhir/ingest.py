@@ -927,6 +927,7 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
         results = run(parse_bundle, tasks)
     lines = sum(r[1] for r in results)
     rejects = [r[3] for r in results]
+    pa.default_memory_pool().release_unused()  # what the parse freed goes back to the system before the next phase
     bucket_dirs = sorted(stage.glob("bucket=*"))
     final = run(finalize_bucket, [(str(d), str(work / "observations" / d.name / "part-0.parquet"), offsets)
                                   for d in bucket_dirs])
