@@ -1,8 +1,8 @@
 """Benchmark: FHIR device-data ingest of kuntalib against peers, on the same simulated file, in one run.
 
 Every method runs in its own fresh process (so peak memory is its own) on the same
-Observation NDJSON, ``--repeat`` times; the script prints median seconds, lines a
-second, peak resident memory and the ratio of kuntalib's throughput to each peer's:
+Observation NDJSON, ``--repeat`` times (memory in up to three further runs of its own); the script
+prints median seconds, lines a second, median peak memory and the ratio of kuntalib's throughput to each peer's:
 
 * ``kuntalib`` — :func:`kuntalib.fhir.ingest.ingest_ndjson` as a user calls it (tidy Parquet, every
   check, rejects with reasons, versions and de-duplication; ``workers`` threads, the compiled fast
@@ -234,14 +234,16 @@ def main() -> None:
         print(f"simulator: median {statistics.median(sim_times):.2f} s = {n_lines / statistics.median(sim_times):,.0f} resources/s "
               "(simulate + write NDJSON)")
         results: dict[str, list[dict]] = {}
-        peaks: dict[str, float] = {}
+        peak_runs: dict[str, list[float]] = {}
         for _ in range(args.repeat):
             for method in args.methods.split(","):
                 results.setdefault(method, []).append(_child(method, path, args.workers, args.sample))
-        for method in args.methods.split(","):
-            peaks[method] = _child(method, path, args.workers, args.sample, memory=True)["peak_mib"]
+        for _ in range(min(3, args.repeat)):  # memory in runs of its own, interleaved too; the median is printed
+            for method in args.methods.split(","):
+                peak_runs.setdefault(method, []).append(_child(method, path, args.workers, args.sample, memory=True)["peak_mib"])
+        peaks = {method: statistics.median(p) for method, p in peak_runs.items()}
         rates = {}
-        print(f"\n{'method':16s} {'median s':>9s} {'lines/s':>12s} {'peak MiB':>9s}  (lines timed; peak = PSS of the process tree, separate run)")
+        print(f"\n{'method':16s} {'median s':>9s} {'lines/s':>12s} {'peak MiB':>9s}  (lines timed; peak = PSS of the process tree, median of separate runs)")
         for method, runs in results.items():
             sec = statistics.median(r["seconds"] for r in runs)
             lines = runs[0]["lines"]
