@@ -372,3 +372,15 @@ def test_a_time_in_a_half_hour_dst_gap_moves_to_the_end_of_the_gap():
 
     got = _to_utc(["1985-10-27T02:15:00", "1985-10-27T02:30:00"], "Australia/Lord_Howe")[0].to_pylist()
     assert [str(t) for t in got] == ["1985-10-26 15:30:00+00:00"] * 2
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_local_time_at_a_clock_change_is_rejected_or_moved_and_says_why(tmp_path, fast_path):
+    """Read in Europe/Helsinki: 03:30 on 27.10.2024 happened twice (rejected, with the reason); 03:30 on 31.3.2024
+    never happened (read as 04:00 local, the end of the gap, and flagged as read in the assumed zone)."""
+    lines = [obs("twice", when="2024-10-27T03:30:00"), obs("gap", when="2024-03-31T03:30:00")]
+    res = ingest_ndjson(write(tmp_path / "x.ndjson", lines), tmp_path / "o", options=IngestOptions(fast_path=fast_path))
+    assert res.rejects[["line", "reason"]].values.tolist() == [[1, "bad_time"]]
+    assert "occurs twice in Europe/Helsinki" in res.rejects["detail"][0]
+    got = res.read().set_index("observation_id")
+    assert str(got.loc["gap", "time_utc"]) == "2024-03-31 01:00:00+00:00" and bool(got.loc["gap", "tz_assumed"])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -249,6 +250,20 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
     return pa.array(out, pa.timestamp("us", tz="UTC"), from_pandas=True), date_only, local & ~date_only
 
 
+def _not_a_time(text: str | None, assume: str | None) -> str:
+    """Why a time string gave no instant: a local time the clocks pass twice, or not a time at all."""
+    if assume and text and re.fullmatch(_LOCAL_FORM, text):
+        try:
+            wall = pc.cast(pa.array([text[:26]]), pa.timestamp("us"))
+        except pa.ArrowInvalid:
+            return "not a time"
+        try:
+            pc.assume_timezone(wall, assume, ambiguous="raise", nonexistent="latest")
+        except pa.ArrowInvalid:
+            return f"occurs twice in {assume} (the clocks go back), so it needs an offset"
+    return "not a time"
+
+
 def _times(strings: pa.Array, micros: np.ndarray, assume: str | None) -> tuple[pa.Array, np.ndarray]:
     """UTC times of a column: the scanner's microseconds where it computed them, else :func:`_to_utc` of the strings.
 
@@ -459,9 +474,9 @@ class _Sink:
         dropped = batch.drop if batch.drop is not None else np.zeros(n, bool)  # judged by the reference parser instead
         for i in np.nonzero((bad | backwards | bad_end) & ~dropped)[0].tolist():
             eff, end = lc["effective"][i].as_py(), ends[i].as_py()
-            why = (f"effective {eff!r}: not a time" if bad[i]
+            why = (f"effective {eff!r}: {_not_a_time(eff, assume)}" if bad[i]
                    else f"effectivePeriod.end {end!r} is before the start {eff!r}" if backwards[i]
-                   else f"effectivePeriod.end {end!r}: not a time")
+                   else f"effectivePeriod.end {end!r}: {_not_a_time(end, assume)}")
             self.rejects.append((self.source, lc["line"][i].as_py(), "bad_time", why, lc["vendor"][i].as_py(),
                                  lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end | dropped
