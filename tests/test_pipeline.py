@@ -87,3 +87,37 @@ def test_two_builds_same_bytes_and_verify(project, capsys):
     assert main(["verify", "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "edited since the build: figures/a_plot/en/bars.png" in out and "differs from a fresh rebuild" not in out
+
+
+def test_a_kernel_that_dies_before_it_answers_is_started_again(project, monkeypatch):
+    """A kernel that never answered ran nothing (a TCP port taken between choosing and binding it): the run
+    starts a new one; a kernel that keeps dying fails the run, saying how often it was started."""
+    import os
+
+    import papermill
+
+    from kuntalib.pipeline import runner
+
+    for name in ("KUNTALIB_OUTPUTS", runner.INPUT_LOG_ENV, runner.STEP_LOG_ENV, "MPLBACKEND"):  # _execute sets these:
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # restored (or removed) after the test
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    real, calls = papermill.execute_notebook, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) < 2:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    job = next(j for j in plan(discover(), ("fi",), None) if j.stem == "a_plot")
+    status, message, _inputs, _steps = runner._execute(job, {})
+    assert (status, message, len(calls)) == ("ok", "", 2)
+
+    def dead(*args, **kwargs):
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    status, message, _inputs, _steps = runner._execute(job, {})
+    assert status == "failed" and f"kernel started {runner.KERNEL_STARTS} times" in message

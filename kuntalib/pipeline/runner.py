@@ -178,6 +178,18 @@ def _read_log(log: str) -> list[str]:
     return lines
 
 
+#: Starts of a notebook's kernel before the run fails: a kernel that dies before it first answers (say, a
+#: TCP port taken by another program between jupyter_client choosing it and the kernel binding it) has
+#: run nothing, so it is started again.
+KERNEL_STARTS = 3
+
+
+def _kernel_did_not_start(exc: Exception) -> bool:
+    """Whether papermill failed because the kernel never answered (nothing of the notebook ran)."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("before replying to kernel_info" in text or "didn't respond in" in text)
+
+
 def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[str]]:
     """Worker: run one job into its staging folder; return (status, message, inputs read, steps).
 
@@ -192,34 +204,38 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
     os.environ["KUNTALIB_OUTPUTS"] = str(staging)  # the notebook's save_figure/save_table write here
     log, step_log = _log_file(INPUT_LOG_ENV), _log_file(STEP_LOG_ENV)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    shutil.rmtree(staging, ignore_errors=True)
     executed = staging / "notebooks" / job.lang / f"{job.stem}.ipynb"
-    executed.parent.mkdir(parents=True, exist_ok=True)
     status, message = "ok", ""
-    try:
-        pm.execute_notebook(
-            str(job.notebook),
-            str(executed),
-            parameters=job.params,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            cwd=str(job.notebook.parent),
-            # Quiet kernels: the TCP-transport warning at start and the "KeyboardInterrupt caught in
-            # kernel" that jupyter_client's shutdown interrupt provokes are kernel log lines, not
-            # notebook errors (those come back as cell errors and fail the run).
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
-    except PapermillExecutionError as exc:
-        status = "failed"
-        first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
-        message = (
-            f"cell {exc.cell_index} of the executed notebook (execution count {exc.exec_count}, "
-            f"starting {first[:60]!r}) raised {exc.ename}: {exc.evalue}"
-        )
-    except Exception as exc:  # kernel died, notebook unreadable, ...
-        status = "failed"
-        message = f"{type(exc).__name__}: {exc}"
+    for start in range(1, KERNEL_STARTS + 1):
+        shutil.rmtree(staging, ignore_errors=True)
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            pm.execute_notebook(
+                str(job.notebook),
+                str(executed),
+                parameters=job.params,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                cwd=str(job.notebook.parent),
+                # Quiet kernels: the TCP-transport warning at start and the "KeyboardInterrupt caught in
+                # kernel" that jupyter_client's shutdown interrupt provokes are kernel log lines, not
+                # notebook errors (those come back as cell errors and fail the run).
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+        except PapermillExecutionError as exc:
+            status = "failed"
+            first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
+            message = (
+                f"cell {exc.cell_index} of the executed notebook (execution count {exc.exec_count}, "
+                f"starting {first[:60]!r}) raised {exc.ename}: {exc.evalue}"
+            )
+        except Exception as exc:  # kernel died, notebook unreadable, ...
+            if _kernel_did_not_start(exc) and start < KERNEL_STARTS:
+                continue  # nothing ran: start a new kernel (new ports)
+            status = "failed"
+            message = f"{type(exc).__name__}: {exc}" + (f" (kernel started {start} times)" if start > 1 else "")
+        break
     if executed.exists():
         normalise_notebook(executed)
     return status, message, sorted(set(_read_log(log))), _read_log(step_log)
