@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -135,6 +136,7 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
         runner = dask_runner(client)
     meter = _PeakMemory().__enter__() if memory else None
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     if method.startswith("kuntalib"):
         devices = load_devices([Path(path).with_name("Device.ndjson")])
@@ -162,7 +164,7 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
 
         with open(path, "rb") as fh:
             batch = [next(fh) for _ in range(min(sample, lines))]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
         for raw in batch:
             validate_r4b(raw)
         handled = len(batch)
@@ -175,7 +177,7 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
             for _ in range(min(sample, lines)):
                 dst.write(next(fh))
         os.environ["TQDM_DISABLE"] = "1"
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
         f = Fhirndjson()
         f.folder = str(folder)
         f.process_source()
@@ -183,19 +185,30 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
     else:
         raise ValueError(method)
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0 if method != "kuntalib+dask" else float("nan")  # Dask's workers live on: not counted
     if meter is not None:
         meter.__exit__()
     if client is not None:
         client.cluster.close()
         client.close()
-    return {"method": method, "seconds": seconds, "lines": handled, "peak_mib": meter.mib if meter else float("nan")}
+    return {"method": method, "seconds": seconds, "cpu": cpu, "lines": handled, "peak_mib": meter.mib if meter else float("nan")}
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its child processes that have ended."""
+    own, done = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
 
 
 def _child(method: str, path: str, workers: int, sample: int, memory: bool = False) -> dict:
+    """One run of ``method`` in a fresh process; a method that fails gives ``{"error": its last line}``."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, __file__, "--child", method, "--file", path, "--out", str(Path(tmp) / "o"),
                "--workers", str(workers), "--sample", str(sample), *(["--memory"] if memory else [])]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        if res.returncode:  # e.g. DuckDB's default schema sample on a small file misses a field the query names
+            lines = [ln.strip() for ln in res.stderr.splitlines() if "Error" in ln or "Exception" in ln]
+            return {"method": method, "error": (lines or [f"exit status {res.returncode}"])[-1]}
         return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -240,16 +253,25 @@ def main() -> None:
                 results.setdefault(method, []).append(_child(method, path, args.workers, args.sample))
         for _ in range(min(3, args.repeat)):  # memory in runs of its own, interleaved too; the median is printed
             for method in args.methods.split(","):
-                peak_runs.setdefault(method, []).append(_child(method, path, args.workers, args.sample, memory=True)["peak_mib"])
-        peaks = {method: statistics.median(p) for method, p in peak_runs.items()}
+                run = _child(method, path, args.workers, args.sample, memory=True)
+                peak_runs.setdefault(method, []).append(run.get("peak_mib", float("nan")))
+                if "error" in run:
+                    results.setdefault(method, []).append(run)
+        failed = {m: next(r["error"] for r in runs if "error" in r) for m, runs in results.items() if any("error" in r for r in runs)}
+        results = {m: runs for m, runs in results.items() if m not in failed}
+        peaks = {m: statistics.median(p) for m, p in peak_runs.items() if m not in failed}
         rates = {}
-        print(f"\n{'method':16s} {'median s':>9s} {'lines/s':>12s} {'peak MiB':>9s}  (lines timed; peak = PSS of the process tree, median of separate runs)")
+        print(f"\n{'method':16s} {'median s':>9s} {'CPU s':>7s} {'lines/s':>12s} {'peak MiB':>9s}  (lines timed; CPU = user + "
+              "system of the timed work, its processes included; peak = PSS of the process tree, median of separate runs)")
         for method, runs in results.items():
             sec = statistics.median(r["seconds"] for r in runs)
             lines = runs[0]["lines"]
             rates[method] = lines / sec
             peak = peaks[method]
-            print(f"{method:16s} {sec:9.2f} {rates[method]:12,.0f} {peak:9.0f}  ({lines:,})")
+            cpu = statistics.median(r["cpu"] for r in runs)
+            print(f"{method:16s} {sec:9.2f} {cpu:7.2f} {rates[method]:12,.0f} {peak:9.0f}  ({lines:,})")
+        for method, error in failed.items():
+            print(f"{method:16s} failed: {error}")
         if "kuntalib" in rates:
             print("\nthroughput ratio kuntalib / peer (median of runs, same file, same run):")
             for method, rate in rates.items():
