@@ -167,14 +167,13 @@ def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndar
     pair = pc.binary_join_element_wise(code.take(at), pc.fill_null(unit.take(at), ""), "\x00")
     enc = pc.dictionary_encode(pair)
     group = enc.indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(group, kind="stable")
-    bounds = np.flatnonzero(np.diff(np.r_[-1, group[order], len(enc.dictionary)]))
     targets = np.empty(len(change), object)
-    for g, (a, z) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        c, u = enc.dictionary[g].as_py().split("\x00", 1)
-        rows = change[order[a:z]]
+    for g, text in enumerate(enc.dictionary.to_pylist()):  # a handful of pairs
+        c, u = text.split("\x00", 1)
+        members = group == g
+        rows = change[members]
         measure = BY_LOINC[c]
-        targets[order[a:z]] = measure.unit
+        targets[members] = measure.unit
         try:
             converted, was = convert_unit(value[rows], u, measure)
         except UnitError:

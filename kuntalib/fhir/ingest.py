@@ -122,11 +122,14 @@ def read_observations(out_dir: str | Path, columns: list[str] | None = None) -> 
 
     When no line was accepted the result is an empty table with the tidy columns and types.
     """
+    return _observation_table(out_dir, columns or OBSERVATION_COLUMNS).to_pandas()
+
+
+def _observation_table(out_dir: str | Path, columns: list[str]) -> pa.Table:
+    """The tidy dataset's ``columns`` as an Arrow table (typed and empty when no line was accepted)."""
     if not any((Path(out_dir) / "observations").glob("*/*.parquet")):
-        return TIDY_SCHEMA.empty_table().select(columns or OBSERVATION_COLUMNS).to_pandas()
-    table = pq.read_table(Path(out_dir) / "observations", columns=columns or OBSERVATION_COLUMNS, schema=TIDY_SCHEMA,
-                          partitioning=None)
-    return table.to_pandas()
+        return TIDY_SCHEMA.empty_table().select(columns)
+    return pq.read_table(Path(out_dir) / "observations", columns=columns, schema=TIDY_SCHEMA, partitioning=None)
 
 
 def load_devices(paths: Iterable[str | Path]) -> dict[str, tuple[str, str]]:
@@ -730,13 +733,11 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
     at = np.concatenate(idx)
     if not len(at):
         return group
-    # ids first, then identifiers (system|value); the kind is part of the key, so an id never meets an identifier
+    # ids first, then identifiers (system|value), each kind matched on its own: an id never meets an identifier
     n_ids = len(keys[0])
     key_strings = pa.concat_arrays([k.cast(pa.string()) for k in keys])
-    kind = (np.arange(len(at)) >= n_ids).astype(np.uint64)
     who = pc.fill_null(patient, "")
-    # (patient, kind, key) by its 64-bit hash; every match is then checked on the strings themselves, and
-    # a collision (two keys, one hash) falls back to exact dictionary codes, so the groups are exact
+
     def first_of(codes: np.ndarray) -> np.ndarray:  # per kind: ids in line order, identifiers (nearly) so
         pos = np.empty(len(at), np.int64)
         for a, z in ((0, n_ids), (n_ids, len(at))):
@@ -744,13 +745,13 @@ def _identity_groups(patient: pa.Array, observation_id: pa.Array, identifier: pa
                 pos[a:z] = _first_in_order(codes[a:z], lkey[at[a:z]]) + a
         return pos
 
-    codes = _chain(_hash_strings(who)[at], kind, _hash_strings(key_strings))
-    pos = first_of(codes)
+    # (patient, key) by its 64-bit hash; every match is then checked on the strings themselves, and a
+    # collision (two keys, one hash) falls back to exact dictionary codes, so the groups are exact
+    pos = first_of(_chain(_hash_strings(who)[at], _hash_strings(key_strings)))
     moved = np.flatnonzero(pos != np.arange(len(at)))
     if len(moved):
         this, head = pa.array(moved), pa.array(pos[moved])
-        same = (np.all(kind[moved] == kind[pos[moved]])
-                and pc.all(pc.equal(key_strings.take(this), key_strings.take(head))).as_py()
+        same = (pc.all(pc.equal(key_strings.take(this), key_strings.take(head))).as_py()
                 and pc.all(pc.equal(who.take(pa.array(at[moved])), who.take(pa.array(at[pos[moved]])))).as_py())
         if not same:
             key_code = pc.dictionary_encode(key_strings).indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -1050,10 +1051,7 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     devices = {**load_devices(device_files), **(kwargs.pop("devices", None) or {})}
     result = ingest_ndjson([p for p, _u, _c in observations], out_dir, devices=devices,
                            source_ids=[u for _p, u, _c in observations], **kwargs)
-    lines_of = [result.reject_table.select(["source", "line"])]
-    if any((result.out_dir / "observations").glob("*/*.parquet")):
-        lines_of.append(pq.read_table(result.out_dir / "observations", columns=["source", "line"], schema=TIDY_SCHEMA,
-                                      partitioning=None))
+    lines_of = [result.reject_table.select(["source", "line"]), _observation_table(result.out_dir, ["source", "line"])]
     distinct = pa.concat_tables(lines_of).group_by(["source", "line"]).aggregate([])
     counts = distinct.group_by("source").aggregate([("line", "count")])
     per_source = dict(zip(counts.column("source").to_pylist(), counts.column("line_count").to_pylist(), strict=True))
