@@ -9,6 +9,7 @@ random mutations of them (hypothesis).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import random
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -181,9 +184,10 @@ def _check_line(raw: bytes, options: IngestOptions) -> bool:
         assert got[2] == pytest.approx(want[2], rel=0, abs=0) and np.signbit(got[2]) == np.signbit(want[2]), raw
     for k, text in enumerate((head[6], head[7], head[8])):  # effective, period end, issued
         micros = int(batch.utc[0, k])
-        if micros != columns.NO_TIME:
-            want = _to_utc([text], None)[0].cast("int64")[0].as_py()
-            assert micros == want, (text, raw)
+        if micros != columns.NO_TIME:  # the scanner's instant and local-time flag are the general conversion's
+            want, _date_only, naive = _to_utc([text], options.assume_timezone)
+            assert micros == want.cast("int64")[0].as_py(), (text, raw)
+            assert bool(batch.naive[0] >> k & 1) == bool(naive[0]), (text, raw)
     return True
 
 
@@ -301,3 +305,50 @@ def test_identity_groups_stay_exact_when_hashes_collide(monkeypatch):
     for fake in (lambda a: np.zeros(len(a), np.uint64), lambda a: np.arange(len(a), dtype=np.uint64) % np.uint64(3)):
         monkeypatch.setattr(ingest, "_hash_strings", fake)  # every key collides with others
         assert ingest._identity_groups(patient, ids, idents, lkey).tolist() == exact.tolist()
+
+
+_LOCAL_ZONES = ["Europe/Helsinki", "Australia/Lord_Howe", "America/New_York", "Europe/Dublin", "Pacific/Apia",
+                "Asia/Kolkata", "America/Sao_Paulo"]  # half-hour and whole-day changes, "negative" DST, none
+
+
+@needs_fast_path
+@pytest.mark.parametrize("zone", _LOCAL_ZONES)
+def test_the_zone_table_misses_no_change(zone):
+    """The scanner's table of a zone's offsets is the same read every 12 hours as every hour."""
+    at_12h = np.frombuffer(columns.zone_table(zone), np.int64)
+    assert np.array_equal(at_12h, np.frombuffer(columns.zone_table(zone, step_hours=1), np.int64))
+    m = (len(at_12h) - 1) // 2
+    assert m > 0 and bool(np.all(np.diff(at_12h[:m]) > 0))
+
+
+@needs_fast_path
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1890, 1, 1), max_value=dt.datetime(2045, 12, 31)),
+       st.sampled_from(_LOCAL_ZONES), st.integers(0, 6), st.booleans())
+def test_the_scanner_reads_local_times_as_the_general_conversion_does(when, zone, digits, edge):
+    """A start without an offset, read in the assumed zone by the scanner (1900-2037), is the instant Arrow's
+    assume_timezone gives (the general conversion's rule): in a gap the end of the gap; a time that occurs
+    twice, or outside those years, is left to the general conversion (NO_TIME)."""
+    if edge:  # near one of this zone's changes of that year
+        changes = pd.date_range(f"{when.year}-01-01", f"{when.year + 1}-01-01", freq="h", tz="UTC").tz_convert(zone)
+        offsets = changes.map(lambda t: t.utcoffset())
+        jumps = changes[1:][offsets[1:] != offsets[:-1]]
+        if len(jumps):
+            pick = jumps[when.microsecond % len(jumps)].tz_localize(None)
+            when = (pick + pd.Timedelta(seconds=when.second * 60 + when.minute - 1800)).to_pydatetime()
+    text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond:06d}"[: digits + 1] if digits else "")
+    line = orjson.dumps({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p"},
+                         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "effectiveDateTime": text,
+                         "valueQuantity": {"value": 60, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}})
+    buf = line + b"\n"
+    _reached, n, _last, batch, slow = columns.scan_block(buf, 0, len(buf), 1, 10,
+                                                         ObservationParser(IngestOptions(assume_timezone=zone)), None)
+    assert n == 1 and len(batch) == 1 and not slow
+    got = int(batch.utc[0, 0])
+    want = ingest._cast_utc(pa.array([text]), zone)[0]
+    if not 1900 <= when.year <= 2037:
+        assert got == columns.NO_TIME and batch.naive[0] == 0
+    elif got == columns.NO_TIME:
+        assert np.isnat(want) and batch.naive[0] == 0  # occurs twice: the general conversion rejects it
+    else:
+        assert got == want.astype("datetime64[us]").astype(np.int64) and batch.naive[0] == 1

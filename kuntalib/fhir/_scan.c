@@ -1,6 +1,6 @@
 /* Fast path of the FHIR Observation ingest: a strict JSON scanner that turns the common line into columns.
  *
- * scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility) reads the NDJSON lines of data[start:end] and sorts every
+ * scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility[, zone]) reads the NDJSON lines of data[start:end] and sorts every
  * non-blank line into one of two kinds:
  *
  *   - fast: a line of the plain, common shape, fully checked here, whose fields go into columns;
@@ -19,10 +19,16 @@
  * Everything else is slow, so the two paths can only differ where this file is wrong; the test suite
  * compares them line by line on random input.
  *
- * Returns (reached, lines, last_line, line_no, span, utc, synthetic, precision, line_columns, row_line, value,
+ * Returns (reached, lines, last_line, line_no, span, utc, naive, synthetic, precision, line_columns, row_line, value,
  * flags, row_columns, slow): numbers as bytes of int64/uint8/double arrays and each string column as
  * (n, int32 offsets, data, one validity byte per item), for pyarrow and numpy to wrap without handling
  * items one by one. ``slow`` holds (line, start, end) per slow line. The GIL is released while scanning.
+ *
+ * ``zone`` (optional; bytes of 2m + 1 int64: m transition instants in UTC seconds, ascending, then the
+ * m + 1 UTC offsets in seconds before the first and after each) is the assumed time zone: a start or
+ * period end without an offset, of a year 1900-2037, is then converted here (local_micros) and marked in
+ * ``naive`` (uint8 per fast line: bit 0 the start, bit 1 the period end); without it, or where the wall
+ * time occurs twice, its ``utc`` is NO_TIME and the ingest's general conversion decides.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -620,10 +626,70 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
 
 #define NO_TIME INT64_MIN
 
+enum { L_ID, L_IDENT, L_PATIENT, L_DEVICE, L_EFFECTIVE, L_PERIOD_END, L_ISSUED, L_SOURCE, L_STATUS, L_VERSION, N_LCOL };
+enum { R_PANEL, R_CODE, R_UNIT, R_COMPARATOR, N_RCOL };
+
+#define MAX_CATALOGUE 64
+typedef struct {
+    char code[32], unit[32];
+    int64_t code_n, unit_n;
+    double lo, hi;
+} Measure;
+
+typedef struct {
+    StrCol l[N_LCOL];
+    StrCol r[N_RCOL];
+    Buf line_no, synthetic, precision; /* per fast line: int64, uint8, uint8 */
+    Buf span;                          /* per fast line: int64 start, int64 end (offsets in the buffer) */
+    Buf utc;                           /* per fast line: int64 start, period end, issued (NO_TIME: absent or not computed) */
+    Buf naive;                         /* per fast line: uint8, bit 0: the start, bit 1: the period end was read in the zone */
+    const int64_t *zone_at, *zone_off; /* the assumed zone: transitions (UTC s, ascending) and offsets (s), or none */
+    int64_t zone_n;                    /* transitions; zone_off has zone_n + 1 entries (before the first, after each) */
+    Buf row_line, value, flags;        /* per row: int64, double, uint8 (1 catalogued, 2 unit to translate) */
+    Measure cat[MAX_CATALOGUE];        /* the catalogue: LOINC code, canonical unit, plausible range */
+    int n_cat, plausibility;
+    Buf slow;                          /* per slow line: int64 line, int64 start, int64 end */
+    int64_t n_fast, n_lines, last_line;
+} Out;
+
+/* A local wall time (microseconds as if UTC) in the assumed zone as UTC microseconds, by the rule of the
+ * ingest's general conversion (Arrow's assume_timezone): a wall time of one instant gives it; one that
+ * falls in a gap (the clocks go forward) gives the end of the gap, the instant of the change; one that
+ * occurs twice (the clocks go back) gives NO_TIME, for the general conversion to reject with its reason.
+ * The interval of the zone table with offset zone_off[c] is [zone_at[c - 1], zone_at[c]). */
+static int64_t local_micros(const Out *out, int64_t wall) {
+    const int64_t *at = out->zone_at, *off = out->zone_off, m = out->zone_n;
+    int64_t lo = 0, hi = m, ws_ = wall / 1000000 - (wall % 1000000 < 0);
+    while (lo < hi) { /* j: the number of transitions at or before the wall time read as UTC */
+        int64_t mid = (lo + hi) / 2;
+        if (at[mid] <= ws_) lo = mid + 1; else hi = mid;
+    }
+    int64_t found = NO_TIME, count = 0;
+    for (int64_t c = lo - 2; c <= lo + 2; c++) { /* offsets are hours, transitions months apart */
+        if (c < 0 || c > m) continue;
+        int64_t u = wall - off[c] * 1000000;
+        if ((c == 0 || u >= at[c - 1] * 1000000) && (c == m || u < at[c] * 1000000)) { found = u; count++; }
+    }
+    if (count == 1) return found;
+    if (count > 1) return NO_TIME;
+    for (int64_t g = lo - 2; g <= lo + 1; g++) { /* in a gap: the change at[g] between intervals g and g + 1 */
+        if (g < 0 || g >= m) continue;
+        if (wall - off[g] * 1000000 >= at[g] * 1000000 && wall - off[g + 1] * 1000000 < at[g] * 1000000) return at[g] * 1000000;
+    }
+    return NO_TIME;
+}
+
+/* Whether a time ``full_time`` accepted has no offset. */
+static inline int is_naive(const Str *t) {
+    char c = t->p[t->n - 1];
+    return c != 'Z' && !(t->n >= 25 && (t->p[t->n - 6] == '+' || t->p[t->n - 6] == '-'));
+}
+
 /* Microseconds since the epoch (UTC) of a time ``full_time`` accepted, or NO_TIME where the ingest's
- * general conversion must decide: no offset (read in the assumed zone), a leap second, or more than
- * six fraction digits. */
-static int64_t utc_micros(const Str *t) {
+ * general conversion must decide: a leap second, more than six fraction digits, or no offset where
+ * ``out`` has no zone table, the year is outside 1900-2037 (the table's span) or the wall time occurs
+ * twice. Without an offset the time is read in the assumed zone (local_micros). */
+static int64_t utc_micros(const Out *out, const Str *t) {
     const char *s = t->p;
     int64_t n = t->n, i = 19, frac = 0;
     if (d2(s + 17) > 59) return NO_TIME;
@@ -635,11 +701,15 @@ static int64_t utc_micros(const Str *t) {
         i = k;
     }
     int64_t offset = 0;
-    if (i == n) return NO_TIME;
+    int year = d2(s) * 100 + d2(s + 2);
+    int64_t days = days_from_civil(year, d2(s + 5), d2(s + 8));
+    int64_t wall = (days * 86400 + d2(s + 11) * 3600 + d2(s + 14) * 60 + d2(s + 17)) * 1000000 + frac;
+    if (i == n) {
+        if (!out || !out->zone_off || year < 1900 || year > 2037) return NO_TIME;
+        return local_micros(out, wall);
+    }
     if (s[i] != 'Z') offset = (s[i] == '-' ? -1 : 1) * (d2(s + i + 1) * 3600 + d2(s + i + 4) * 60);
-    int64_t days = days_from_civil(d2(s) * 100 + d2(s + 2), d2(s + 5), d2(s + 8));
-    int64_t secs = days * 86400 + d2(s + 11) * 3600 + d2(s + 14) * 60 + d2(s + 17) - offset;
-    return secs * 1000000 + frac;
+    return wall - offset * 1000000;
 }
 
 /* "Kind/<id>" with exactly one '/' and a non-empty id: the id; else not set. */
@@ -675,28 +745,7 @@ static const Str *qty_unit(const Qty *q) {
 
 /* ---------------------------------------------------------------- output */
 
-enum { L_ID, L_IDENT, L_PATIENT, L_DEVICE, L_EFFECTIVE, L_PERIOD_END, L_ISSUED, L_SOURCE, L_STATUS, L_VERSION, N_LCOL };
-enum { R_PANEL, R_CODE, R_UNIT, R_COMPARATOR, N_RCOL };
 
-#define MAX_CATALOGUE 64
-typedef struct {
-    char code[32], unit[32];
-    int64_t code_n, unit_n;
-    double lo, hi;
-} Measure;
-
-typedef struct {
-    StrCol l[N_LCOL];
-    StrCol r[N_RCOL];
-    Buf line_no, synthetic, precision; /* per fast line: int64, uint8, uint8 */
-    Buf span;                          /* per fast line: int64 start, int64 end (offsets in the buffer) */
-    Buf utc;                           /* per fast line: int64 start, period end, issued (NO_TIME: absent or not computed) */
-    Buf row_line, value, flags;        /* per row: int64, double, uint8 (1 catalogued, 2 unit to translate) */
-    Measure cat[MAX_CATALOGUE];        /* the catalogue: LOINC code, canonical unit, plausible range */
-    int n_cat, plausibility;
-    Buf slow;                          /* per slow line: int64 line, int64 start, int64 end */
-    int64_t n_fast, n_lines, last_line;
-} Out;
 
 static int put(StrCol *c, const Str *s) { return s->set ? col_put3(c, s->p, s->n, NULL, 0, NULL, 0) : col_put3(c, NULL, 0, NULL, 0, NULL, 0); }
 
@@ -779,9 +828,11 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
     int r = 0;
     r |= buf_put(&out->line_no, &line, sizeof line);
     r |= buf_put(&out->span, span, 2 * sizeof(int64_t));
-    int64_t utc[3] = {utc_micros(effective), period_end ? utc_micros(period_end) : NO_TIME,
-                      o->issued.set ? utc_micros(&o->issued) : NO_TIME};
+    int64_t utc[3] = {utc_micros(out, effective), period_end ? utc_micros(out, period_end) : NO_TIME,
+                      o->issued.set ? utc_micros(NULL, &o->issued) : NO_TIME};
     r |= buf_put(&out->utc, utc, sizeof utc);
+    uint8_t naive = (uint8_t)((utc[0] != NO_TIME && is_naive(effective)) | ((period_end && utc[1] != NO_TIME && is_naive(period_end)) << 1));
+    r |= buf_put(&out->naive, &naive, 1);
     uint8_t syn = (uint8_t)o->synthetic, prec = (uint8_t)precision;
     r |= buf_put(&out->synthetic, &syn, 1);
     r |= buf_put(&out->precision, &prec, 1);
@@ -887,6 +938,7 @@ static void out_free(Out *out) {
     free(out->line_no.data);
     free(out->span.data);
     free(out->utc.data);
+    free(out->naive.data);
     free(out->synthetic.data);
     free(out->precision.data);
     free(out->row_line.data);
@@ -901,24 +953,42 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     long long start, end, first_line, max_lines;
     int naive_ok, plausibility;
     PyObject *catalogue;
-    if (!PyArg_ParseTuple(args, "y*LLLLpOp", &view, &start, &end, &first_line, &max_lines, &naive_ok, &catalogue,
-                          &plausibility))
+    Py_buffer zone = {0};
+    if (!PyArg_ParseTuple(args, "y*LLLLpOp|y*", &view, &start, &end, &first_line, &max_lines, &naive_ok, &catalogue,
+                          &plausibility, &zone))
         return NULL;
+    if (zone.buf && (zone.len % 8 != 0 || zone.len < 8 || (zone.len / 8) % 2 != 1)) {
+        PyBuffer_Release(&view);
+        PyBuffer_Release(&zone);
+        PyErr_SetString(PyExc_ValueError, "scan: zone must be 2m + 1 int64 (m transitions, then m + 1 offsets)");
+        return NULL;
+    }
     if (start < 0 || end > view.len || start > end || max_lines < 1) {
         PyBuffer_Release(&view);
+        PyBuffer_Release(&zone);
         PyErr_SetString(PyExc_ValueError, "scan: start/end outside the buffer, or max_lines < 1");
         return NULL;
     }
     Out out;
     memset(&out, 0, sizeof out);
     out.plausibility = plausibility;
+    if (zone.buf) {
+        out.zone_n = (int64_t)(zone.len / 8 - 1) / 2;
+        out.zone_at = (const int64_t *)zone.buf;
+        out.zone_off = out.zone_at + out.zone_n;
+    }
     /* catalogue: a sequence of (code, unit, lo, hi) */
     PyObject *seq = PySequence_Fast(catalogue, "scan: catalogue must be a sequence of (code, unit, lo, hi)");
-    if (!seq) { PyBuffer_Release(&view); return NULL; }
+    if (!seq) {
+        PyBuffer_Release(&view);
+        PyBuffer_Release(&zone);
+        return NULL;
+    }
     Py_ssize_t n_cat = PySequence_Fast_GET_SIZE(seq);
     if (n_cat > MAX_CATALOGUE) {
         Py_DECREF(seq);
         PyBuffer_Release(&view);
+        PyBuffer_Release(&zone);
         PyErr_SetString(PyExc_ValueError, "scan: catalogue too long");
         return NULL;
     }
@@ -930,6 +1000,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             || code_n >= 32 || unit_n >= 32) {
             Py_DECREF(seq);
             PyBuffer_Release(&view);
+            PyBuffer_Release(&zone);
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "scan: catalogue code or unit too long");
             return NULL;
         }
@@ -954,6 +1025,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&view);
+    PyBuffer_Release(&zone);
     if (r) {
         out_free(&out);
         return PyErr_NoMemory();
@@ -965,8 +1037,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     PyObject *res = NULL;
     if (lcols && rcols && !PyErr_Occurred())
-        res = Py_BuildValue("(LLLNNNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
-                            buf_bytes(&out.line_no), buf_bytes(&out.span), buf_bytes(&out.utc), buf_bytes(&out.synthetic), buf_bytes(&out.precision), lcols,
+        res = Py_BuildValue("(LLLNNNNNNNNNNNN)", (long long)reached, (long long)out.n_lines, (long long)out.last_line,
+                            buf_bytes(&out.line_no), buf_bytes(&out.span), buf_bytes(&out.utc), buf_bytes(&out.naive), buf_bytes(&out.synthetic), buf_bytes(&out.precision), lcols,
                             buf_bytes(&out.row_line), buf_bytes(&out.value), buf_bytes(&out.flags), rcols,
                             buf_bytes(&out.slow));
     else {
@@ -1082,7 +1154,8 @@ static PyObject *hash_strings(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility) -> (reached, lines, last_line, line_no, span, utc, synthetic, precision, "
+     "scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility[, zone]) -> (reached, lines, last_line, line_no, span, utc, naive, "
+     "synthetic, precision, "
      "line_columns, row_line, value, flags, row_columns, slow)"},
     {"hash_strings", hash_strings, METH_VARARGS,
      "hash_strings(n, offset, validity, offsets, data) -> bytes of n uint64: pandas.util.hash_array of each string (null: '\\0')"},

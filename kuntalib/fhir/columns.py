@@ -14,6 +14,7 @@ answer for every line (the test suite compares them on random input).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +61,9 @@ class Batch:
     """Accepted lines as columns: ``lines`` (LINE_FIELDS), ``rows`` (ROW_FIELDS) and ``row_line`` (row -> line index).
 
     ``utc`` holds, per line, the start, period end and issued time as microseconds since the epoch
-    where the scanner computed them (times with an offset), else :data:`NO_TIME`; the ingest
-    converts the rest from the strings.
+    where the scanner computed them (times with an offset, and local times it read in the assumed
+    zone), else :data:`NO_TIME`; the ingest converts the rest from the strings. ``naive`` marks, per
+    line, the start (bit 0) and period end (bit 1) the scanner read as local times.
     """
 
     lines: dict[str, pa.Array]
@@ -70,6 +72,11 @@ class Batch:
     utc: np.ndarray
     #: Lines to leave out of the output (handed to the reference parser instead); None: none.
     drop: np.ndarray | None = None
+    naive: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.naive is None:
+            self.naive = np.zeros(len(self.utc), np.uint8)
 
     def __len__(self) -> int:
         return len(self.lines["line"])
@@ -106,7 +113,8 @@ def concat(batches: list[Batch]) -> Batch:
                   np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]),
                   np.concatenate([x.utc for x in batches]),
                   None if all(x.drop is None for x in batches)
-                  else np.concatenate([np.zeros(len(x), bool) if x.drop is None else x.drop for x in batches]))
+                  else np.concatenate([np.zeros(len(x), bool) if x.drop is None else x.drop for x in batches]),
+                  np.concatenate([x.naive for x in batches]))
     return b
 
 
@@ -137,6 +145,34 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
     uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
     return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
+
+
+@functools.lru_cache(maxsize=8)
+def zone_table(zone: str, step_hours: int = 12) -> bytes:
+    """The UTC offsets of ``zone`` from 1900 to 2037 as the scanner takes them: bytes of 2m + 1 int64.
+
+    The m instants (UTC seconds, ascending) at which the offset changes, then the m + 1 offsets
+    (seconds): before the first change and after each. They come from Arrow's time-zone rules, the
+    ones :func:`kuntalib.fhir.ingest._cast_utc` applies to the same times: the offset is read every
+    ``step_hours`` and each change is then found to the second by bisection (changes are months apart;
+    for every zone of the tz database 12 hours gives the same table as reading it every hour).
+    """
+    lo = int(np.datetime64("1899-12-25", "s").astype(np.int64))
+    hi = int(np.datetime64("2038-01-08", "s").astype(np.int64))
+    grid = np.arange(lo, hi, step_hours * 3600, dtype=np.int64)
+
+    def offsets(seconds: np.ndarray) -> np.ndarray:
+        local = pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=zone)))
+        return local.cast(pa.int64()).to_numpy(zero_copy_only=False) - seconds
+
+    off = offsets(grid)
+    k = np.flatnonzero(off[1:] != off[:-1]) + 1
+    old, new, target = grid[k - 1], grid[k], off[k]  # the change lies in (old, new]
+    while len(k) and bool(np.any(new - old > 1)):
+        mid = (old + new) // 2
+        moved = offsets(mid) == target
+        new, old = np.where(moved, mid, new), np.where(moved, old, mid)
+    return np.concatenate([new, off[:1], target]).astype(np.int64).tobytes()
 
 
 #: The catalogue as the scanner takes it: (LOINC code, canonical unit, plausible low, high).
@@ -201,15 +237,16 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     """Scan the lines of ``buf[start:end]`` numbered from ``first_line`` (at most ``max_lines`` physical lines).
 
     ``parser`` is the reference parser whose options apply. Times without an offset take the fast
-    path only when ``assume_timezone`` is set (they are read in that zone and flagged later, as the
-    reference parser's are). ``devices`` is the device map from :func:`device_arrays`.
+    path only when ``assume_timezone`` is set: they are read in that zone (by the scanner with
+    :func:`zone_table` where it can, else by the ingest) and flagged, as the reference parser's are. ``devices`` is the device map from :func:`device_arrays`.
 
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
     """
-    (reached, n_lines, last, line_no, span, utc, synthetic, precision, lcols, row_line, value, flags, rcols,
-     slow) = _scan.scan(buf, start, end, first_line, max_lines, parser.options.assume_timezone is not None, _CATALOGUE,
-                        parser.options.plausibility)
+    zone = parser.options.assume_timezone
+    (reached, n_lines, last, line_no, span, utc, naive, synthetic, precision, lcols, row_line, value, flags, rcols,
+     slow) = _scan.scan(buf, start, end, first_line, max_lines, zone is not None, _CATALOGUE, parser.options.plausibility,
+                        *((zone_table(zone),) if zone else ()))
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
     if n == 0:
@@ -244,7 +281,8 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     rows = {"panel": r["panel"], "code": code, "value": pa.array(values), "unit": unit, "comparator": r["comparator"],
             "absent_reason": pa.nulls(len(values), pa.string()), "unit_translated": pa.array(translated),
             "catalogued": pa.array(catalogued)}
-    batch = Batch(lines, rows, row_line.copy(), np.frombuffer(utc, np.int64).reshape(-1, 3))
+    batch = Batch(lines, rows, row_line.copy(), np.frombuffer(utc, np.int64).reshape(-1, 3),
+                  naive=np.frombuffer(naive, np.uint8))
     if unsettled.any():  # hand these lines to the reference parser
         bad_lines = np.unique(row_line[unsettled])
         spans = np.frombuffer(span, np.int64).reshape(-1, 2)

@@ -465,6 +465,8 @@ class _Sink:
         has_end = has_end.to_numpy(zero_copy_only=False)
         when, naive = _times(lc["effective"], batch.utc[:, 0], assume)
         end_utc, end_naive = _times(ends, batch.utc[:, 1], assume)
+        naive |= (batch.naive & 1).astype(bool)  # local times the scanner read
+        end_naive |= (batch.naive & 2).astype(bool)
         issued_utc, issued_naive = _times(lc["issued"], batch.utc[:, 2], assume)
         has_issued = pc.is_valid(lc["issued"]).to_numpy(zero_copy_only=False)
         naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
@@ -519,8 +521,9 @@ class _Sink:
         for b, part in parts.items():
             d = self.stage / f"bucket={b:05d}"
             d.mkdir(parents=True, exist_ok=True)
-            with pa.OSFile(str(d / f"part-{self.tag}-{self.chunk:05d}.arrow"), "wb") as sink, \
-                    pa.ipc.new_file(sink, TIDY_SCHEMA) as writer:  # staging: Arrow IPC, fast to write and map back
+            # staging: Arrow IPC, fast to write and map back; buffered, so a part is a few writes, not one per buffer
+            with pa.BufferedOutputStream(pa.OSFile(str(d / f"part-{self.tag}-{self.chunk:05d}.arrow"), "wb"), 1 << 20) as sink, \
+                    pa.ipc.new_file(sink, TIDY_SCHEMA) as writer:
                 writer.write_table(part)
         self.chunk += 1
 
