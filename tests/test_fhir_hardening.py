@@ -384,3 +384,9 @@ def test_a_local_time_at_a_clock_change_is_rejected_or_moved_and_says_why(tmp_pa
     assert "occurs twice in Europe/Helsinki" in res.rejects["detail"][0]
     got = res.read().set_index("observation_id")
     assert str(got.loc["gap", "time_utc"]) == "2024-03-31 01:00:00+00:00" and bool(got.loc["gap", "tz_assumed"])
+
+
+def test_an_unknown_assumed_time_zone_is_a_clear_error():
+    with pytest.raises(ValueError, match="'Europe/Helsingfors' is not an IANA time zone"):
+        IngestOptions(assume_timezone="Europe/Helsingfors")
+    assert IngestOptions(assume_timezone=None).assume_timezone is None

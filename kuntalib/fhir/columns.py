@@ -175,6 +175,16 @@ def zone_table(zone: str, step_hours: int = 12) -> bytes:
     return np.concatenate([new, off[:1], target]).astype(np.int64).tobytes()
 
 
+def _zone_table_or_none(zone: str | None) -> bytes | None:
+    """:func:`zone_table`, or None where Arrow does not know the zone (its local times then take the general conversion)."""
+    if zone is None:
+        return None
+    try:
+        return zone_table(zone)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 #: The catalogue as the scanner takes it: (LOINC code, canonical unit, plausible low, high).
 _CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1])) for m in BY_LOINC.values())
 
@@ -246,7 +256,7 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     zone = parser.options.assume_timezone
     (reached, n_lines, last, line_no, span, utc, naive, synthetic, precision, lcols, row_line, value, flags, rcols,
      slow) = _scan.scan(buf, start, end, first_line, max_lines, zone is not None, _CATALOGUE, parser.options.plausibility,
-                        *((zone_table(zone),) if zone else ()))
+                        *((table,) if (table := _zone_table_or_none(zone)) else ()))
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
     if n == 0:

@@ -169,6 +169,16 @@ class IngestOptions:
     check_duplicate_keys: bool = True
     fast_path: bool = True
 
+    def __post_init__(self) -> None:
+        if self.assume_timezone is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(self.assume_timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+                raise ValueError(f"IngestOptions.assume_timezone: {self.assume_timezone!r} is not an IANA time zone "
+                                 "(e.g. 'Europe/Helsinki'), or None to reject times without an offset") from exc
+
 
 class _Coding(msgspec.Struct, gc=False):
     system: str | None = None
