@@ -146,6 +146,8 @@ def mutate(doc: dict, r: random.Random) -> bytes:
         raw = raw[: r.randrange(len(raw))]
     elif kind == 4:  # a non-ASCII id, escaped or not
         raw = raw.replace(b'"id":"', r.choice([b'"id":"\xc3\xa4', b'"id":"\\u00e4', b'"id":"\\ud800', b'"id":"\xed\xa0\x80']), 1)
+    elif kind == 5:  # a byte order mark (ignored at the very start of the line only)
+        raw = r.choice([b"\xef\xbb\xbf", b"\xef\xbb\xbf ", b" \xef\xbb\xbf", b"\xef\xbb"]) + raw
     return raw.replace(b"\n", b" ")
 
 

@@ -390,3 +390,24 @@ def test_an_unknown_assumed_time_zone_is_a_clear_error():
     with pytest.raises(ValueError, match="'Europe/Helsingfors' is not an IANA time zone"):
         IngestOptions(assume_timezone="Europe/Helsingfors")
     assert IngestOptions(assume_timezone=None).assume_timezone is None
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_byte_order_mark_is_ignored_where_windows_tools_write_it(tmp_path, fast_path):
+    """A UTF-8 byte order mark at the start of a file (or of a line, after `cat`-ing such files) is not data:
+    RFC 8259 lets a parser ignore it, and the line is read. One anywhere else is still invalid JSON."""
+    bom = b"\xef\xbb\xbf"
+    lines = [obs("a"), obs("b", value=81.5), obs("c", value=82.5)]
+    raw = [orjson.dumps(x) for x in lines]
+    data = bom + raw[0] + b"\r\n" + bom + raw[1] + b"\n" + raw[2][:1] + bom + raw[2][1:] + b"\n"
+    (tmp_path / "x.ndjson").write_bytes(data)
+    (tmp_path / "x.ndjson.gz").write_bytes(gzip.compress(data))
+    options = IngestOptions(fast_path=fast_path)
+    for name in ("x.ndjson", "x.ndjson.gz"):
+        res = ingest_ndjson(tmp_path / name, tmp_path / f"o-{name}", options=options)
+        assert sorted(res.read()["observation_id"]) == ["a", "b"]
+        assert res.rejects[["line", "reason"]].values.tolist() == [[3, "invalid_json"]]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": lines[0]}]}
+    (tmp_path / "b.json").write_bytes(bom + orjson.dumps(bundle))
+    res = ingest_bundles(tmp_path / "b.json", tmp_path / "ob", options=options)
+    assert res.accepted == 1 and res.rejected == 0

@@ -7,7 +7,8 @@
  *   - slow: every other line, left to kuntalib.fhir.parse.ObservationParser (the reference
  *     implementation), which gives the exact reason when it rejects one.
  *
- * A line is fast only when nothing about it needs judgement: valid UTF-8 and strict JSON (RFC 8259),
+ * A line is fast only when nothing about it needs judgement: valid UTF-8 and strict JSON (RFC 8259; a
+ * byte order mark at the start of the line is ignored, as RFC 8259 allows and the reference parser does),
  * no key named twice in any object, no escape in a field that is kept, every field the parser knows
  * of the expected JSON type (never null), resourceType Observation, status final/amended/corrected/
  * preliminary, subject "Patient/<id>", a LOINC code, times of the full form YYYY-MM-DDThh:mm:ss[.f]
@@ -881,6 +882,7 @@ static int emit(Out *out, Obs *o, int64_t line, int64_t span[2], int naive_ok) {
 static int scan_line(Out *out, const char *s, const char *e, int64_t line, int64_t span[2], int naive_ok) {
     Obs o;
     memset(&o, 0, sizeof o);
+    if (e - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3; /* a byte order mark: ignored, as by the parser */
     P p = {s, e};
     ws(&p);
     if (p.s >= p.e || *p.s != '{') return SLOW;

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kuntalib.fhir import columns
-from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject
+from kuntalib.fhir.parse import BOM, REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject
 
 if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an ingest itself works in Arrow)
     import pandas as pd
@@ -628,6 +628,8 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
     raw = Path(path).read_bytes()
+    if raw[:3] == BOM:  # ignored, as at the start of an NDJSON line
+        raw = raw[3:]
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:

@@ -142,6 +142,10 @@ class Reject(Exception):
         self.detail = detail
 
 
+#: The UTF-8 byte order mark, ignored at the start of an NDJSON line or a Bundle file.
+BOM = b"\xef\xbb\xbf"
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     """Ingest settings.
@@ -411,8 +415,11 @@ class ObservationParser:
     def parse(self, raw: bytes) -> tuple[tuple, list[tuple]]:
         """One line: its line-level fields (LINE_FIELDS without ``line``) and one tuple of ROW_FIELDS per value.
 
-        Raises :class:`Reject` with the reason code.
+        A UTF-8 byte order mark at the start of the line is ignored (RFC 8259, 8.1: a parser may; Windows
+        tools write one at the start of a file). Raises :class:`Reject` with the reason code.
         """
+        if raw[:3] == BOM:
+            raw = raw[3:]
         try:
             obs = _DECODER.decode(raw)
         except msgspec.ValidationError as exc:
