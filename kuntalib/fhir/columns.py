@@ -248,7 +248,8 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
 
     ``parser`` is the reference parser whose options apply. Times without an offset take the fast
     path only when ``assume_timezone`` is set: they are read in that zone (by the scanner with
-    :func:`zone_table` where it can, else by the ingest) and flagged, as the reference parser's are. ``devices`` is the device map from :func:`device_arrays`.
+    :func:`zone_table` where it can, else by the ingest) and flagged, as the reference parser's are.
+    ``devices`` is the device map from :func:`device_arrays`.
 
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
