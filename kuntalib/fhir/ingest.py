@@ -850,9 +850,14 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
         pieces += [part.slice(a, z - a) for a, z in zip(edges[::2], edges[1::2], strict=True)]
     table = pa.concat_tables(pieces) if pieces else TIDY_SCHEMA.empty_table()
     kept = table.num_rows
-    with pq.ParquetWriter(out_file, TIDY_SCHEMA, use_dictionary=_DICT_COLUMNS, compression="lz4") as writer:
-        writer.write_table(table, row_group_size=_ROW_GROUP)
+    write_observation_file(table, out_file)
     return kept, rej
+
+
+def write_observation_file(table: pa.Table, path: str | Path) -> None:
+    """Write tidy rows (:data:`TIDY_SCHEMA`) as one Parquet file of the output, with the ingest's settings."""
+    with pq.ParquetWriter(str(path), TIDY_SCHEMA, use_dictionary=_DICT_COLUMNS, compression="lz4") as writer:
+        writer.write_table(table, row_group_size=_ROW_GROUP)
 
 
 #: Runs work units: ``runner(fn, tasks) -> [fn(*task) for task in tasks]``, in any order of execution.
