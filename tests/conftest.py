@@ -111,3 +111,19 @@ def shipped(tmp_path_factory) -> ShippedBuild:
         build.report = run_build(plan(discover(), ("fi", "sv", "en")), progress=False)
         publish()  # as kuntalib build does after the runs
     return build
+
+
+def near_a_clock_change(when, zone: str):
+    """``when`` moved next to one of ``zone``'s offset changes of its year (the change picked and the
+    distance, within half an hour either way, by ``when``'s own fields), or unchanged in a year without one.
+    For property tests of local times: the changes are found hour by hour in UTC, independently of the code tested."""
+    import pandas as pd
+
+    changes = pd.date_range(f"{when.year}-01-01", f"{when.year + 1}-01-01", freq="h", tz="UTC").tz_convert(zone)
+    offsets = changes.map(lambda t: t.utcoffset())
+    jumps = changes[1:][offsets[1:] != offsets[:-1]]
+    if not len(jumps):
+        return when
+    pick = jumps[when.microsecond % len(jumps)].tz_localize(None)
+    return (pick + pd.Timedelta(seconds=when.second * 60 + when.minute - 1800)).to_pydatetime()
+

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from kuntalib.fhir import columns, ingest
 from kuntalib.fhir.ingest import OBSERVATION_COLUMNS, _to_utc, ingest_ndjson, local_runner, read_observations
 from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
+from tests.conftest import near_a_clock_change
 
 needs_fast_path = pytest.mark.skipif(not columns.FAST_PATH, reason="the compiled fast path is not built here (no C compiler?)")
 
@@ -273,7 +274,6 @@ def test_threads_and_processes_give_the_same_answer(tmp_path):
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30), st.integers(0, 5))
 def test_string_hashes_are_pandas_hashes_with_or_without_the_compiled_path(texts, cut):
     """The compiled hash of each string (any slice of an array) is pandas.util.hash_array's, nulls as "\\0"."""
-    import pandas as pd
     import pyarrow as pa
 
     texts = [t.encode("utf-8", "replace").decode("utf-8") if t is not None else None for t in texts]  # no lone surrogates
@@ -331,13 +331,8 @@ def test_the_scanner_reads_local_times_as_the_general_conversion_does(when, zone
     """A start without an offset, read in the assumed zone by the scanner (1900-2037), is the instant Arrow's
     assume_timezone gives (the general conversion's rule): in a gap the end of the gap; a time that occurs
     twice, or outside those years, is left to the general conversion (NO_TIME)."""
-    if edge:  # near one of this zone's changes of that year
-        changes = pd.date_range(f"{when.year}-01-01", f"{when.year + 1}-01-01", freq="h", tz="UTC").tz_convert(zone)
-        offsets = changes.map(lambda t: t.utcoffset())
-        jumps = changes[1:][offsets[1:] != offsets[:-1]]
-        if len(jumps):
-            pick = jumps[when.microsecond % len(jumps)].tz_localize(None)
-            when = (pick + pd.Timedelta(seconds=when.second * 60 + when.minute - 1800)).to_pydatetime()
+    if edge:  # next to one of this zone's offset changes of that year, where readings could differ
+        when = near_a_clock_change(when, zone)
     text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond:06d}"[: digits + 1] if digits else "")
     line = orjson.dumps({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p"},
                          "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "effectiveDateTime": text,

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from kuntalib.fhir.ingest import ingest_bundles, ingest_ndjson, read_observations
 from kuntalib.fhir.parse import IngestOptions, Reject, check_datetime, parse_reference
+from tests.conftest import near_a_clock_change
 
 
 def obs(ident="a", patient="Patient/p1", when="2024-03-01T08:00:00+02:00", value=80.5, **over):
@@ -347,13 +348,8 @@ def test_local_times_are_read_as_pandas_reads_them(when, zone, digits, edge):
     pandas moves a time in a gap that is not a whole hour by an hour, see the Lord Howe test below.)"""
     from kuntalib.fhir.ingest import _to_utc
 
-    if edge:  # around this zone's DST changes of that year, where the two could differ
-        changes = pd.date_range(f"{when.year}-01-01", f"{when.year + 1}-01-01", freq="h", tz=zone)
-        offsets = changes.map(lambda t: t.utcoffset())
-        jumps = changes[1:][offsets[1:] != offsets[:-1]]
-        if len(jumps):
-            pick = jumps[when.microsecond % len(jumps)].tz_localize(None)
-            when = (pick + pd.Timedelta(seconds=when.second * 60 + when.minute - 1800)).to_pydatetime()
+    if edge:  # next to one of this zone's offset changes of that year, where readings could differ
+        when = near_a_clock_change(when, zone)
     text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond:06d}{'7' * max(0, digits - 6)}"[: digits + 1] if digits else "")
     texts = [text, text[:10], "2024-03", "2024"]
     got = _to_utc(texts, zone)[0].cast(pa.int64()).to_pylist()
