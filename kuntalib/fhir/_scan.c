@@ -661,7 +661,7 @@ typedef struct {
 static int64_t local_micros(const Out *out, int64_t wall) {
     const int64_t *at = out->zone_at, *off = out->zone_off, m = out->zone_n;
     int64_t lo = 0, hi = m, ws_ = wall / 1000000 - (wall % 1000000 < 0);
-    while (lo < hi) { /* j: the number of transitions at or before the wall time read as UTC */
+    while (lo < hi) { /* lo: the number of transitions at or before the wall time read as UTC */
         int64_t mid = (lo + hi) / 2;
         if (at[mid] <= ws_) lo = mid + 1; else hi = mid;
     }
@@ -745,7 +745,6 @@ static const Str *qty_unit(const Qty *q) {
 }
 
 /* ---------------------------------------------------------------- output */
-
 
 
 static int put(StrCol *c, const Str *s) { return s->set ? col_put3(c, s->p, s->n, NULL, 0, NULL, 0) : col_put3(c, NULL, 0, NULL, 0, NULL, 0); }
