@@ -74,6 +74,12 @@ BASE = [
     {"resourceType": "Observation", "id": "t1", "status": "final", "code": _coding("8310-5"),
      "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-03-31T03:30:00",
      "valueQuantity": {"value": 98.6, "unit": "°F", "comparator": "<"}},
+    {"resourceType": "Observation", "id": "cgm", "status": "final", "code": _coding("14745-4"),  # local times
+     "subject": {"reference": "Patient/p2"}, "effectivePeriod": {"start": "1952-10-26T01:50:00", "end": "1952-10-26T02:05:00"},
+     "valueQuantity": _q(6.1, "mmol/L")},
+    {"resourceType": "Observation", "id": "cgm2", "status": "final", "code": _coding("14745-4"),  # twice; after 2037
+     "subject": {"reference": "Patient/p2"}, "effectivePeriod": {"start": "2024-10-27T03:50:00", "end": "2040-10-28T04:05:00"},
+     "valueQuantity": _q(6.2, "mmol/L")},
     {"resourceType": "Observation", "id": "other", "status": "final", "code": _coding("1234-5"),
      "subject": {"reference": "Patient/p4"}, "effectiveDateTime": "2024-02-29T23:59:60Z",
      "valueQuantity": {"value": -0.0, "unit": "x"}},
