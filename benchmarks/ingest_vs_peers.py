@@ -142,10 +142,12 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
     elif method == "kuntalib-scan":
         from kuntalib.fhir import columns
         from kuntalib.fhir.ingest import _BLOCK_BYTES
+        from kuntalib.fhir.parse import IngestOptions
 
         if not columns.FAST_PATH:
             raise RuntimeError("the compiled fast path is not built here")
-        scan, catalogue = columns._scan.scan, columns._CATALOGUE
+        scan_args = (1, 1 << 40, *columns.scan_settings(IngestOptions()))  # as the ingest calls it by default
+        scan = columns._scan.scan
     elif method == "parquet-write":
         import pyarrow.parquet as pq
 
@@ -191,10 +193,10 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
                 data = rest + block
                 cut = data.rfind(b"\n") + 1
                 if cut:
-                    handled += scan(data, 0, cut, 1, 1 << 40, True, catalogue, True)[1]
+                    handled += scan(data, 0, cut, *scan_args)[1]
                 rest = data[cut:]
             if rest:
-                handled += scan(rest, 0, len(rest), 1, 1 << 40, True, catalogue, True)[1]
+                handled += scan(rest, 0, len(rest), *scan_args)[1]
     elif method == "parquet-write":
         for i, table in enumerate(tables):
             write_observation_file(table, f"{out}-{i}.parquet")

@@ -280,8 +280,6 @@ def test_threads_and_processes_give_the_same_answer(tmp_path):
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30), st.integers(0, 5))
 def test_string_hashes_are_pandas_hashes_with_or_without_the_compiled_path(texts, cut):
     """The compiled hash of each string (any slice of an array) is pandas.util.hash_array's, nulls as "\\0"."""
-    import pyarrow as pa
-
     texts = [t.encode("utf-8", "replace").decode("utf-8") if t is not None else None for t in texts]  # no lone surrogates
     arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))
     expected = pd.util.hash_array(np.array([t if t is not None else "\0" for t in arr.to_pylist()], object), categorize=False)

@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kuntalib.fhir.catalogue import BY_LOINC, UnitError, convert_unit
-from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, ObservationParser
+from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, IngestOptions, ObservationParser
 
 try:  # the compiled fast path is optional: without it every line takes the reference parser
     from kuntalib.fhir import _scan
 except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
     _scan = None
 
-__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "device_arrays",
-           "hash_strings"]
+__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "scan_settings",
+           "device_arrays", "hash_strings", "zone_table"]
 
 #: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
 FAST_PATH = _scan is not None
@@ -189,6 +189,13 @@ def _zone_table_or_none(zone: str | None) -> bytes | None:
 _CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1])) for m in BY_LOINC.values())
 
 
+def scan_settings(options: IngestOptions) -> tuple:
+    """The scanner's arguments after ``max_lines`` for ``options``: (naive_ok, catalogue, plausibility[, zone table])."""
+    zone = options.assume_timezone
+    table = _zone_table_or_none(zone)
+    return (zone is not None, _CATALOGUE, options.plausibility, *((table,) if table else ()))
+
+
 def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, parser: ObservationParser
                ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
     """Unit translation and plausibility for the scanner's rows, by the reference parser's rule.
@@ -254,10 +261,8 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
     (line, start, end) of every line left to the reference parser).
     """
-    zone = parser.options.assume_timezone
     (reached, n_lines, last, line_no, span, utc, naive, synthetic, precision, lcols, row_line, value, flags, rcols,
-     slow) = _scan.scan(buf, start, end, first_line, max_lines, zone is not None, _CATALOGUE, parser.options.plausibility,
-                        *((table,) if (table := _zone_table_or_none(zone)) else ()))
+     slow) = _scan.scan(buf, start, end, first_line, max_lines, *scan_settings(parser.options))
     slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
     n = len(line_no) // 8
     if n == 0:

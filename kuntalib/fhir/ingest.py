@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kuntalib.fhir import columns
-from kuntalib.fhir.parse import BOM, REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject
+from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject, strip_bom
 
 if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an ingest itself works in Arrow)
     import pandas as pd
@@ -267,13 +267,14 @@ def _not_a_time(text: str | None, assume: str | None) -> str:
     return "not a time"
 
 
-def _times(strings: pa.Array, micros: np.ndarray, assume: str | None) -> tuple[pa.Array, np.ndarray]:
+def _times(strings: pa.Array, micros: np.ndarray, assume: str | None,
+           scanner_naive: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
     """UTC times of a column: the scanner's microseconds where it computed them, else :func:`_to_utc` of the strings.
 
-    Returns (times, is_naive).
+    ``scanner_naive`` marks the times the scanner read as local times (None: none). Returns (times, is_naive).
     """
     todo = (micros == columns.NO_TIME) & pc.is_valid(strings).to_numpy(zero_copy_only=False)
-    naive = np.zeros(len(micros), bool)
+    naive = np.zeros(len(micros), bool) if scanner_naive is None else scanner_naive.astype(bool)
     out = micros
     if todo.any():
         out = micros.copy()
@@ -463,10 +464,8 @@ class _Sink:
         has_end = pc.fill_null(pc.greater(pc.utf8_length(ends), 0), False)
         ends = pc.if_else(has_end, ends, pa.scalar(None, pa.string()))
         has_end = has_end.to_numpy(zero_copy_only=False)
-        when, naive = _times(lc["effective"], batch.utc[:, 0], assume)
-        end_utc, end_naive = _times(ends, batch.utc[:, 1], assume)
-        naive |= (batch.naive & 1).astype(bool)  # local times the scanner read
-        end_naive |= (batch.naive & 2).astype(bool)
+        when, naive = _times(lc["effective"], batch.utc[:, 0], assume, batch.naive & 1)
+        end_utc, end_naive = _times(ends, batch.utc[:, 1], assume, batch.naive & 2)
         issued_utc, issued_naive = _times(lc["issued"], batch.utc[:, 2], assume)
         has_issued = pc.is_valid(lc["issued"]).to_numpy(zero_copy_only=False)
         naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
@@ -627,9 +626,7 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     A file that is not a Bundle is one rejected line (``not_bundle``, line 0).
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    raw = Path(path).read_bytes()
-    if raw[:3] == BOM:  # ignored, as at the start of an NDJSON line
-        raw = raw[3:]
+    raw = strip_bom(Path(path).read_bytes())  # a byte order mark is ignored, as at the start of an NDJSON line
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:

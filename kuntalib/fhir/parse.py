@@ -53,6 +53,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 import msgspec
@@ -146,6 +147,12 @@ class Reject(Exception):
 BOM = b"\xef\xbb\xbf"
 
 
+def strip_bom(raw: bytes) -> bytes:
+    """``raw`` without a UTF-8 byte order mark at its start (RFC 8259, 8.1: a parser may ignore one; Windows
+    tools write one at the start of a file)."""
+    return raw[3:] if raw[:3] == BOM else raw
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     """Ingest settings.
@@ -175,8 +182,6 @@ class IngestOptions:
 
     def __post_init__(self) -> None:
         if self.assume_timezone is not None:
-            import zoneinfo
-
             try:
                 zoneinfo.ZoneInfo(self.assume_timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
@@ -415,11 +420,10 @@ class ObservationParser:
     def parse(self, raw: bytes) -> tuple[tuple, list[tuple]]:
         """One line: its line-level fields (LINE_FIELDS without ``line``) and one tuple of ROW_FIELDS per value.
 
-        A UTF-8 byte order mark at the start of the line is ignored (RFC 8259, 8.1: a parser may; Windows
-        tools write one at the start of a file). Raises :class:`Reject` with the reason code.
+        A UTF-8 byte order mark at the start of the line is ignored (:func:`strip_bom`). Raises
+        :class:`Reject` with the reason code.
         """
-        if raw[:3] == BOM:
-            raw = raw[3:]
+        raw = strip_bom(raw)
         try:
             obs = _DECODER.decode(raw)
         except msgspec.ValidationError as exc:
