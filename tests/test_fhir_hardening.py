@@ -407,3 +407,130 @@ def test_a_byte_order_mark_is_ignored_where_windows_tools_write_it(tmp_path, fas
     (tmp_path / "b.json").write_bytes(bom + orjson.dumps(bundle))
     res = ingest_bundles(tmp_path / "b.json", tmp_path / "ob", options=options)
     assert res.accepted == 1 and res.rejected == 0
+
+
+def _gz_lines(n: int = 40) -> tuple[list[dict], bytes]:
+    items = [obs(f"o{i}", value=60.0 + i) for i in range(n)]
+    return items, b"".join(orjson.dumps(x) + b"\n" for x in items)
+
+
+def _complete_lines(gz: bytes) -> tuple[int, bytes]:
+    """(complete lines, the text after them) of a (perhaps cut-off) gzip stream, by zlib itself."""
+    import zlib
+
+    data = zlib.decompressobj(31).decompress(gz)
+    return data.count(b"\n"), data.rpartition(b"\n")[2]
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_cut_off_gzip_keeps_its_complete_lines_and_marks_where_it_breaks(tmp_path, fast_path):
+    """Found by trying an interrupted download: a truncated .ndjson.gz raised EOFError and cost the whole run
+    (the other files' lines too), and gzip.open drops the last partly filled read, so even lines before the
+    break were lost."""
+    import zlib
+
+    items, data = _gz_lines()
+    whole = gzip.compress(data)
+    half = data.index(b"\n", len(data) // 2) + 1
+    enc = zlib.compressobj(9, zlib.DEFLATED, 31)
+    at_line_end = enc.compress(data[:half]) + enc.flush(zlib.Z_FULL_FLUSH)  # stops exactly after a newline
+    other = write(tmp_path / "other.ndjson", [obs("x", patient="Patient/p2")])
+    options = IngestOptions(fast_path=fast_path)
+    for k, cut in enumerate([whole[: len(whole) // 2], whole[:-8], at_line_end, whole[:5]]):
+        f = tmp_path / f"cut{k}.ndjson.gz"
+        f.write_bytes(cut)
+        complete, tail = _complete_lines(cut)
+        res = ingest_ndjson([other, f], tmp_path / f"o{k}", options=options)
+        got = res.read()
+        assert sorted(got[got["source"] == str(f)]["observation_id"]) == sorted(f"o{i}" for i in range(complete))
+        assert list(got[got["source"] == str(other)]["observation_id"]) == ["x"]
+        cut_rows = res.rejects[res.rejects["reason"] == "truncated_file"]
+        assert cut_rows["line"].tolist() == [complete + 1] and cut_rows["source"].tolist() == [str(f)]
+        assert "ends before its end marker" in cut_rows["detail"].iloc[0]
+        assert ("breaks off here" in cut_rows["detail"].iloc[0]) == (not tail)
+        assert cut_rows["raw"].iloc[0] == tail.decode()[:IngestOptions().max_raw_chars]
+        assert res.accepted + res.rejected == res.lines == complete + 2
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_damaged_gzip_gives_no_rows_and_every_line_it_held_is_rejected(tmp_path, fast_path):
+    items, data = _gz_lines()
+    whole = bytearray(gzip.compress(data))
+    crc = bytearray(whole)
+    crc[-6] ^= 0x01  # the CRC-32 of the trailer: every byte decompresses, the check fails
+    header = bytearray(whole)
+    header[2] = 7  # compression method 7 does not exist: nothing decompresses
+    other = write(tmp_path / "other.ndjson", [obs("x", patient="Patient/p2")])
+    for name, bad, lines in (("crc", crc, len(items)), ("header", header, 1)):
+        f = tmp_path / f"{name}.ndjson.gz"
+        f.write_bytes(bytes(bad))
+        res = ingest_ndjson([other, f], tmp_path / f"o-{name}", options=IngestOptions(fast_path=fast_path))
+        assert list(res.read()["source"]) == [str(other)]
+        rej = res.rejects
+        assert (rej["reason"] == "corrupt_file").all() and rej["line"].tolist() == list(range(1, lines + 1))
+        assert rej["detail"].str.contains("gzip").all() and res.lines == lines + 1 == res.rejected + 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 10_000), flip=st.integers(0, 10_000), bit=st.integers(0, 7), damage=st.booleans())
+def test_a_broken_gzip_never_crashes_and_never_yields_a_changed_value(tmp_path, cut, flip, bit, damage):
+    """Any prefix, or any one flipped bit, of a gzip file: the accounting holds, and every row written is one of
+    the file's own (a cut-off file keeps a prefix of its lines; damage caught by gzip's checks keeps none)."""
+    items, data = _gz_lines(30)
+    raw = bytearray(gzip.compress(data))
+    if damage:
+        raw[flip % len(raw)] ^= 1 << bit
+    else:
+        raw = raw[: cut % (len(raw) + 1)]
+    f = tmp_path / "x.ndjson.gz"
+    f.write_bytes(bytes(raw))
+    res = ingest_ndjson(f, tmp_path / "o")
+    assert res.accepted + res.rejected == res.lines
+    got = res.read()
+    want = {f"o{i}": 60.0 + i for i in range(len(items))}
+    assert all(want.get(i) == v for i, v in zip(got["observation_id"], got["value"], strict=True))
+    if not damage:
+        assert len(got) == min(_complete_lines(bytes(raw))[0], len(items))
+
+
+def test_gzip_is_known_by_its_bytes_not_its_name(tmp_path):
+    """A client that undoes the server's compression keeps the .gz name; a file saved without it may be gzip;
+    a file of several gzip members (cat a.gz b.gz) is read whole, as gzip reads it."""
+    items, data = _gz_lines(6)
+    (tmp_path / "plain.ndjson.gz").write_bytes(data)
+    (tmp_path / "packed.ndjson").write_bytes(gzip.compress(data))
+    half = data.index(b"\n", len(data) // 2) + 1
+    (tmp_path / "members.ndjson.gz").write_bytes(gzip.compress(data[:half]) + gzip.compress(data[half:]) + b"\0" * 8)
+    for name in ("plain.ndjson.gz", "packed.ndjson", "members.ndjson.gz"):
+        res = ingest_ndjson(tmp_path / name, tmp_path / f"o-{name}", range_bytes=64)
+        assert (res.lines, res.accepted) == (6, 6), name
+    (tmp_path / "b.json.gz").write_bytes(gzip.compress(orjson.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": x} for x in items]})))
+    res = ingest_bundles(tmp_path / "b.json.gz", tmp_path / "ob")
+    assert (res.lines, res.accepted) == (6, 6)
+    (tmp_path / "cut.json.gz").write_bytes((tmp_path / "b.json.gz").read_bytes()[:-20])
+    res = ingest_bundles(tmp_path / "cut.json.gz", tmp_path / "oc")
+    assert (res.lines, res.rejected) == (1, 1) and res.rejects["reason"].tolist() == ["truncated_file"]
+
+
+def test_device_files_are_read_plain_or_gzip_and_a_bad_line_is_named(tmp_path):
+    from kuntalib.fhir.ingest import ingest_bulk_export, load_devices
+
+    good = [{"resourceType": "Device", "id": "d1", "manufacturer": "Acme", "type": {"text": "scale"}},
+            {"resourceType": "Device", "manufacturer": "no id"}, {"resourceType": "Patient", "id": "p1"}]
+    lines = b"".join(orjson.dumps(x) + b"\n" for x in good) + b"{not json\n" + orjson.dumps(
+        {"resourceType": "Device", "id": "d2", "identifier": [{"system": "urn:kuntalib:vendor:Omron"}]}) + b"\n"
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "Device.ndjson.gz").write_bytes(gzip.compress(lines))
+    with pytest.raises(ValueError, match=r"Device\.ndjson\.gz:4: not a readable Device"):
+        load_devices([export / "Device.ndjson.gz"])
+    skipped: list[str] = []
+    assert load_devices([export / "Device.ndjson.gz"], skipped) == {"d1": ("Acme", "scale"), "d2": ("Omron", "unknown")}
+    assert len(skipped) == 1 and f"{export / 'Device.ndjson.gz'}:4: not a readable Device (JSONDecodeError" in skipped[0]
+    write(export / "Observation.ndjson", [obs("a", device={"reference": "Device/d1"})])
+    manifest = {"output": [{"type": "Observation", "url": "Observation.ndjson"}, {"type": "Device", "url": "Device.ndjson.gz"}]}
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    res = ingest_bulk_export(export, tmp_path / "out")
+    assert res.read()["vendor"].tolist() == ["Acme"]
+    assert any(":4: not a readable Device" in n for n in res.notes)

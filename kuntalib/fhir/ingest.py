@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import functools
 import gc
+import io
 import os
 import re
 import shutil
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
 import numpy as np
@@ -132,21 +134,67 @@ def _observation_table(out_dir: str | Path, columns: list[str]) -> pa.Table:
     return pq.read_table(Path(out_dir) / "observations", columns=columns, schema=TIDY_SCHEMA, partitioning=None)
 
 
-def load_devices(paths: Iterable[str | Path]) -> dict[str, tuple[str, str]]:
-    """Device id -> (vendor, device type) from Device NDJSON files (vendor from the identifier system or manufacturer)."""
+def load_devices(paths: Iterable[str | Path], skipped: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Device id -> (vendor, device type) from Device NDJSON files, plain or gzip (vendor from the identifier system or manufacturer).
+
+    Resources other than Devices, and Devices without an id (nothing can reference them), are passed
+    over. A line that is not a JSON Device, or a gzip file that is cut off or damaged, is described in
+    ``skipped`` ("file:line: why") when a list is given, and raises ``ValueError`` naming the file and
+    line when not.
+    """
     out: dict[str, tuple[str, str]] = {}
+
+    def problem(where: str) -> None:
+        if skipped is None:
+            raise ValueError(where)
+        skipped.append(where)
+
     for path in paths:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if not raw.strip():
+        data = Path(path).read_bytes()
+        if data[:2] == _GZIP_MAGIC:
+            pieces: list[bytes] = []
+            try:
+                pieces.extend(_gunzip(io.BytesIO(data), 1 << 30))
+                data = b"".join(pieces)
+            except (EOFError, CorruptFile) as exc:
+                data = b"".join(pieces).rpartition(b"\n")[0]  # the complete lines read before the break
+                read = data.count(b"\n") + 1 if data else 0
+                problem(f"{path}: {exc}; only its first {read} lines are read")
+        for n, raw in enumerate(data.split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            try:
+                d = orjson.loads(strip_bom(raw))
+                if not isinstance(d, dict) or d.get("resourceType") != "Device" or not isinstance(d.get("id"), str):
                     continue
-                d = orjson.loads(raw)
-                if d.get("resourceType") != "Device":
-                    continue
-                systems = [i.get("system", "") for i in d.get("identifier", [])]
-                vendor = next((s.rsplit(":", 1)[-1] for s in systems if s.startswith(VENDOR_SOURCE)), None)
-                out[d["id"]] = (vendor or d.get("manufacturer") or "unknown", (d.get("type") or {}).get("text") or "unknown")
+                systems = [i.get("system", "") for i in d.get("identifier") or [] if isinstance(i, dict)]
+                vendor = next((s.rsplit(":", 1)[-1] for s in systems if isinstance(s, str) and s.startswith(VENDOR_SOURCE)),
+                              None)
+                kind = d.get("type")
+                out[d["id"]] = (str(vendor or d.get("manufacturer") or "unknown"),
+                                str((kind.get("text") if isinstance(kind, dict) else None) or "unknown"))
+            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                problem(f"{path}:{n}: not a readable Device ({type(exc).__name__}: {exc})")
     return out
+
+
+#: The first two bytes of every gzip stream (RFC 1952).
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: str | Path) -> bool:
+    """Whether ``path`` holds gzip data, by its first bytes, whatever its name.
+
+    Downloads are often misnamed: a client that undoes the server's compression keeps the
+    ``.gz`` name, and a file saved without it may still be compressed. JSON text cannot start
+    with these bytes, so the test is unambiguous.
+    """
+    with open(path, "rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+class CorruptFile(Exception):
+    """A compressed input whose data fails gzip's checks (``str``: what failed)."""
 
 
 def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[int, int]]:
@@ -156,8 +204,8 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     the ranges are put together, so planning does not read the file.
     """
     size = os.path.getsize(path)
-    if str(path).endswith(".gz"):  # a gzip stream cannot be entered in the middle: one range
-        return [(0, size)] if size else []
+    if size and is_gzip(path):  # a gzip stream cannot be entered in the middle: one range
+        return [(0, size)]
     cuts = [0]
     with open(path, "rb") as fh:
         pos = target_bytes
@@ -364,16 +412,24 @@ class _Sink:
                 gc.enable()
 
     def feed_file(self, parser: ObservationParser, path: Path, start: int, end: int) -> None:
-        """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line."""
+        """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line.
+
+        A gzip stream that is cut off gives its complete lines as usual and one ``truncated_file``
+        line where it breaks off (see :meth:`cut_off`); a damaged one raises :class:`CorruptFile`.
+        """
+        stream = _Stream()
         if not (self.options.fast_path and columns.FAST_PATH):
-            self.feed(parser, _split_lines(bytes(buf[:n]) for buf, n in _read_into(path, start, end, _BLOCK_BYTES)))
+            blocks = (bytes(buf[:n]) for buf, n in _read_into(path, start, end, _BLOCK_BYTES, stream))
+            self.feed(parser, _split_lines(blocks, stream))
+            if stream.cut:
+                self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
             return
         self.device_arrays = columns.device_arrays(parser.devices)
         enabled = gc.isenabled()
         gc.disable()
         try:
             line, rest = 1, b""
-            for buf, n in _read_into(path, start, end, _BLOCK_BYTES):  # one buffer, refilled block by block
+            for buf, n in _read_into(path, start, end, _BLOCK_BYTES, stream):  # one buffer, refilled block by block
                 cut = buf.rfind(b"\n", 0, n) + 1
                 if not cut:
                     rest += bytes(buf[:n])
@@ -385,12 +441,23 @@ class _Sink:
                     line = self._scan(parser, joined, len(joined), line)
                 line = self._scan(parser, buf, cut, line, first)
                 rest = bytes(buf[cut:n])
-            if rest:
+            if rest and not stream.cut:
                 line = self._scan(parser, rest, len(rest), line)
             self.flush()
+            if stream.cut:
+                self.cut_off(line, rest, stream.cut, parser.devices)
         finally:
             if enabled:
                 gc.enable()
+
+    def cut_off(self, line: int, tail: bytes, why: str, devices: dict[str, tuple[str, str]]) -> None:
+        """Account for the end of a cut-off stream: line ``line``, its incomplete text ``tail`` (perhaps empty), is
+        one rejected line, ``truncated_file``, so the break shows in the rejects with its line number."""
+        self.lines += 1
+        self.physical = max(self.physical, line)
+        what = "this line is incomplete" if tail.strip() else "the file breaks off here"
+        self.reject(line, Reject("truncated_file", f"{why}: {what}; any lines after it are missing"), tail,
+                    _sender_hint(tail, devices))
 
     def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int, pos: int = 0) -> int:
         """Scan ``buf[pos:end]`` (whole lines) from line number ``line``; the next line number."""
@@ -554,8 +621,12 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
     return raw[i + len(prefix): raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
-def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(line number, from 1; raw line) for every physical line of consecutive blocks of bytes."""
+def _split_lines(blocks: Iterable[bytes], stream: _Stream | None = None) -> Iterator[tuple[int, bytes]]:
+    """(line number, from 1; raw line) for every physical line of consecutive blocks of bytes.
+
+    If ``stream`` says the data was cut off, the text after the last newline is not a line: it is
+    left in ``stream.tail`` (its number in ``stream.tail_line``).
+    """
     line = 1
     rest = b""
     for data in blocks:
@@ -564,7 +635,9 @@ def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         for raw in parts:
             yield line, raw
             line += 1
-    if rest:
+    if stream is not None and stream.cut:
+        stream.tail, stream.tail_line = rest, line
+    elif rest:
         yield line, rest
 
 
@@ -572,21 +645,92 @@ def _split_lines(blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 _BLOCK_BYTES = 8 << 20
 
 
-def _read_into(path: Path, start: int, end: int, block: int) -> Iterator[tuple[bytearray, int]]:
+#: Compressed bytes given to zlib at a time: what decompressed before a damaged part is kept to within this.
+_GZIP_READ = 64 << 10
+
+
+def _gunzip(fh: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The decompressed data of a gzip file (one member or several, as ``gzip`` reads them), at most ``limit`` bytes a piece.
+
+    Every byte that decompresses is yielded, up to the point of failure (``gzip.open`` drops a partly
+    filled read when the stream breaks; zlib drops the output of a call that fails, so a failed call
+    is repeated a byte at a time to give what came before the damage). Then ``EOFError`` if the stream ends before its end marker;
+    ``CorruptFile`` if a check fails (bad header or data, CRC or length).
+    """
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    member = True  # inside a member (at the start, one must follow)
+    try:
+        while data := fh.read(_GZIP_READ):
+            while True:
+                if not member:  # between members: zero padding is skipped, anything else starts one
+                    data = data.lstrip(b"\0")
+                    if not data:
+                        break
+                    d, member = zlib.decompressobj(16 + zlib.MAX_WBITS), True
+                before = d.copy()
+                try:
+                    out = d.decompress(data, limit)
+                except zlib.error as exc:  # what this input held before the damage comes first: again, a byte at a time
+                    yield b"".join(_until_error(before, data))
+                    raise exc from None
+                if out:
+                    yield out
+                if d.eof:
+                    data, member = d.unused_data, False
+                    continue
+                data = d.unconsumed_tail
+                if not data and len(out) < limit:  # this input is used up and no output is pending
+                    break
+    except zlib.error as exc:
+        raise CorruptFile(f"gzip: {exc}") from None
+    if member:
+        if out := d.flush():
+            yield out
+        raise EOFError(f"the gzip stream ends before its end marker (after {fh.tell():,} bytes of the file)")
+
+
+def _until_error(d: zlib._Decompress, data: bytes) -> Iterator[bytes]:
+    """What ``d`` decompresses of ``data`` fed a byte at a time, up to the byte where it fails."""
+    for i in range(len(data)):
+        try:
+            yield d.decompress(data[i: i + 1])
+        except zlib.error:
+            return
+
+
+@dataclass
+class _Stream:
+    """How the read of one range ended.
+
+    ``cut`` holds why a gzip stream ended early (None: it did not); the reference path then leaves
+    the incomplete last line in ``tail`` (line number ``tail_line``) instead of parsing it.
+    """
+
+    cut: str | None = None
+    tail: bytes = b""
+    tail_line: int = 0
+
+
+def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | None = None
+               ) -> Iterator[tuple[bytearray | bytes, int]]:
     """(buffer, bytes in it) for the range ``block`` at a time, refilling one buffer (valid until the next step).
 
-    A ``.gz`` file is decompressed as one stream (the range is all of it).
+    Gzip data (:func:`is_gzip`) is decompressed as one stream (the range is all of it); if it is cut
+    off, what it held is read, and ``stream.cut`` says so (without ``stream`` the ``EOFError`` is raised).
     """
+    if is_gzip(path):
+        with open(path, "rb") as fh:
+            try:
+                for piece in _gunzip(fh, block):
+                    yield piece, len(piece)
+            except EOFError as exc:
+                if stream is None:
+                    raise
+                stream.cut = str(exc)
+        return
     buf = bytearray(block)
     view = memoryview(buf)
     try:
-        if path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(path, "rb") as gz:
-                while n := gz.readinto(view):
-                    yield buf, n
-            return
         with open(path, "rb", buffering=0) as fh:
             fh.seek(start)
             remaining = end - start
@@ -610,7 +754,41 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     decompressed as a stream.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    sink.feed_file(ObservationParser(options, devices), Path(path), start, end)
+    try:
+        sink.feed_file(ObservationParser(options, devices), Path(path), start, end)
+    except CorruptFile as exc:
+        return _reject_corrupt(Path(path), Path(stage), tag, source or path, options, devices, str(exc))
+    return sink.result()
+
+
+def _until_broken(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces of a stream up to the point where it breaks (the error itself is known already)."""
+    try:
+        yield from pieces
+    except (CorruptFile, EOFError):
+        return
+
+
+def _reject_corrupt(path: Path, stage: Path, tag: str, source: str, options: IngestOptions,
+                    devices: dict[str, tuple[str, str]], why: str) -> tuple[int, int, int, pa.Table]:
+    """Phase 1's answer for a damaged gzip file: its staged rows are withdrawn and every line is rejected (``corrupt_file``).
+
+    Data that fails gzip's checks is not what was compressed, so even lines that parse may hold
+    changed values. A file of which nothing decompresses is one rejected line (line 1).
+    """
+    for part in stage.glob(f"bucket=*/part-{tag}-*.arrow"):
+        part.unlink()
+    sink = _Sink(source, stage, tag, 1, options)
+    reason = Reject("corrupt_file", f"{why}: the file is damaged, so no line of it is trusted")
+    with open(path, "rb") as fh:
+        for line, raw in _split_lines(_until_broken(_gunzip(fh, _BLOCK_BYTES))):
+            sink.physical = line
+            if raw and not raw.isspace():
+                sink.lines += 1
+                sink.reject(line, reason, raw, _sender_hint(raw, devices))
+    if not sink.lines:
+        sink.lines, sink.physical = 1, max(sink.physical, 1)
+        sink.reject(1, reason, b"")
     return sink.result()
 
 
@@ -623,10 +801,20 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
                  devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pa.Table]:
     """Phase 1 for one Bundle file: each entry's resource counts as a line (its 1-based entry number).
 
-    A file that is not a Bundle is one rejected line (``not_bundle``, line 0).
+    A file that is not a Bundle is one rejected line (``not_bundle``, line 0); so is a gzip file
+    that is cut off (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    raw = strip_bom(Path(path).read_bytes())  # a byte order mark is ignored, as at the start of an NDJSON line
+    raw = Path(path).read_bytes()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = b"".join(_gunzip(io.BytesIO(raw), 1 << 30))
+        except (EOFError, CorruptFile) as exc:
+            code = "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
+            sink.lines = 1
+            sink.reject(0, Reject(code, f"not a readable Bundle: {exc}"), b"")
+            return sink.result()
+    raw = strip_bom(raw)  # a byte order mark is ignored, as at the start of an NDJSON line
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
@@ -774,12 +962,14 @@ def finalize_bucket(stage_bucket: str, out_file: str, offsets: dict[str, int] | 
     tag) to file line numbers. Rows keep the order of the parts: source file, then line.
     """
     parts = []
-    for f in sorted(Path(stage_bucket).glob("part-*.arrow")):
+    for f in sorted(Path(stage_bucket).glob("part-*.arrow")):  # (none where a damaged file's parts were withdrawn)
         part = pa.ipc.open_file(pa.memory_map(str(f))).read_all()  # the map lives as long as the table
         shift = (offsets or {}).get(f.stem[5:f.stem.rfind("-")], 0)
         if shift:
             part = part.set_column(part.schema.get_field_index("line"), "line", pc.add(part.column("line"), shift))
         parts.append(part)
+    if not parts:
+        return 0, REJECT_SCHEMA.empty_table()
     # Only the key columns are gathered in memory, and only for the lines that need them; the rows stay
     # mapped until they are written.
     keys = pa.concat_tables([p.select(["source", "line", "patient", "identifier", "observation_id", "content_hash",
@@ -1022,7 +1212,8 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     (``type``, ``url``, optional ``count``) are followed: ``Device`` files give the vendor and device
     type map, ``Observation`` files (``.ndjson`` or ``.ndjson.gz``) are ingested with their ``url``
     as source id; every other type and every ``error`` file is listed in ``notes`` as not ingested,
-    and an output whose line count differs from its manifest ``count`` is noted too. Other keyword
+    and an output whose line count differs from its manifest ``count`` is noted too, as is a Device
+    line that cannot be read. Other keyword
     arguments go to :func:`ingest_ndjson`.
     """
     manifest = Path(manifest)
@@ -1055,7 +1246,9 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
                      "an OperationOutcome file of the export, not ingested")
     if not observations:
         raise BulkExportError(f"{manifest}: the export has no Observation output")
-    devices = {**load_devices(device_files), **(kwargs.pop("devices", None) or {})}
+    skipped: list[str] = []  # Device lines that cannot be read: the export is still ingested, and they are noted
+    devices = {**load_devices(device_files, skipped), **(kwargs.pop("devices", None) or {})}
+    notes += [f"{s}: its observations get vendor and device type 'unknown'" for s in skipped]
     result = ingest_ndjson([p for p, _u, _c in observations], out_dir, devices=devices,
                            source_ids=[u for _p, u, _c in observations], **kwargs)
     lines_of = [result.reject_table.select(["source", "line"]), _observation_table(result.out_dir, ["source", "line"])]

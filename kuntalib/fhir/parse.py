@@ -78,6 +78,8 @@ REASONS: dict[str, str] = {
     "bad_time": "a time is not a FHIR dateTime/instant (the detail says which and why)",
     "subject_not_patient": "the subject references a resource that is not a Patient",
     "not_bundle": "the file is not a FHIR Bundle",
+    "truncated_file": "the compressed file ends early (cut off): this line is incomplete and any after it are missing",
+    "corrupt_file": "the compressed file is damaged (a gzip check failed), so no line of it is trusted",
     "duplicate_keys": "a JSON object names the same key twice: ambiguous, so neither value is taken",
     "entered_in_error": "the line withdraws its resource (status entered-in-error); earlier versions are retracted",
     "retracted": "a later line of the same resource has status entered-in-error",
