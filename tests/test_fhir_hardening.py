@@ -534,3 +534,25 @@ def test_device_files_are_read_plain_or_gzip_and_a_bad_line_is_named(tmp_path):
     res = ingest_bulk_export(export, tmp_path / "out")
     assert res.read()["vendor"].tolist() == ["Acme"]
     assert any(":4: not a readable Device" in n for n in res.notes)
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+                                ["resourceType", "device", "meta", "code", "coding", "reference", "source", "subject",
+                                 "category", "component", "valueQuantity", "effectivePeriod", "system"]), inner, max_size=4),
+                            max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=st.lists(_json_values, min_size=1, max_size=6), junk=st.binary(max_size=20))
+def test_the_conformance_report_reads_any_line(tmp_path, docs, junk):
+    """Found by review: a line that is JSON but not an object (or has a list where an object belongs) raised
+    AttributeError and cost the whole report. Every line is checked and fails where it is not a resource."""
+    from kuntalib.fhir.conformance import conformance_report
+
+    f = tmp_path / "x.ndjson"
+    lines = [orjson.dumps(d) for d in docs] + ([junk.replace(b"\n", b" ")] if junk.strip() else [])
+    f.write_bytes(b"\n".join([orjson.dumps(obs("ok")), *lines]) + b"\n")
+    rep = conformance_report(f, sample_per_vendor=100)
+    assert rep.vendors["checked"].sum() == 1 + len(lines)
+    assert rep.vendors["conformant"].sum() <= 1

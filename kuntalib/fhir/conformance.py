@@ -87,9 +87,11 @@ def validate_r4b(raw: bytes) -> list[str]:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return ["<json>"]
+    if not isinstance(doc, dict):  # JSON, but not a resource
+        return ["<json>"]
     try:
         get_fhir_model_class(doc.get("resourceType", "Observation")).model_validate(doc)
-    except (ValidationError, KeyError, ValueError) as exc:
+    except (ValidationError, KeyError, ValueError, TypeError) as exc:  # (a resourceType that is not a name: no model)
         errs = exc.errors() if isinstance(exc, ValidationError) else [{"loc": ("resourceType",)}]
         return sorted({".".join(str(p) for p in e["loc"]) for e in errs})
     return []
@@ -119,11 +121,29 @@ class ConformanceReport:
 
 
 def _vendor(doc: dict, devices: dict[str, tuple[str, str]]) -> str:
-    dev = ((doc.get("device") or {}).get("reference") or "").rsplit("/", 1)[-1]
-    if dev in devices:
-        return devices[dev][0]
-    source = (doc.get("meta") or {}).get("source") or ""
-    return source.rsplit(":", 1)[-1] if source.startswith(VENDOR_SOURCE) else "unknown"
+    """The sender of a line: its device's vendor, else the vendor in ``meta.source``, else "unknown" (also for wrong types)."""
+    try:
+        dev = ((doc.get("device") or {}).get("reference") or "").rsplit("/", 1)[-1]
+        if dev in devices:
+            return devices[dev][0]
+        source = (doc.get("meta") or {}).get("source") or ""
+        return source.rsplit(":", 1)[-1] if source.startswith(VENDOR_SOURCE) else "unknown"
+    except (AttributeError, TypeError):
+        return "unknown"
+
+
+def _profile(raw: bytes) -> list[str]:
+    """:func:`check_profile` of a raw line; a line that is not a JSON object, or has a value of the wrong type, fails."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ["<json>"]
+    if not isinstance(doc, dict):
+        return ["<json>"]
+    try:
+        return check_profile(doc)
+    except (AttributeError, TypeError, KeyError):
+        return ["<structure>"]
 
 
 def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] | None = None, sample_per_vendor: int = 300,
@@ -137,9 +157,9 @@ def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] 
                 try:
                     doc = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    by_vendor.setdefault("unknown", []).append(raw)
-                    continue
-                by_vendor.setdefault(_vendor(doc, devices), []).append(raw)
+                    doc = None
+                # a line that is not a JSON object counts for vendor "unknown" and fails both levels
+                by_vendor.setdefault(_vendor(doc, devices) if isinstance(doc, dict) else "unknown", []).append(raw)
     gen = np.random.default_rng(rng)
     rows, issues = [], {}
     for vendor in sorted(by_vendor):
@@ -149,10 +169,7 @@ def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] 
         for i in sorted(pick):
             raw = lines[i]
             r4b = validate_r4b(raw)
-            try:
-                prof = check_profile(orjson.loads(raw))
-            except orjson.JSONDecodeError:
-                prof = ["<json>"]
+            prof = _profile(raw)
             r4b_ok += not r4b
             prof_ok += not prof
             both += not r4b and not prof
