@@ -556,3 +556,29 @@ def test_the_conformance_report_reads_any_line(tmp_path, docs, junk):
     rep = conformance_report(f, sample_per_vendor=100)
     assert rep.vendors["checked"].sum() == 1 + len(lines)
     assert rep.vendors["conformant"].sum() <= 1
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_utf16_text_is_read_as_the_text_it_is(tmp_path, fast_path):
+    """Found by trying a file as PowerShell 5 writes it (`>` gives UTF-16 with a byte order mark): every line
+    was a reject (`not UTF-8: byte 0`), and one more than the file had (the 00 after the last newline)."""
+    items = [obs(f"u{i}", value=60.0 + i, patient=f"Patient/pä{i}") for i in range(4)]
+    text = "\r\n".join(orjson.dumps(x).decode() for x in items) + "\r\n"
+    lone = orjson.dumps(obs("s", patient="Patient/s")).decode().replace("Patient/s", "Patient/s\ud800")
+    files = {"le.ndjson": b"\xff\xfe" + text.encode("utf-16-le"), "be.ndjson": b"\xfe\xff" + text.encode("utf-16-be"),
+             "le.ndjson.gz": gzip.compress(b"\xff\xfe" + text.encode("utf-16-le")),
+             "odd.ndjson": b"\xff\xfe" + text.encode("utf-16-le") + b"x",
+             "lone.ndjson": b"\xff\xfe" + (text + lone + "\n").encode("utf-16-le", "surrogatepass")}
+    options = IngestOptions(fast_path=fast_path)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        res = ingest_ndjson(tmp_path / name, tmp_path / f"o-{name}", options=options, range_bytes=64)
+        got = res.read().sort_values("observation_id")
+        assert got["observation_id"].tolist() == [f"u{i}" for i in range(4)], name
+        assert got["patient"].tolist() == [f"pä{i}" for i in range(4)], name
+        want = {"odd.ndjson": {5: "invalid_json"}, "lone.ndjson": {5: "unreadable"}}.get(name, {})
+        assert reasons(res) == want and res.lines == 4 + len(want), name
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": x} for x in items]}
+    (tmp_path / "b.json").write_bytes(b"\xff\xfe" + orjson.dumps(bundle).decode().encode("utf-16-le"))
+    res = ingest_bundles(tmp_path / "b.json", tmp_path / "ob", options=options)
+    assert (res.lines, res.accepted) == (4, 4)

@@ -27,9 +27,11 @@ rejected (in ``rejects.parquet`` with line, reason, detail and the first
 
 from __future__ import annotations
 
+import codecs
 import functools
 import gc
 import io
+import itertools
 import os
 import re
 import shutil
@@ -160,6 +162,7 @@ def load_devices(paths: Iterable[str | Path], skipped: list[str] | None = None) 
                 data = b"".join(pieces).rpartition(b"\n")[0]  # the complete lines read before the break
                 read = data.count(b"\n") + 1 if data else 0
                 problem(f"{path}: {exc}; only its first {read} lines are read")
+        data = b"".join(_as_utf8([data]))
         for n, raw in enumerate(data.split(b"\n"), 1):
             if not raw.strip():
                 continue
@@ -193,6 +196,59 @@ def is_gzip(path: str | Path) -> bool:
         return fh.read(2) == _GZIP_MAGIC
 
 
+#: Byte order marks of UTF-16 text (little, big endian): what Windows tools write as "Unicode".
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _one_stream(path: str | Path) -> bool:
+    """Whether a file must be read from its start as one stream: gzip (:func:`is_gzip`) or UTF-16 text."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return head == _GZIP_MAGIC or head in _UTF16_BOMS
+
+
+def _utf16_as_utf8(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """UTF-16 text that starts with its byte order mark, as UTF-8, piece by piece.
+
+    PowerShell 5 and Notepad's "Unicode" write UTF-16; FHIR NDJSON is UTF-8, and the mark leaves no
+    doubt which it is. A lone surrogate is carried over as the bytes UTF-8 forbids (the line is then
+    rejected as not UTF-8); an odd last byte becomes U+FFFD (a line that is not JSON).
+    """
+    dec = codecs.getincrementaldecoder("utf-16")("surrogatepass")  # the mark sets the byte order and is dropped
+    for piece in pieces:
+        if out := dec.decode(piece):
+            yield out.encode("utf-8", "surrogatepass")
+    try:
+        tail = dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        tail = "\ufffd"
+    if tail:
+        yield tail.encode("utf-8", "surrogatepass")
+
+
+def _as_utf8(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The pieces of a stream as they are, or, if it starts with a UTF-16 byte order mark, as UTF-8."""
+    pieces = iter(pieces)
+    first = b""
+    for first in pieces:
+        if first:
+            break
+    if first[:2] in _UTF16_BOMS:
+        yield from _utf16_as_utf8(itertools.chain([first], pieces))
+        return
+    if first:
+        yield first
+    yield from pieces
+
+
+def _whole_file(path: str | Path) -> bytes:
+    """A small file's data, decompressed where it is gzip and as UTF-8 where it is UTF-16 (raises ``EOFError``, ``CorruptFile``)."""
+    data = Path(path).read_bytes()
+    if data[:2] == _GZIP_MAGIC:
+        data = b"".join(_gunzip(io.BytesIO(data), 1 << 30))
+    return b"".join(_as_utf8([data]))
+
+
 class CorruptFile(Exception):
     """A compressed input whose data fails gzip's checks (``str``: what failed)."""
 
@@ -204,7 +260,7 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     the ranges are put together, so planning does not read the file.
     """
     size = os.path.getsize(path)
-    if size and is_gzip(path):  # a gzip stream cannot be entered in the middle: one range
+    if size and _one_stream(path):  # a gzip stream, or UTF-16 text, cannot be entered in the middle: one range
         return [(0, size)]
     cuts = [0]
     with open(path, "rb") as fh:
@@ -698,6 +754,17 @@ def _until_error(d: zlib._Decompress, data: bytes) -> Iterator[bytes]:
             return
 
 
+def _gz_pieces(path: Path, block: int, stream: _Stream | None) -> Iterator[bytes]:
+    """:func:`_gunzip` of a file; a stream cut off ends the pieces and is noted in ``stream`` (else ``EOFError``)."""
+    with open(path, "rb") as fh:
+        try:
+            yield from _gunzip(fh, block)
+        except EOFError as exc:
+            if stream is None:
+                raise
+            stream.cut = str(exc)
+
+
 @dataclass
 class _Stream:
     """How the read of one range ended.
@@ -717,16 +784,16 @@ def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | N
 
     Gzip data (:func:`is_gzip`) is decompressed as one stream (the range is all of it); if it is cut
     off, what it held is read, and ``stream.cut`` says so (without ``stream`` the ``EOFError`` is raised).
+    UTF-16 text (plain or in gzip; one range too) is read as UTF-8 (:func:`_utf16_as_utf8`).
     """
     if is_gzip(path):
+        for piece in _as_utf8(_gz_pieces(path, block, stream)):
+            yield piece, len(piece)
+        return
+    if start == 0 and _one_stream(path):
         with open(path, "rb") as fh:
-            try:
-                for piece in _gunzip(fh, block):
-                    yield piece, len(piece)
-            except EOFError as exc:
-                if stream is None:
-                    raise
-                stream.cut = str(exc)
+            for piece in _as_utf8(iter(lambda: fh.read(block), b"")):
+                yield piece, len(piece)
         return
     buf = bytearray(block)
     view = memoryview(buf)
@@ -805,15 +872,13 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     that is cut off (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    raw = Path(path).read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = b"".join(_gunzip(io.BytesIO(raw), 1 << 30))
-        except (EOFError, CorruptFile) as exc:
-            code = "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
-            sink.lines = 1
-            sink.reject(0, Reject(code, f"not a readable Bundle: {exc}"), b"")
-            return sink.result()
+    try:
+        raw = _whole_file(path)
+    except (EOFError, CorruptFile) as exc:
+        code = "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
+        sink.lines = 1
+        sink.reject(0, Reject(code, f"not a readable Bundle: {exc}"), b"")
+        return sink.result()
     raw = strip_bom(raw)  # a byte order mark is ignored, as at the start of an NDJSON line
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
