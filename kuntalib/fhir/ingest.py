@@ -710,8 +710,8 @@ def _gunzip(fh: BinaryIO, limit: int) -> Iterator[bytes]:
 
     Every byte that decompresses is yielded, up to the point of failure (``gzip.open`` drops a partly
     filled read when the stream breaks; zlib drops the output of a call that fails, so a failed call
-    is repeated a byte at a time to give what came before the damage). Then ``EOFError`` if the stream ends before its end marker;
-    ``CorruptFile`` if a check fails (bad header or data, CRC or length).
+    is repeated a byte at a time to give what came before the damage). Then ``EOFError`` if the
+    stream ends before its end marker; ``CorruptFile`` if a check fails (bad header or data, CRC or length).
     """
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     member = True  # inside a member (at the start, one must follow)
@@ -848,7 +848,7 @@ def _reject_corrupt(path: Path, stage: Path, tag: str, source: str, options: Ing
     sink = _Sink(source, stage, tag, 1, options)
     reason = Reject("corrupt_file", f"{why}: the file is damaged, so no line of it is trusted")
     with open(path, "rb") as fh:
-        for line, raw in _split_lines(_until_broken(_gunzip(fh, _BLOCK_BYTES))):
+        for line, raw in _split_lines(_as_utf8(_until_broken(_gunzip(fh, _BLOCK_BYTES)))):
             sink.physical = line
             if raw and not raw.isspace():
                 sink.lines += 1
