@@ -156,6 +156,15 @@ def test_gzip_exports_read_like_plain_files(tmp_path):
     assert (a.lines, a.accepted, reasons(a)) == (b.lines, b.accepted, reasons(b)) == (51, 50, {51: "invalid_json"})
 
 
+def test_a_missing_input_or_a_folder_is_named_before_anything_is_written(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.ndjson: no such input file"):
+        ingest_ndjson(tmp_path / "nope.ndjson", tmp_path / "out")
+    (tmp_path / "export").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"export: a folder, not a file.*ingest_bulk_export"):
+        ingest_ndjson(tmp_path / "export", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_file_that_is_not_a_bundle_is_rejected(tmp_path):
     f = tmp_path / "patient.json"
     f.write_bytes(orjson.dumps({"resourceType": "Patient", "id": "p1"}))

@@ -1143,6 +1143,9 @@ def _check_inputs(paths: list[Path], out_dir: Path) -> None:
     """Refuse, before anything is written, inputs that are missing or lie inside ``out_dir`` (they would be replaced)."""
     out = out_dir.resolve()
     for p in paths:
+        if p.is_dir():
+            raise IsADirectoryError(f"{p}: a folder, not a file: give the files in it (a Bulk Data $export folder: "
+                                    "ingest_bulk_export)")
         if not p.is_file():
             raise FileNotFoundError(f"{p}: no such input file")
         if out in p.resolve().parents:
