@@ -537,6 +537,12 @@ def test_device_files_are_read_plain_or_gzip_and_a_bad_line_is_named(tmp_path):
     skipped: list[str] = []
     assert load_devices([export / "Device.ndjson.gz"], skipped) == {"d1": ("Acme", "scale"), "d2": ("Omron", "unknown")}
     assert len(skipped) == 1 and f"{export / 'Device.ndjson.gz'}:4: not a readable Device (JSONDecodeError" in skipped[0]
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(gzip.compress(lines)[:-10])  # every line decompresses; the end marker is missing
+    skipped = []
+    assert load_devices([cut], skipped) == {"d1": ("Acme", "scale")}  # the last line may be cut: not read
+    assert any(x.startswith(f"{cut}: the gzip stream ends before its end marker") and x.endswith("only its first 4 lines are read")
+               for x in skipped)
     write(export / "Observation.ndjson", [obs("a", device={"reference": "Device/d1"})])
     manifest = {"output": [{"type": "Observation", "url": "Observation.ndjson"}, {"type": "Device", "url": "Device.ndjson.gz"}]}
     (export / "manifest.json").write_bytes(orjson.dumps(manifest))

@@ -152,17 +152,11 @@ def load_devices(paths: Iterable[str | Path], skipped: list[str] | None = None) 
         skipped.append(where)
 
     for path in paths:
-        data = Path(path).read_bytes()
-        if data[:2] == _GZIP_MAGIC:
-            pieces: list[bytes] = []
-            try:
-                pieces.extend(_gunzip(io.BytesIO(data), 1 << 30))
-                data = b"".join(pieces)
-            except (EOFError, CorruptFile) as exc:
-                data = b"".join(pieces).rpartition(b"\n")[0]  # the complete lines read before the break
-                read = data.count(b"\n") + 1 if data else 0
-                problem(f"{path}: {exc}; only its first {read} lines are read")
-        data = b"".join(_as_utf8([data]))
+        data, error = _whole_file(path)
+        if error is not None:
+            data = data.rpartition(b"\n")[0]  # the complete lines read before the break
+            read = data.count(b"\n") + 1 if data else 0
+            problem(f"{path}: {error}; only its first {read} lines are read")
         for n, raw in enumerate(data.split(b"\n"), 1):
             if not raw.strip():
                 continue
@@ -241,12 +235,22 @@ def _as_utf8(pieces: Iterable[bytes]) -> Iterator[bytes]:
     yield from pieces
 
 
-def _whole_file(path: str | Path) -> bytes:
-    """A small file's data, decompressed where it is gzip and as UTF-8 where it is UTF-16 (raises ``EOFError``, ``CorruptFile``)."""
+def _whole_file(path: str | Path) -> tuple[bytes, EOFError | CorruptFile | None]:
+    """A small file's data, decompressed where it is gzip and as UTF-8 where it is UTF-16.
+
+    With it the error that cut a gzip stream short (``EOFError``: cut off, ``CorruptFile``: damaged;
+    the data is then what came before it), else None.
+    """
     data = Path(path).read_bytes()
+    error = None
     if data[:2] == _GZIP_MAGIC:
-        data = b"".join(_gunzip(io.BytesIO(data), 1 << 30))
-    return b"".join(_as_utf8([data]))
+        pieces: list[bytes] = []
+        try:
+            pieces.extend(_gunzip(io.BytesIO(data), 1 << 30))
+        except (EOFError, CorruptFile) as exc:
+            error = exc
+        data = b"".join(pieces)
+    return b"".join(_as_utf8([data])), error
 
 
 class CorruptFile(Exception):
@@ -872,12 +876,11 @@ def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestO
     that is cut off (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
-    try:
-        raw = _whole_file(path)
-    except (EOFError, CorruptFile) as exc:
-        code = "truncated_file" if isinstance(exc, EOFError) else "corrupt_file"
+    raw, error = _whole_file(path)
+    if error is not None:
+        code = "truncated_file" if isinstance(error, EOFError) else "corrupt_file"
         sink.lines = 1
-        sink.reject(0, Reject(code, f"not a readable Bundle: {exc}"), b"")
+        sink.reject(0, Reject(code, f"not a readable Bundle: {error}"), b"")
         return sink.result()
     raw = strip_bom(raw)  # a byte order mark is ignored, as at the start of an NDJSON line
     try:
