@@ -312,7 +312,15 @@ def test_a_bulk_data_export_is_read_through_its_manifest(tmp_path):
     assert set(res.read()["source"]) == {"https://fhir.example.fi/files/Observation_1.ndjson", "Observation_2.ndjson.gz"}
     assert any("Patient.ndjson: type Patient not ingested" in n for n in res.notes)
     assert any("counts 4 resources, the file has 3 lines" in n for n in res.notes)
-    manifest["output"].append({"type": "Observation", "url": "../elsewhere.ndjson"})
+    manifest["deleted"] = [{"type": "Bundle", "url": "https://fhir.example.fi/files/del_1.ndjson"}]
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    res = ingest_bulk_export(export, tmp_path / "out3")
+    assert any(n.startswith("https://fhir.example.fi/files/del_1.ndjson: resources deleted") for n in res.notes)
+    manifest["output"].append({"type": "Observation", "url": "https://fhir.example.fi/other/Observation_1.ndjson"})
+    (export / "manifest.json").write_bytes(orjson.dumps(manifest))
+    with pytest.raises(BulkExportError, match=r"output\[4\] .* and output\[0\] .* are the same file here"):
+        ingest_bulk_export(export / "manifest.json", tmp_path / "out4")
+    manifest["output"][-1] = {"type": "Observation", "url": "../elsewhere.ndjson"}
     (export / "manifest.json").write_bytes(orjson.dumps(manifest))
     with pytest.raises(BulkExportError, match=r"output\[4\]: '../elsewhere.ndjson' points outside"):
         ingest_bulk_export(export / "manifest.json", tmp_path / "out2")

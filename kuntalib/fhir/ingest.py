@@ -1282,10 +1282,11 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     ``manifest`` is the manifest JSON (or the folder holding ``manifest.json``). Its ``output`` entries
     (``type``, ``url``, optional ``count``) are followed: ``Device`` files give the vendor and device
     type map, ``Observation`` files (``.ndjson`` or ``.ndjson.gz``) are ingested with their ``url``
-    as source id; every other type and every ``error`` file is listed in ``notes`` as not ingested,
-    and an output whose line count differs from its manifest ``count`` is noted too, as is a Device
-    line that cannot be read. Other keyword
-    arguments go to :func:`ingest_ndjson`.
+    as source id. Every other type, every ``error`` file and every ``deleted`` file (resources deleted
+    since ``_since``) is listed in ``notes`` as not ingested or applied; so is an output whose line
+    count differs from its manifest ``count``, and a Device line that cannot be read. Two entries that
+    are the same file here (downloads kept by name) are a ``BulkExportError``. Other keyword arguments
+    go to :func:`ingest_ndjson`.
     """
     manifest = Path(manifest)
     if manifest.is_dir():
@@ -1301,11 +1302,16 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     observations: list[tuple[Path, str, int | None]] = []
     device_files: list[Path] = []
     notes: list[str] = []
+    local: dict[Path, str] = {}
     for k, entry in enumerate(outputs):
         where = f"output[{k}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) or not isinstance(entry.get("type"), str):
             raise BulkExportError(f"{manifest}: {where} needs 'type' and 'url'")
         path = _export_file(folder, entry["url"], manifest, where)
+        if path.resolve() in local:  # e.g. .../1/Observation.ndjson and .../2/Observation.ndjson, downloaded by name
+            raise BulkExportError(f"{manifest}: {where} ({entry['url']!r}) and {local[path.resolve()]} are the same file "
+                                  f"here ({path}); keep each download under its own name")
+        local[path.resolve()] = f"{where} ({entry['url']!r})"
         if entry["type"] == "Observation":
             observations.append((path, entry["url"], entry.get("count")))
         elif entry["type"] == "Device":
@@ -1315,6 +1321,9 @@ def ingest_bulk_export(manifest: str | Path, out_dir: str | Path, **kwargs) -> I
     for k, entry in enumerate(doc.get("error") or []):
         notes.append(f"{entry.get('url', f'error[{k}]') if isinstance(entry, dict) else f'error[{k}]'}: "
                      "an OperationOutcome file of the export, not ingested")
+    for k, entry in enumerate(doc.get("deleted") or []):  # Bulk Data 2.0, an export with _since
+        notes.append(f"{entry.get('url', f'deleted[{k}]') if isinstance(entry, dict) else f'deleted[{k}]'}: resources "
+                     "deleted on the server since the export's _since, not applied (earlier ingests still hold them)")
     if not observations:
         raise BulkExportError(f"{manifest}: the export has no Observation output")
     skipped: list[str] = []  # Device lines that cannot be read: the export is still ingested, and they are noted
