@@ -605,3 +605,27 @@ def test_utf16_text_is_read_as_the_text_it_is(tmp_path, fast_path):
     (tmp_path / "b.json").write_bytes(b"\xff\xfe" + orjson.dumps(bundle).decode().encode("utf-16-le"))
     res = ingest_bundles(tmp_path / "b.json", tmp_path / "ob", options=options)
     assert (res.lines, res.accepted) == (4, 4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(0, 5), min_size=1, max_size=8),
+       junk=st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=12), max_size=3),
+       order=st.sampled_from(["utf-16-le", "utf-16-be"]), packed=st.booleans())
+def test_utf16_gives_what_the_same_text_in_utf8_gives(tmp_path, picks, junk, order, packed):
+    """Whatever the text, a UTF-16 file (with its mark; plain or gzip) is accounted for line by line as the UTF-8 file is."""
+    pool = [obs("a"), obs("b", value=81.0), obs("a", value=82.0), obs("c", patient="Patient/ö"), bp("d", 120, 80),
+            obs("e", when="2024-03-01T08:00:00")]
+    text = "\n".join([orjson.dumps(pool[i]).decode() for i in picks] + junk) + "\n"
+    mark = b"\xff\xfe" if order == "utf-16-le" else b"\xfe\xff"
+    wide = mark + text.encode(order)
+    (tmp_path / "u8.ndjson").write_bytes(text.encode())
+    (tmp_path / "u16.ndjson").write_bytes(gzip.compress(wide) if packed else wide)
+    a = ingest_ndjson(tmp_path / "u8.ndjson", tmp_path / "a", range_bytes=64)
+    b = ingest_ndjson(tmp_path / "u16.ndjson", tmp_path / "b")
+    assert (a.lines, a.accepted) == (b.lines, b.accepted)
+    rej = [r.rejects.assign(detail=r.rejects["detail"].str.replace(src, "SRC", regex=False))[["line", "reason", "detail", "raw"]]
+           for r, src in ((a, str(tmp_path / "u8.ndjson")), (b, str(tmp_path / "u16.ndjson")))]
+    assert rej[0].equals(rej[1])
+    cols = ["line", "observation_id", "patient", "code", "value", "time_utc"]
+    assert a.read(cols).sort_values(["line", "code"]).reset_index(drop=True).equals(
+        b.read(cols).sort_values(["line", "code"]).reset_index(drop=True))
