@@ -142,7 +142,7 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         from kuntalib.fhir.parse import _DECODER
     elif method == "kuntalib-scan":
         from kuntalib.fhir import columns
-        from kuntalib.fhir.ingest import _BLOCK_BYTES, _read_into
+        from kuntalib.fhir.ingest import _BLOCK_BYTES, _line_spans, _read_into, _Stream
         from kuntalib.fhir.parse import IngestOptions
 
         if not columns.FAST_PATH:
@@ -189,29 +189,11 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
                     pass
                 handled += 1
     elif method == "kuntalib-scan":  # read as the ingest reads (one reused buffer), scanned a chunk at a time as it is
-        handled, rest = 0, b""
-
-        def scan_all(buf: bytes, pos: int, end: int) -> int:
-            lines = 0
+        handled, stream = 0, _Stream()
+        for buf, pos, end in _line_spans(_read_into(Path(path), 0, os.path.getsize(path), _BLOCK_BYTES, stream), stream):
             while pos < end:
                 out = scan(buf, pos, end, 1, defaults.chunk_lines, *settings)
-                pos, lines = out[0], lines + out[1]
-            return lines
-
-        for buf, n in _read_into(Path(path), 0, os.path.getsize(path), _BLOCK_BYTES):
-            cut = buf.rfind(b"\n", 0, n) + 1
-            if not cut:
-                rest += bytes(buf[:n])
-                continue
-            first = 0
-            if rest:  # the line that spans two blocks
-                first = buf.find(b"\n", 0, n) + 1
-                joined = rest + bytes(buf[:first])
-                handled += scan_all(joined, 0, len(joined))
-            handled += scan_all(buf, first, cut)
-            rest = bytes(buf[cut:n])
-        if rest:
-            handled += scan_all(rest, 0, len(rest))
+                pos, handled = out[0], handled + out[1]
     elif method == "parquet-write":
         for i, table in enumerate(tables):
             write_observation_file(table, f"{out}-{i}.parquet")

@@ -488,24 +488,12 @@ class _Sink:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            line, rest = 1, b""
-            for buf, n in _read_into(path, start, end, _BLOCK_BYTES, stream):  # one buffer, refilled block by block
-                cut = buf.rfind(b"\n", 0, n) + 1
-                if not cut:
-                    rest += bytes(buf[:n])
-                    continue
-                first = 0
-                if rest:  # the line that spans two blocks
-                    first = buf.find(b"\n", 0, n) + 1
-                    joined = rest + bytes(buf[:first])
-                    line = self._scan(parser, joined, len(joined), line)
-                line = self._scan(parser, buf, cut, line, first)
-                rest = bytes(buf[cut:n])
-            if rest and not stream.cut:
-                line = self._scan(parser, rest, len(rest), line)
+            line = 1
+            for buf, a, z in _line_spans(_read_into(path, start, end, _BLOCK_BYTES, stream), stream):
+                line = self._scan(parser, buf, z, line, a)
             self.flush()
             if stream.cut:
-                self.cut_off(line, rest, stream.cut, parser.devices)
+                self.cut_off(line, stream.tail, stream.cut, parser.devices)
         finally:
             if enabled:
                 gc.enable()
@@ -699,6 +687,33 @@ def _split_lines(blocks: Iterable[bytes], stream: _Stream | None = None) -> Iter
         stream.tail, stream.tail_line = rest, line
     elif rest:
         yield line, rest
+
+
+def _line_spans(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream
+                ) -> Iterator[tuple[bytes | bytearray, int, int]]:
+    """(buffer, start, end) spans of whole lines of consecutive (buffer, bytes in it) blocks.
+
+    A span lies in its block's buffer where it can (valid until the next step); a line that spans two
+    blocks is joined. The text after the last newline is a span of its own, unless ``stream`` says the
+    data was cut off: then it is left in ``stream.tail``.
+    """
+    rest = b""
+    for buf, n in blocks:
+        cut = buf.rfind(b"\n", 0, n) + 1
+        if not cut:
+            rest += bytes(buf[:n])
+            continue
+        first = 0
+        if rest:  # the line that spans two blocks
+            first = buf.find(b"\n", 0, n) + 1
+            joined = rest + bytes(buf[:first])
+            yield joined, 0, len(joined)
+        yield buf, first, cut
+        rest = bytes(buf[cut:n])
+    if stream.cut:
+        stream.tail = rest
+    elif rest:
+        yield rest, 0, len(rest)
 
 
 #: Bytes read at a time from an NDJSON file (memory per work unit is a few times this).
