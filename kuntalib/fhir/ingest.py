@@ -836,8 +836,9 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     """Phase 1 for one byte range of one NDJSON file: (physical lines, lines, rows, rejects).
 
     Line numbers (in the staged parts and the rejects) count from 1 within the range. ``source``
-    names the file in the output (default: the path as given). A ``.gz`` file is one range,
-    decompressed as a stream.
+    names the file in the output (default: the path as given). A gzip or UTF-16 file is one range,
+    read as a stream; a damaged gzip file's staged rows are withdrawn and its lines rejected
+    (``corrupt_file``), a cut-off one keeps its complete lines (``truncated_file`` where it breaks off).
     """
     sink = _Sink(source or path, Path(stage), tag, buckets, options)
     try:
@@ -1244,7 +1245,7 @@ def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path,
                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
                   rows_per_bucket: int = 50_000, runner: Runner | None = None,
                   source_ids: Iterable[str] | None = None) -> IngestResult:
-    """Ingest Observation NDJSON files, plain or ``.gz`` (see module docstring). ``devices`` maps device ids to (vendor, type).
+    """Ingest Observation NDJSON files, plain or gzip (see module docstring). ``devices`` maps device ids to (vendor, type).
 
     Each file is known in the output by ``source_ids`` (one per path) or else by its path as given,
     never the bare file name (every site's bulk export is ``Observation.ndjson``). ``runner`` runs the
