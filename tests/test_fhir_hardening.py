@@ -629,3 +629,22 @@ def test_utf16_gives_what_the_same_text_in_utf8_gives(tmp_path, picks, junk, ord
     cols = ["line", "observation_id", "patient", "code", "value", "time_utc"]
     assert a.read(cols).sort_values(["line", "code"]).reset_index(drop=True).equals(
         b.read(cols).sort_values(["line", "code"]).reset_index(drop=True))
+
+
+def test_the_conformance_report_reads_a_file_as_the_ingest_does(tmp_path):
+    """gzip, UTF-16 and a byte order mark give the report of the plain file; a cut-off gzip file is named."""
+    from kuntalib.fhir.conformance import conformance_report
+
+    lines = [obs(f"c{i}", value=60.0 + i) for i in range(5)] + [bp("p", 120, 80), b"{broken"]
+    plain = write(tmp_path / "plain.ndjson", lines)
+    data = plain.read_bytes()
+    (tmp_path / "packed.ndjson.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "wide.ndjson").write_bytes(b"\xff\xfe" + data.decode().encode("utf-16-le"))
+    (tmp_path / "bom.ndjson").write_bytes(b"\xef\xbb\xbf" + data)
+    want = conformance_report(plain, sample_per_vendor=50)
+    for name in ("packed.ndjson.gz", "wide.ndjson", "bom.ndjson"):
+        got = conformance_report(tmp_path / name, sample_per_vendor=50)
+        assert got.vendors.equals(want.vendors) and got.issues.equals(want.issues), name
+    (tmp_path / "cut.ndjson.gz").write_bytes(gzip.compress(data)[:-12])
+    with pytest.raises(ValueError, match=r"cut\.ndjson\.gz: the gzip stream ends before its end marker"):
+        conformance_report(tmp_path / "cut.ndjson.gz")

@@ -27,7 +27,7 @@ import orjson
 import pandas as pd
 
 from kuntalib.fhir.catalogue import BY_LOINC, CATEGORY, LOINC, UCUM
-from kuntalib.fhir.parse import VENDOR_SOURCE, has_utc_offset
+from kuntalib.fhir.parse import VENDOR_SOURCE, has_utc_offset, strip_bom
 
 __all__ = ["PROFILE_RULES", "check_profile", "validate_r4b", "ConformanceReport", "conformance_report"]
 
@@ -148,18 +148,23 @@ def _profile(raw: bytes) -> list[str]:
 
 def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] | None = None, sample_per_vendor: int = 300,
                        rng: int | np.random.Generator | None = 0, pass_share: float = 0.99) -> ConformanceReport:
-    """Check a seeded sample of each vendor's Observation lines at both levels."""
+    """Check a seeded sample of each vendor's Observation lines at both levels.
+
+    ``path`` is NDJSON, plain or gzip, UTF-8 or UTF-16, read as the ingest reads it (:func:`~kuntalib.fhir.ingest.read_lines`).
+    """
     devices = devices or {}
     by_vendor: dict[str, list[bytes]] = {}
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if raw.strip():
-                try:
-                    doc = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    doc = None
-                # a line that is not a JSON object counts for vendor "unknown" and fails both levels
-                by_vendor.setdefault(_vendor(doc, devices) if isinstance(doc, dict) else "unknown", []).append(raw)
+    from kuntalib.fhir.ingest import read_lines  # the ingest's reader: gzip and UTF-16 files read as it reads them
+
+    for _line, raw in read_lines(path):
+        raw = strip_bom(raw)
+        if raw.strip():
+            try:
+                doc = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                doc = None
+            # a line that is not a JSON object counts for vendor "unknown" and fails both levels
+            by_vendor.setdefault(_vendor(doc, devices) if isinstance(doc, dict) else "unknown", []).append(raw)
     gen = np.random.default_rng(rng)
     rows, issues = [], {}
     for vendor in sorted(by_vendor):

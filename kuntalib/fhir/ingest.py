@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an in
     import pandas as pd
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
-           "read_observations", "finalize_bucket", "parse_range", "parse_bundle"]
+           "read_observations", "finalize_bucket", "parse_range", "parse_bundle", "read_lines"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
@@ -828,6 +828,19 @@ def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | N
                 yield buf, n
     finally:
         view.release()
+
+
+def read_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, raw line) of every line of an NDJSON file, read as the ingest reads it.
+
+    Gzip and UTF-16 are known by their first bytes; a gzip file that is cut off or damaged raises
+    ``ValueError`` naming the file (the ingest itself accounts for such a file line by line instead).
+    """
+    path = Path(path)
+    try:
+        yield from _split_lines(bytes(buf[:n]) for buf, n in _read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES))
+    except (EOFError, CorruptFile) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: int,
