@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 
 from kuntalib.fhir.catalogue import BY_LOINC, CATEGORY, LOINC, UCUM
+from kuntalib.fhir.ingest import read_lines
 from kuntalib.fhir.parse import VENDOR_SOURCE, has_utc_offset, strip_bom
 
 __all__ = ["PROFILE_RULES", "check_profile", "validate_r4b", "ConformanceReport", "conformance_report"]
@@ -154,9 +155,7 @@ def conformance_report(path: str | Path, *, devices: dict[str, tuple[str, str]] 
     """
     devices = devices or {}
     by_vendor: dict[str, list[bytes]] = {}
-    from kuntalib.fhir.ingest import read_lines  # the ingest's reader: gzip and UTF-16 files read as it reads them
-
-    for _line, raw in read_lines(path):
+    for _line, raw in read_lines(path):  # the ingest's reader: gzip and UTF-16 files read as it reads them
         raw = strip_bom(raw)
         if raw.strip():
             try:
