@@ -179,26 +179,20 @@ def load_devices(paths: Iterable[str | Path], skipped: list[str] | None = None) 
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def is_gzip(path: str | Path) -> bool:
-    """Whether ``path`` holds gzip data, by its first bytes, whatever its name.
-
-    Downloads are often misnamed: a client that undoes the server's compression keeps the
-    ``.gz`` name, and a file saved without it may still be compressed. JSON text cannot start
-    with these bytes, so the test is unambiguous.
-    """
-    with open(path, "rb") as fh:
-        return fh.read(2) == _GZIP_MAGIC
-
-
 #: Byte order marks of UTF-16 text (little, big endian): what Windows tools write as "Unicode".
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _one_stream(path: str | Path) -> bool:
-    """Whether a file must be read from its start as one stream: gzip (:func:`is_gzip`) or UTF-16 text."""
+def _head(path: str | Path) -> bytes:
+    """A file's first two bytes, which tell gzip (:data:`_GZIP_MAGIC`) and UTF-16 (:data:`_UTF16_BOMS`) from text.
+
+    The name is not looked at: downloads are often misnamed (a client that undoes the server's
+    compression keeps the ``.gz`` name, a file saved without it may still be compressed). JSON text
+    cannot start with these bytes, so the test is unambiguous. Either kind is read from its start as
+    one stream.
+    """
     with open(path, "rb") as fh:
-        head = fh.read(2)
-    return head == _GZIP_MAGIC or head in _UTF16_BOMS
+        return fh.read(2)
 
 
 def _utf16_as_utf8(pieces: Iterable[bytes]) -> Iterator[bytes]:
@@ -264,7 +258,7 @@ def plan_ranges(path: str | Path, target_bytes: int = 64 << 20) -> list[tuple[in
     the ranges are put together, so planning does not read the file.
     """
     size = os.path.getsize(path)
-    if size and _one_stream(path):  # a gzip stream, or UTF-16 text, cannot be entered in the middle: one range
+    if size and _head(path) in (_GZIP_MAGIC, *_UTF16_BOMS):  # gzip or UTF-16 cannot be entered in the middle: one range
         return [(0, size)]
     cuts = [0]
     with open(path, "rb") as fh:
@@ -479,8 +473,7 @@ class _Sink:
         """
         stream = _Stream()
         if not (self.options.fast_path and columns.FAST_PATH):
-            blocks = (bytes(buf[:n]) for buf, n in _read_into(path, start, end, _BLOCK_BYTES, stream))
-            self.feed(parser, _split_lines(blocks, stream))
+            self.feed(parser, _split_lines(_read_into(path, start, end, _BLOCK_BYTES, stream), stream))
             if stream.cut:
                 self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
             return
@@ -669,24 +662,23 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
     return raw[i + len(prefix): raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
-def _split_lines(blocks: Iterable[bytes], stream: _Stream | None = None) -> Iterator[tuple[int, bytes]]:
-    """(line number, from 1; raw line) for every physical line of consecutive blocks of bytes.
+def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream | None = None
+                 ) -> Iterator[tuple[int, bytes]]:
+    """(line number, from 1; raw line) for every physical line of consecutive (buffer, bytes in it) blocks.
 
-    If ``stream`` says the data was cut off, the text after the last newline is not a line: it is
-    left in ``stream.tail`` (its number in ``stream.tail_line``).
+    The lines are cut from :func:`_line_spans`: if ``stream`` says the data was cut off, the text
+    after the last newline is not a line but ``stream.tail`` (its number in ``stream.tail_line``).
     """
+    stream = stream or _Stream()
     line = 1
-    rest = b""
-    for data in blocks:
-        parts = (rest + data).split(b"\n")
-        rest = parts.pop()
+    for buf, a, z in _line_spans(blocks, stream):
+        parts = bytes(buf[a:z]).split(b"\n")
+        if buf[z - 1] == 0x0A:  # a span of whole lines ends at a newline: nothing follows it
+            parts.pop()
         for raw in parts:
             yield line, raw
             line += 1
-    if stream is not None and stream.cut:
-        stream.tail, stream.tail_line = rest, line
-    elif rest:
-        yield line, rest
+    stream.tail_line = line
 
 
 def _line_spans(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream
@@ -801,15 +793,16 @@ def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | N
                ) -> Iterator[tuple[bytearray | bytes, int]]:
     """(buffer, bytes in it) for the range ``block`` at a time, refilling one buffer (valid until the next step).
 
-    Gzip data (:func:`is_gzip`) is decompressed as one stream (the range is all of it); if it is cut
+    Gzip data (by :func:`_head`) is decompressed as one stream (the range is all of it); if it is cut
     off, what it held is read, and ``stream.cut`` says so (without ``stream`` the ``EOFError`` is raised).
     UTF-16 text (plain or in gzip; one range too) is read as UTF-8 (:func:`_utf16_as_utf8`).
     """
-    if is_gzip(path):
+    head = _head(path)
+    if head == _GZIP_MAGIC:
         for piece in _as_utf8(_gz_pieces(path, block, stream)):
             yield piece, len(piece)
         return
-    if start == 0 and _one_stream(path):
+    if start == 0 and head in _UTF16_BOMS:
         with open(path, "rb") as fh:
             for piece in _as_utf8(iter(lambda: fh.read(block), b"")):
                 yield piece, len(piece)
@@ -838,7 +831,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """
     path = Path(path)
     try:
-        yield from _split_lines(bytes(buf[:n]) for buf, n in _read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES))
+        yield from _split_lines(_read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES))
     except (EOFError, CorruptFile) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
@@ -861,10 +854,10 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     return sink.result()
 
 
-def _until_broken(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """The pieces of a stream up to the point where it breaks (the error itself is known already)."""
+def _until_broken(blocks: Iterator[tuple[bytes | bytearray, int]]) -> Iterator[tuple[bytes | bytearray, int]]:
+    """The blocks of a stream up to the point where it breaks (the error itself is known already)."""
     try:
-        yield from pieces
+        yield from blocks
     except (CorruptFile, EOFError):
         return
 
@@ -880,12 +873,11 @@ def _reject_corrupt(path: Path, stage: Path, tag: str, source: str, options: Ing
         part.unlink()
     sink = _Sink(source, stage, tag, 1, options)
     reason = Reject("corrupt_file", f"{why}: the file is damaged, so no line of it is trusted")
-    with open(path, "rb") as fh:
-        for line, raw in _split_lines(_as_utf8(_until_broken(_gunzip(fh, _BLOCK_BYTES)))):
-            sink.physical = line
-            if raw and not raw.isspace():
-                sink.lines += 1
-                sink.reject(line, reason, raw, _sender_hint(raw, devices))
+    for line, raw in _split_lines(_until_broken(_read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES))):
+        sink.physical = line
+        if raw and not raw.isspace():
+            sink.lines += 1
+            sink.reject(line, reason, raw, _sender_hint(raw, devices))
     if not sink.lines:
         sink.lines, sink.physical = 1, max(sink.physical, 1)
         sink.reject(1, reason, b"")
