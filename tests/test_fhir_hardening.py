@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import gzip
 import random
+import zlib
 
 import orjson
 import pandas as pd
@@ -433,8 +434,6 @@ def _gz_lines(n: int = 40) -> tuple[list[dict], bytes]:
 
 def _complete_lines(gz: bytes) -> tuple[int, bytes]:
     """(complete lines, the text after them) of a (perhaps cut-off) gzip stream, by zlib itself."""
-    import zlib
-
     data = zlib.decompressobj(31).decompress(gz)
     return data.count(b"\n"), data.rpartition(b"\n")[2]
 
@@ -444,8 +443,6 @@ def test_a_cut_off_gzip_keeps_its_complete_lines_and_marks_where_it_breaks(tmp_p
     """Found by trying an interrupted download: a truncated .ndjson.gz raised EOFError and cost the whole run
     (the other files' lines too), and gzip.open drops the last partly filled read, so even lines before the
     break were lost."""
-    import zlib
-
     items, data = _gz_lines()
     whole = gzip.compress(data)
     half = data.index(b"\n", len(data) // 2) + 1
