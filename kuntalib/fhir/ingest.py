@@ -30,7 +30,6 @@ from __future__ import annotations
 import codecs
 import functools
 import gc
-import io
 import itertools
 import os
 import re
@@ -230,21 +229,20 @@ def _as_utf8(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _whole_file(path: str | Path) -> tuple[bytes, EOFError | CorruptFile | None]:
-    """A small file's data, decompressed where it is gzip and as UTF-8 where it is UTF-16.
+    """A small file's data, read by :func:`_read_into` (gzip decompressed, UTF-16 as UTF-8).
 
     With it the error that cut a gzip stream short (``EOFError``: cut off, ``CorruptFile``: damaged;
     the data is then what came before it), else None.
     """
-    data = Path(path).read_bytes()
-    error = None
-    if data[:2] == _GZIP_MAGIC:
-        pieces: list[bytes] = []
-        try:
-            pieces.extend(_gunzip(io.BytesIO(data), 1 << 30))
-        except (EOFError, CorruptFile) as exc:
-            error = exc
-        data = b"".join(pieces)
-    return b"".join(_as_utf8([data])), error
+    stream, pieces, error = _Stream(), [], None
+    try:
+        for buf, n in _read_into(Path(path), 0, os.path.getsize(path), _BLOCK_BYTES, stream):
+            pieces.append(bytes(buf[:n]))
+    except CorruptFile as exc:
+        error = exc
+    if stream.cut:
+        error = EOFError(stream.cut)
+    return b"".join(pieces), error
 
 
 class CorruptFile(Exception):
