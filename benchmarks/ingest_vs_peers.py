@@ -23,6 +23,11 @@ prints median seconds, lines a second, median peak memory and the ratio of kunta
   ingest's own output (read back before the clock starts) to Parquet with the ingest's settings.
   They are not peers: they show how much of the 1.5× target's CPU budget the two parts every run
   needs already take;
+* ``arrow-json`` and ``duckdb-parse`` — the first step of letting Arrow or DuckDB do the heavy lifting
+  under kuntalib's accounting: parsing the file into Arrow columns, nothing else, with an explicit schema of
+  the fields the ingest reads (:data:`READ_SCHEMA`; no schema inference) and each library's default
+  threads (``pyarrow.json.read_json``; DuckDB ``read_json(..., columns=...)`` to an Arrow table). Compared
+  with ``kuntalib-scan``, not ratioed;
 * ``fhir.resources`` — strict R4B validation, one resource at a time (timed on a sample);
 * ``fhiry`` — ``Fhirndjson`` flattening (timed on a sample, it is slow);
 
@@ -45,6 +50,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import pyarrow as pa
 
 DUCKDB_SQL = """
 COPY (
@@ -69,6 +76,40 @@ COPY (
   SELECT * FROM simple UNION ALL SELECT * FROM comp2
 ) TO '{out}' (FORMAT parquet)
 """
+
+
+def _coding() -> pa.DataType:
+    return pa.list_(pa.struct([("system", pa.string()), ("code", pa.string())]))
+
+
+def _quantity() -> pa.DataType:
+    return pa.struct([(k, pa.float64() if k == "value" else pa.string()) for k in ("value", "unit", "system", "code", "comparator")])
+
+
+#: The Observation fields kuntalib's ingest reads, as an Arrow schema (for the parse-only rows).
+READ_SCHEMA = pa.schema([
+    ("resourceType", pa.string()), ("id", pa.string()), ("status", pa.string()),
+    ("meta", pa.struct([("versionId", pa.string()), ("lastUpdated", pa.string()), ("source", pa.string())])),
+    ("identifier", pa.list_(pa.struct([("system", pa.string()), ("value", pa.string())]))),
+    ("code", pa.struct([("coding", _coding())])),
+    ("subject", pa.struct([("reference", pa.string())])), ("device", pa.struct([("reference", pa.string())])),
+    ("effectiveDateTime", pa.string()), ("effectivePeriod", pa.struct([("start", pa.string()), ("end", pa.string())])),
+    ("issued", pa.string()), ("valueQuantity", _quantity()),
+    ("component", pa.list_(pa.struct([("code", pa.struct([("coding", _coding())])), ("valueQuantity", _quantity())]))),
+])
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type of :data:`READ_SCHEMA` (strings, doubles, structs and lists of them)."""
+    if pa.types.is_string(t):
+        return "VARCHAR"
+    if pa.types.is_float64(t):
+        return "DOUBLE"
+    if pa.types.is_list(t):
+        return duckdb_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in t) + ")"
+    raise TypeError(f"no DuckDB type for {t}")
 
 
 class _PeakMemory:
@@ -123,6 +164,8 @@ class _PeakMemory:
 _INGESTS = ("kuntalib", "kuntalib-pyparser", "kuntalib+dask")
 #: Parts of kuntalib timed alone (not peers: no ratio is printed against them).
 _PARTS = ("kuntalib-scan", "parquet-write")
+#: The parse alone by libraries that could take it over (compared with the scanner, not ratioed).
+_DELEGATES = ("arrow-json", "duckdb-parse")
 
 
 def run_method(method: str, path: str, out: str, workers: int, sample: int, memory: bool = False) -> dict:
@@ -150,6 +193,11 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         defaults = IngestOptions()
         settings = columns.scan_settings(defaults)  # as the ingest calls the scanner by default
         scan = columns._scan.scan
+    elif method == "arrow-json":
+        import pyarrow.json as pj
+
+        parse_options = pj.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="ignore")
+        pa.set_cpu_count(workers)
     elif method == "parquet-write":
         import pyarrow.parquet as pq
 
@@ -172,6 +220,13 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         options = IngestOptions(fast_path=method != "kuntalib-pyparser")
         res = ingest_ndjson(path, out, devices=devices, workers=workers, runner=runner, options=options)
         handled = res.lines
+    elif method == "duckdb-parse":
+        con = duckdb.connect()
+        con.execute(f"SET threads TO {workers}")
+        spec = ", ".join(f"{f.name}: '{duckdb_type(f.type)}'" for f in READ_SCHEMA)
+        handled = con.sql(f"SELECT * FROM read_json('{path}', format='newline_delimited', columns={{{spec}}})").to_arrow_table().num_rows
+    elif method == "arrow-json":
+        handled = pj.read_json(path, parse_options=parse_options).num_rows
     elif method.startswith("duckdb"):
         con = duckdb.connect()
         con.execute(f"SET threads TO {workers}")
@@ -259,7 +314,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=2000, help="lines timed for the slow per-resource peers")
     ap.add_argument("--methods", default="kuntalib,kuntalib-pyparser,kuntalib+dask,duckdb,duckdb-fullscan,msgspec-decode,"
-                                         "kuntalib-scan,parquet-write,fhir.resources,fhiry")
+                                         "kuntalib-scan,parquet-write,arrow-json,duckdb-parse,fhir.resources,fhiry")
     ap.add_argument("--child")
     ap.add_argument("--file")
     ap.add_argument("--out")
@@ -314,7 +369,7 @@ def main() -> None:
         if "kuntalib" in rates:
             print("\nthroughput ratio kuntalib / peer (median of runs, same file, same run):")
             for method, rate in rates.items():
-                if method not in ("kuntalib", "kuntalib-pyparser", "msgspec-decode", *_PARTS):
+                if method not in ("kuntalib", "kuntalib-pyparser", "msgspec-decode", *_PARTS, *_DELEGATES):
                     print(f"  vs {method:16s} {rates['kuntalib'] / rate:8.2f}×")
             if "duckdb" in rates:
                 print(f"  target: kuntalib >= 1.5× DuckDB with its defaults: {'met' if rates['kuntalib'] >= 1.5 * rates['duckdb'] else 'NOT met'}"
@@ -333,6 +388,13 @@ def main() -> None:
                       f"{cpu['kuntalib-scan']:.2f}, writing the output alone {cpu['parquet-write']:.2f}, everything else "
                       f"{rest:.2f} (times, versions and duplicates, staging, accounting; the budget leaves "
                       f"{budget - cpu['kuntalib-scan'] - cpu['parquet-write']:.2f} for it)")
+            if "kuntalib-scan" in results and any(d in results for d in _DELEGATES):
+                scan_cpu = statistics.median(r["cpu"] for r in results["kuntalib-scan"])
+                for d in _DELEGATES:
+                    if d in results:
+                        d_cpu = statistics.median(r["cpu"] for r in results[d])
+                        print(f"  parsing by {d} (into Arrow columns, nothing else): {d_cpu:.2f} CPU-s, "
+                              f"{d_cpu / scan_cpu:.1f}× kuntalib's scanner ({scan_cpu:.2f})")
 
 
 if __name__ == "__main__":
