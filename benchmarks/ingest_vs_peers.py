@@ -383,11 +383,13 @@ def main() -> None:
                 cpu = {m: statistics.median(r["cpu"] for r in results[m]) for m in ("kuntalib", *_PARTS)}
                 budget = args.workers * statistics.median(r["seconds"] for r in results["duckdb"]) / 1.5
                 rest = cpu["kuntalib"] - cpu["kuntalib-scan"] - cpu["parquet-write"]
+                left = budget - cpu["kuntalib-scan"] - cpu["parquet-write"]
                 print(f"  the 1.5× target's CPU budget: at most {budget:.2f} CPU-s on {args.workers} cores even if every core "
                       f"were busy all the time; kuntalib used {cpu['kuntalib']:.2f}: the scanner alone "
                       f"{cpu['kuntalib-scan']:.2f}, writing the output alone {cpu['parquet-write']:.2f}, everything else "
-                      f"{rest:.2f} (times, versions and duplicates, staging, accounting; the budget leaves "
-                      f"{budget - cpu['kuntalib-scan'] - cpu['parquet-write']:.2f} for it)")
+                      f"{rest:.2f} (times, versions and duplicates, staging, accounting; "
+                      + (f"the budget leaves {left:.2f} for it)" if left >= 0 else
+                         f"the two parts alone exceed the budget by {-left:.2f})"))
             if "kuntalib-scan" in results and any(d in results for d in _DELEGATES):
                 scan_cpu = statistics.median(r["cpu"] for r in results["kuntalib-scan"])
                 for d in _DELEGATES:
