@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -14,9 +15,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from hypothesis import settings  # noqa: E402
+
 from kuntalib import paths  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests (hypothesis). "ci": the examples follow from each test's name alone, so a CI run and a
+# reviewer's re-run try the same inputs and a failure repeats; "dev": fresh examples every run, and a
+# failure found once is tried first next time (from .hypothesis/). Both print the blob that reproduces a
+# failure. HYPOTHESIS_PROFILE chooses; without it, "ci" where CI is set.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture(autouse=True)
