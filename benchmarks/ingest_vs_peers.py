@@ -34,15 +34,22 @@ prints median seconds, lines a second, median peak memory and the ratio of kunta
 plus the simulator's throughput (resources a second, including NDJSON writing). Machines
 here are small and noisy: read the ratios, not the seconds.
 
+``--files-of N`` cuts the Observation file into files of N lines in one folder, as FHIR Bulk Data
+servers write an export (HAPI FHIR: 1 000 resources a file by default), and every method reads all of
+them: kuntalib is given the list of files, DuckDB a glob, the others read the files one after another.
+
     .venv/bin/python benchmarks/ingest_vs_peers.py --clients 300 --days 84 --repeat 3
+    .venv/bin/python benchmarks/ingest_vs_peers.py --files-of 1000 --methods kuntalib,duckdb
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -168,13 +175,30 @@ _PARTS = ("kuntalib-scan", "parquet-write")
 _DELEGATES = ("arrow-json", "duckdb-parse")
 
 
+def _inputs(path: str) -> tuple[list[Path], str, Path]:
+    """The Observation files of ``path`` (a file, or a folder of ``Observation-*.ndjson``), the same as one
+    glob for DuckDB, and the Device file beside them."""
+    if Path(path).is_dir():
+        return sorted(Path(path).glob("Observation-*.ndjson")), str(Path(path) / "Observation-*.ndjson"), Path(path) / "Device.ndjson"
+    return [Path(path)], path, Path(path).with_name("Device.ndjson")
+
+
+def _lines_of(files: list[Path]):
+    """Every line of the files, one after another."""
+    for f in files:
+        with open(f, "rb") as fh:
+            yield from fh
+
+
 def run_method(method: str, path: str, out: str, workers: int, sample: int, memory: bool = False) -> dict:
     """Run one method once in this process; return seconds, lines handled and (``memory``) peak memory.
 
-    Memory is sampled in a separate run: reading /proc for every process of the tree steals CPU
-    from the method being timed, more so from multi-process ones.
+    ``path`` is the Observation file, or a folder of them (``--files-of``). Memory is sampled in a
+    separate run: reading /proc for every process of the tree steals CPU from the method being timed,
+    more so from multi-process ones.
     """
-    lines = sum(1 for _ in open(path, "rb"))
+    files, glob, device_file = _inputs(path)
+    lines = sum(1 for _ in _lines_of(files))
     client = runner = None
     if method in _INGESTS:  # imports (and a Dask cluster) are set up before the clock starts
         from kuntalib.fhir.ingest import ingest_ndjson, load_devices
@@ -203,7 +227,7 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
 
         from kuntalib.fhir.ingest import TIDY_SCHEMA, ingest_ndjson, load_devices, write_observation_file
 
-        done = ingest_ndjson(path, out, devices=load_devices([Path(path).with_name("Device.ndjson")]), workers=workers)
+        done = ingest_ndjson(files, out, devices=load_devices([device_file]), workers=workers)
         tables = [pq.read_table(f, schema=TIDY_SCHEMA).combine_chunks() for f in sorted(done.observations_dir.rglob("*.parquet"))]
     if method == "kuntalib+dask":  # only this method imports the Dask glue (a plain ingest does not load it)
         from distributed import Client, LocalCluster
@@ -216,39 +240,39 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     if method in _INGESTS:
-        devices = load_devices([Path(path).with_name("Device.ndjson")])
+        devices = load_devices([device_file])
         options = IngestOptions(fast_path=method != "kuntalib-pyparser")
-        res = ingest_ndjson(path, out, devices=devices, workers=workers, runner=runner, options=options)
+        res = ingest_ndjson(files, out, devices=devices, workers=workers, runner=runner, options=options)
         handled = res.lines
     elif method == "duckdb-parse":
         con = duckdb.connect()
         con.execute(f"SET threads TO {workers}")
         spec = ", ".join(f"{f.name}: '{duckdb_type(f.type)}'" for f in READ_SCHEMA)
-        handled = con.sql(f"SELECT * FROM read_json('{path}', format='newline_delimited', columns={{{spec}}})").to_arrow_table().num_rows
+        handled = con.sql(f"SELECT * FROM read_json('{glob}', format='newline_delimited', columns={{{spec}}})").to_arrow_table().num_rows
     elif method == "arrow-json":
-        handled = pj.read_json(path, parse_options=parse_options).num_rows
+        handled = sum(pj.read_json(f, parse_options=parse_options).num_rows for f in files)
     elif method.startswith("duckdb"):
         con = duckdb.connect()
         con.execute(f"SET threads TO {workers}")
         options = ", sample_size=-1, ignore_errors=true" if method == "duckdb-fullscan" else ""
-        con.execute(DUCKDB_SQL.format(path=path, out=out + ".parquet", options=options))
+        con.execute(DUCKDB_SQL.format(path=glob, out=out + ".parquet", options=options))
         handled = lines
     elif method == "msgspec-decode":
         decode = _DECODER.decode
         handled = 0
-        with open(path, "rb") as fh:
-            for raw in fh:
-                try:
-                    decode(raw)
-                except Exception:  # noqa: BLE001, S112 - the ceiling counts decoding only
-                    pass
-                handled += 1
+        for raw in _lines_of(files):
+            try:
+                decode(raw)
+            except Exception:  # noqa: BLE001, S112 - the ceiling counts decoding only
+                pass
+            handled += 1
     elif method == "kuntalib-scan":  # read as the ingest reads (one reused buffer), scanned a chunk at a time as it is
         handled, stream = 0, _Stream()
-        for buf, pos, end in _line_spans(_read_into(Path(path), 0, os.path.getsize(path), _BLOCK_BYTES, stream), stream):
-            while pos < end:
-                out = scan(buf, pos, end, 1, defaults.chunk_lines, *settings)
-                pos, handled = out[0], handled + out[1]
+        for f in files:
+            for buf, pos, end in _line_spans(_read_into(f, 0, os.path.getsize(f), _BLOCK_BYTES, stream), stream):
+                while pos < end:
+                    out = scan(buf, pos, end, 1, defaults.chunk_lines, *settings)
+                    pos, handled = out[0], handled + out[1]
     elif method == "parquet-write":
         for i, table in enumerate(tables):
             write_observation_file(table, f"{out}-{i}.parquet")
@@ -256,8 +280,8 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
     elif method == "fhir.resources":
         from kuntalib.fhir.conformance import validate_r4b
 
-        with open(path, "rb") as fh:
-            batch = [next(fh) for _ in range(min(sample, lines))]
+        every = _lines_of(files)
+        batch = [next(every) for _ in range(min(sample, lines))]
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         for raw in batch:
             validate_r4b(raw)
@@ -267,9 +291,10 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
 
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        with open(path, "rb") as fh, open(folder / "sample.ndjson", "wb") as dst:
+        every = _lines_of(files)
+        with open(folder / "sample.ndjson", "wb") as dst:
             for _ in range(min(sample, lines)):
-                dst.write(next(fh))
+                dst.write(next(every))
         os.environ["TQDM_DISABLE"] = "1"
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         f = Fhirndjson()
@@ -313,6 +338,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=2000, help="lines timed for the slow per-resource peers")
+    ap.add_argument("--files-of", type=int, default=0, metavar="N",
+                    help="cut the Observation file into files of N lines, as a Bulk Data export (0: one file)")
     ap.add_argument("--methods", default="kuntalib,kuntalib-pyparser,kuntalib+dask,duckdb,duckdb-fullscan,msgspec-decode,"
                                          "kuntalib-scan,parquet-write,arrow-json,duckdb-parse,fhir.resources,fhiry")
     ap.add_argument("--child")
@@ -338,6 +365,15 @@ def main() -> None:
         n_lines = len(cohort.measurements)
         size = os.path.getsize(path) / 2**20
         print(f"file: {n_lines:,} Observation lines, {size:,.0f} MiB ({args.clients} clients × {args.days} days, synthetic)")
+        if args.files_of:
+            export = Path(tmp) / "export"
+            export.mkdir()
+            shutil.copy(files["Device"], export / "Device.ndjson")
+            with open(path, "rb") as fh:
+                for k, chunk in enumerate(iter(lambda: list(itertools.islice(fh, args.files_of)), [])):
+                    (export / f"Observation-{k:05d}.ndjson").write_bytes(b"".join(chunk))
+            path = str(export)
+            print(f"cut into {k + 1:,} files of {args.files_of:,} lines, as a Bulk Data export; every method reads them all")
         print(f"simulator: median {statistics.median(sim_times):.2f} s = {n_lines / statistics.median(sim_times):,.0f} resources/s "
               "(simulate + write NDJSON)")
         results: dict[str, list[dict]] = {}

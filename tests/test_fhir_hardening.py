@@ -260,6 +260,77 @@ def test_the_answer_does_not_depend_on_the_split(tmp_path_factory, seed, range_b
     assert _answer(base) == _answer(split)
 
 
+
+def _export_files(r: random.Random, folder, n_files: int) -> list:
+    """Small NDJSON files as a Bulk Data server writes them, a few lines each: resources whose ids and patients
+    repeat across files (duplicates, versions, conflicts), some mutated, blank lines, a last line without its
+    newline, an empty file, a byte order mark."""
+    paths = []
+    for k in range(n_files):
+        lines = []
+        for _ in range(r.randint(0, 6)):
+            d = copy.deepcopy(r.choice(_BASE))
+            d["id"] = f"r{r.randrange(10)}"
+            d["subject"] = {"reference": f"Patient/p{r.randrange(3)}"}
+            lines.append(_mutate(d, r) if r.random() < 0.25 else orjson.dumps(d))
+            if r.random() < 0.1:
+                lines.append(r.choice([b"", b"  ", b"\xef\xbb\xbf" + orjson.dumps(obs(f"bom{k}"))]))
+        text = b"\n".join(lines) + (b"\n" if lines and r.random() < 0.7 else b"")
+        paths.append(folder / f"{k % 3}" / "Observation.ndjson")  # the same name in several folders
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        if paths[-1].exists():
+            paths[-1] = paths[-1].with_name(f"Observation_{k}.ndjson")
+        paths[-1].write_bytes(text)
+    return paths
+
+
+def test_small_files_read_together_give_each_file_its_own_answer(tmp_path):
+    from kuntalib.fhir.ingest import plan_units
+
+    files = [write(tmp_path / "1" / "Observation.ndjson", [obs("a"), obs("b", when="2024-03-01T08:00")]),
+             tmp_path / "2" / "Observation.ndjson", tmp_path / "3" / "Observation.ndjson",
+             write(tmp_path / "4" / "Observation.ndjson", [b"", obs("a"), b"[1]", bp("p", 120, 80)])]
+    files[1].parent.mkdir()
+    files[1].write_bytes(b"")  # an empty file
+    files[2].parent.mkdir()
+    files[2].write_bytes(orjson.dumps(obs("c", value=79.0)) + b"\n" + orjson.dumps(obs("d", value=81.0)))  # no last newline
+    units = plan_units(files, [str(f) for f in files], 16 << 20)
+    assert len(units) == 1 and len(units[0][1]) == 3  # one work unit reads them all (the empty one has nothing)
+    together = ingest_ndjson(files, tmp_path / "together")
+    apart = ingest_ndjson(files, tmp_path / "apart", range_bytes=1)  # every line a range of its own
+    assert _answer(together) == _answer(apart)
+    got = {(s[len(str(tmp_path)) + 1:], ln): why for s, ln, why in together.rejects[["source", "line", "reason"]].itertuples(index=False)}
+    assert got == {("1/Observation.ndjson", 2): "bad_time", ("4/Observation.ndjson", 2): "duplicate",
+                   ("4/Observation.ndjson", 3): "not_observation"}
+    rows = together.read()
+    assert sorted(zip(rows["source"].str[len(str(tmp_path)) + 1:], rows["line"], rows["code"], strict=True)) == [
+        ("1/Observation.ndjson", 1, "29463-7"), ("3/Observation.ndjson", 1, "29463-7"), ("3/Observation.ndjson", 2, "29463-7"),
+        ("4/Observation.ndjson", 4, "8462-4"), ("4/Observation.ndjson", 4, "8480-6")]
+    assert together.lines == apart.lines == 7
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n_files=st.integers(1, 12), workers=st.sampled_from([1, 2]),
+       fast=st.booleans())
+def test_many_small_files_give_the_answer_of_each_alone(tmp_path_factory, seed, n_files, workers, fast):
+    from kuntalib.fhir.ingest import plan_units
+
+    r = random.Random(seed)
+    d = tmp_path_factory.mktemp("many")
+    files = _export_files(r, d / "in", n_files)
+    options = IngestOptions(fast_path=fast, chunk_lines=r.choice([1, 7, 50_000]))
+    together = ingest_ndjson(files, d / "together", workers=workers, options=options)
+    apart = ingest_ndjson(files, d / "apart", range_bytes=1, options=options)  # no two files in one work unit
+    assert _answer(together) == _answer(apart)
+    assert together.accepted + together.rejected == together.lines == apart.lines
+    per_file = {str(f): len([ln for ln in f.read_bytes().split(b"\n") if ln.strip()]) for f in files}
+    assert together.lines == sum(per_file.values())
+    seen = pd.concat([together.rejects[["source", "line"]], together.read(["source", "line"])]).drop_duplicates()
+    assert seen.groupby("source").size().reindex(list(per_file), fill_value=0).to_dict() == per_file
+    # read together: next-fit into units of a 1/workers share, so fewer than 2 units a worker (one for one worker)
+    assert len(plan_units(files, [str(f) for f in files], 16 << 20, workers)) < 2 * workers
+
+
 def test_versions_supersede_and_withdrawals_retract(tmp_path):
     ident = [{"system": "urn:lab", "value": "m1"}]
     lines = [obs("v", identifier=ident, value=80.0, status="preliminary"),

@@ -53,6 +53,25 @@ def test_dask_ingest_equals_local_ingest(cluster_client, files, tmp_path):
     assert ddf.npartitions == dist.buckets and len(ddf) == dist.rows
 
 
+
+def test_dask_ingest_of_many_small_files_equals_local_ingest(cluster_client, files, tmp_path):
+    """A Bulk Data export's many small files go to the workers several to a work unit; the answer is the local one."""
+    lines = files["Observation"].read_bytes().splitlines(keepends=True)[:600]
+    parts = []
+    for k in range(0, len(lines), 40):
+        parts.append(tmp_path / "export" / f"{k // 40}" / "Observation.ndjson")
+        parts[-1].parent.mkdir(parents=True)
+        parts[-1].write_bytes(b"".join(lines[k:k + 40]))
+    devices = load_devices([files["Device"]])
+    local = ingest_ndjson(parts, tmp_path / "local", devices=devices, range_bytes=1)  # every line a unit of its own
+    dist = ingest_ndjson(parts, tmp_path / "dask", devices=devices, runner=dask_runner(cluster_client), workers=2)
+    assert (local.lines, local.accepted, local.rejected, local.rows) == (dist.lines, dist.accepted, dist.rejected, dist.rows)
+    pd.testing.assert_frame_equal(local.rejects, dist.rejects)
+    key = ["source", "line", "code"]
+    pd.testing.assert_frame_equal(local.read().sort_values(key).reset_index(drop=True),
+                                  dist.read().sort_values(key).reset_index(drop=True))
+
+
 def test_dask_analyses_equal_pandas(cluster_client, files, thresholds, tmp_path):
     res = ingest_ndjson(files["Observation"], tmp_path / "t", devices=load_devices([files["Device"]]), rows_per_bucket=1500)
     obs = res.read()

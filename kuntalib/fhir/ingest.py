@@ -27,6 +27,7 @@ rejected (in ``rejects.parquet`` with line, reason, detail and the first
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import functools
 import gc
@@ -55,7 +56,8 @@ if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an in
     import pandas as pd
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
-           "read_observations", "finalize_bucket", "parse_range", "parse_bundle", "read_lines"]
+           "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
+           "plan_units", "parse_bundle", "read_lines"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
@@ -440,6 +442,10 @@ class _Sink:
         self.batches: list[columns.Batch] = []
         self.pending = 0
         self.device_arrays: tuple[pa.Array, pa.Array, pa.Array] | None = None
+        # several whole files read as one stream (feed_files): their sources and the stream's line number
+        # of each file's first line; None: one file, ``source``
+        self.files: list[str] | None = None
+        self.starts: list[int] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -450,7 +456,14 @@ class _Sink:
 
     def reject(self, line: int, exc: Reject, raw: bytes, sender: tuple[str, str] = ("unknown", "unknown")) -> None:
         text = raw[: self.options.max_raw_chars * 4].decode("utf-8", "replace")[: self.options.max_raw_chars]
-        self.rejects.append((self.source, line, exc.code, exc.detail, *sender, text.rstrip("\n")))
+        self.rejects.append((*self._where(line), exc.code, exc.detail, *sender, text.rstrip("\n")))
+
+    def _where(self, line: int) -> tuple[str, int]:
+        """(source, line in it) of line ``line`` of what this sink reads (of the joined stream, see :meth:`feed_files`)."""
+        if self.files is None:
+            return self.source, line
+        k = bisect.bisect_right(self.starts, line) - 1
+        return self.files[k], line - self.starts[k] + 1
 
     def feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
         """Parse every line with the reference parser; the cyclic garbage collector pauses meanwhile (no cycles are made)."""
@@ -470,8 +483,34 @@ class _Sink:
         line where it breaks off (see :meth:`cut_off`); a damaged one raises :class:`CorruptFile`.
         """
         stream = _Stream()
+        self._feed_blocks(parser, _read_into(path, start, end, _BLOCK_BYTES, stream), stream)
+
+    def feed_files(self, parser: ObservationParser, paths: list[Path], sources: list[str]) -> None:
+        """Read whole plain NDJSON files one after another as one stream of lines (see :func:`parse_files`).
+
+        Each file's lines keep their own numbers in their own source (:meth:`_where`); a last line
+        without its newline ends with its file.
+        """
+        self.files, self.starts = [], []
+        self._feed_blocks(parser, self._joined(paths, sources), _Stream())
+
+    def _joined(self, paths: list[Path], sources: list[str]) -> Iterator[tuple[bytes | bytearray, int]]:
+        line = 1
+        for path, source in zip(paths, sources, strict=True):
+            self.files.append(source)
+            self.starts.append(line)
+            last = 0x0A
+            for buf, n in _read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES):
+                line += buf.count(b"\n", 0, n)
+                last = buf[n - 1]
+                yield buf, n
+            if last != 0x0A:
+                line += 1
+                yield b"\n", 1
+
+    def _feed_blocks(self, parser: ObservationParser, blocks: Iterator[tuple[bytes | bytearray, int]], stream: _Stream) -> None:
         if not (self.options.fast_path and columns.FAST_PATH):
-            self.feed(parser, _split_lines(_read_into(path, start, end, _BLOCK_BYTES, stream), stream))
+            self.feed(parser, _split_lines(blocks, stream))
             if stream.cut:
                 self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
             return
@@ -480,7 +519,7 @@ class _Sink:
         gc.disable()
         try:
             line = 1
-            for buf, a, z in _line_spans(_read_into(path, start, end, _BLOCK_BYTES, stream), stream):
+            for buf, a, z in _line_spans(blocks, stream):
                 line = self._scan(parser, buf, z, line, a)
             self.flush()
             if stream.cut:
@@ -587,7 +626,7 @@ class _Sink:
             why = (f"effective {eff!r}: {_not_a_time(eff, assume)}" if bad[i]
                    else f"effectivePeriod.end {end!r} is before the start {eff!r}" if backwards[i]
                    else f"effectivePeriod.end {end!r}: {_not_a_time(end, assume)}")
-            self.rejects.append((self.source, lc["line"][i].as_py(), "bad_time", why, lc["vendor"][i].as_py(),
+            self.rejects.append((*self._where(lc["line"][i].as_py()), "bad_time", why, lc["vendor"][i].as_py(),
                                  lc["device_type"][i].as_py(), ""))
         bad = bad | backwards | bad_end | dropped
         patient_hash = _hash_strings(lc["patient"])
@@ -609,9 +648,17 @@ class _Sink:
         per_line = {"time_utc": when, "time_precision": lc["precision"], "tz_assumed": pa.array(naive),
                     "period_end_utc": end_utc, "issued_utc": issued_utc, "content_hash": pa.array(line_hash.view(np.int64)),
                     "version_key": lc["version"]}
+        file_of = None
+        if self.files is not None:  # several files read as one stream: each line's file, and its line in it
+            line_no = lc["line"].to_numpy()
+            starts = np.asarray(self.starts, np.int64)
+            file_of = np.searchsorted(starts, line_no, side="right") - 1
+            per_line["line"] = pa.array(line_no - starts[file_of] + 1, pa.int64())
         out = {}
         for name in TIDY_SCHEMA.names:
-            if name == "source":
+            if name == "source" and file_of is not None:
+                out[name] = pa.array(self.files, pa.string()).take(pa.array(file_of[line_take]))
+            elif name == "source":
                 out[name] = pa.repeat(pa.scalar(self.source, pa.string()), len(rows))
             elif name in rc:
                 out[name] = rc[name] if take_rows is None else rc[name].take(take_rows)
@@ -805,7 +852,8 @@ def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | N
             for piece in _as_utf8(iter(lambda: fh.read(block), b"")):
                 yield piece, len(piece)
         return
-    buf = bytearray(block)
+    buf = bytearray(max(1, min(block, end - start)))  # a small file gets a small buffer
+    block = len(buf)
     view = memoryview(buf)
     try:
         with open(path, "rb", buffering=0) as fh:
@@ -850,6 +898,71 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
     except CorruptFile as exc:
         return _reject_corrupt(Path(path), Path(stage), tag, source or path, options, devices, str(exc))
     return sink.result()
+
+
+def parse_files(paths: list[str], stage: str, tag: str, buckets: int, options: IngestOptions,
+                devices: dict[str, tuple[str, str]], sources: list[str] | None = None) -> tuple[int, int, int, pa.Table]:
+    """Phase 1 for several whole, small, plain NDJSON files at once: (physical lines, lines, rows, rejects) of them all.
+
+    The files are read one after another as one stream of lines, and each line keeps its number in
+    its own file and its file's source (default: the path as given), so the answer is what each file
+    would give alone. What a work unit costs whatever its size (a chunk's columns, the staged parts,
+    the later reading of them) is paid once for all the files instead of once a file: a Bulk Data
+    export is often hundreds of files of a thousand resources.
+    """
+    sources = sources or list(paths)
+    sink = _Sink(sources[0], Path(stage), tag, buckets, options)
+    sink.feed_files(ObservationParser(options, devices), [Path(p) for p in paths], sources)
+    return sink.result()
+
+
+def parse_unit(unit: list[tuple[str, int, int, str]], stage: str, tag: str, buckets: int, options: IngestOptions,
+               devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, pa.Table]:
+    """Phase 1 for one work unit of :func:`plan_units`: a range of a file (:func:`parse_range`) or several whole files (:func:`parse_files`)."""
+    if len(unit) == 1:
+        path, start, end, source = unit[0]
+        return parse_range(path, start, end, stage, tag, buckets, options, devices, source)
+    return parse_files([u[0] for u in unit], stage, tag, buckets, options, devices, [u[3] for u in unit])
+
+
+def plan_units(paths: list[Path], sources: list[str], range_bytes: int, workers: int = 1
+               ) -> list[tuple[str, list[tuple[str, int, int, str]]]]:
+    """Phase 1's work units, (tag, [(path, start, end, source)]), in file order.
+
+    A file is cut into ranges (:func:`plan_ranges`), each a unit of its own. Consecutive files that
+    are one range each, plain (not gzip or UTF-16) and small are put together into units of up to
+    ``range_bytes`` (less where that would leave a worker idle). A unit's tag is that of its first
+    range, ``file-range``: the tags sort in file order.
+    """
+    planned = [(i, str(p), src, plan_ranges(p, range_bytes)) for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
+
+    def joinable(p: str, ranges: list[tuple[int, int]]) -> bool:
+        return len(ranges) == 1 and _head(p) not in (_GZIP_MAGIC, *_UTF16_BOMS)
+
+    small = sum(r[0][1] for _i, p, _s, r in planned if joinable(p, r))
+    limit = max(1, min(range_bytes, -(-small // max(1, workers))))
+    units: list[tuple[str, list[tuple[str, int, int, str]]]] = []
+    group: list[tuple[str, int, int, str]] = []
+    group_tag, group_bytes = "", 0
+    for i, p, src, ranges in planned:
+        if not ranges:  # an empty file: nothing to read
+            continue
+        if joinable(p, ranges) and ranges[0][1] <= limit:
+            if group and group_bytes + ranges[0][1] > limit:
+                units.append((group_tag, group))
+                group = []
+            if not group:
+                group_tag, group_bytes = f"{i:04d}-0000", 0
+            group.append((p, *ranges[0], src))
+            group_bytes += ranges[0][1]
+            continue
+        if group:
+            units.append((group_tag, group))
+            group = []
+        units += [(f"{i:04d}-{j:04d}", [(p, a, b, src)]) for j, (a, b) in enumerate(ranges)]
+    if group:
+        units.append((group_tag, group))
+    return units
 
 
 def _until_broken(blocks: Iterator[tuple[bytes | bytearray, int]]) -> Iterator[tuple[bytes | bytearray, int]]:
@@ -1215,15 +1328,19 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
         buckets = max(buckets, workers)
     offsets: dict[str, int] = {}
     if kind == "ndjson":
-        tasks = [(str(p), a, b, str(stage), f"{i:04d}-{j:04d}", buckets, options, devices, src)
-                 for i, (p, src) in enumerate(zip(paths, sources, strict=True)) for j, (a, b) in enumerate(plan_ranges(p, range_bytes))]
-        results = [list(r) for r in run(parse_range, tasks)]
+        units = plan_units(paths, sources, range_bytes, workers)
+        tasks = [(unit, str(stage), tag, buckets, options, devices) for tag, unit in units]
+        results = [list(r) for r in run(parse_unit, tasks)]
         done: dict[str, int] = {}
-        for task, res in zip(tasks, results, strict=True):
-            offsets[task[4]] = done.get(task[0], 0)
-            done[task[0]] = offsets[task[4]] + res[0]
-            if res[3].num_rows and offsets[task[4]]:
-                res[3] = res[3].set_column(1, "line", pc.add(res[3].column("line"), offsets[task[4]]))
+        for (tag, unit), res in zip(units, results, strict=True):
+            if len(unit) > 1:  # whole files: their lines are numbered in their files already
+                offsets[tag] = 0
+                continue
+            file = tag.split("-")[0]  # the file's place among the inputs (one path may be given twice, as two sources)
+            offsets[tag] = done.get(file, 0)
+            done[file] = offsets[tag] + res[0]
+            if res[3].num_rows and offsets[tag]:
+                res[3] = res[3].set_column(1, "line", pc.add(res[3].column("line"), offsets[tag]))
     else:
         tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices, src)
                  for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
