@@ -309,17 +309,37 @@ def test_small_files_read_together_give_each_file_its_own_answer(tmp_path):
     assert together.lines == apart.lines == 7
 
 
+
+def test_files_that_fill_a_read_block_to_the_byte(tmp_path, monkeypatch):
+    from kuntalib.fhir import ingest
+
+    monkeypatch.setattr(ingest, "_BLOCK_BYTES", 16)  # files of 2 to 31 bytes, with and without their last newline
+    files = [write(tmp_path / f"{k:02d}.ndjson", []) for k in range(60)]
+    for k, f in enumerate(files):
+        size = 2 + k // 2
+        f.write_bytes(b"x" * (size - 1) + (b"\n" if k % 2 else b"y"))
+    together = ingest_ndjson(files, tmp_path / "together")
+    apart = ingest_ndjson(files, tmp_path / "apart", range_bytes=1)
+    assert together.lines == apart.lines == together.rejected == 60
+    assert _answer(together) == _answer(apart)
+    assert set(together.rejects["line"]) == {1}
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), n_files=st.integers(1, 12), workers=st.sampled_from([1, 2]),
-       fast=st.booleans())
-def test_many_small_files_give_the_answer_of_each_alone(tmp_path_factory, seed, n_files, workers, fast):
+       fast=st.booleans(), block=st.sampled_from([None, 97, 700]))
+def test_many_small_files_give_the_answer_of_each_alone(tmp_path_factory, seed, n_files, workers, fast, block):
+    from kuntalib.fhir import ingest
     from kuntalib.fhir.ingest import plan_units
 
     r = random.Random(seed)
     d = tmp_path_factory.mktemp("many")
     files = _export_files(r, d / "in", n_files)
     options = IngestOptions(fast_path=fast, chunk_lines=r.choice([1, 7, 50_000]))
-    together = ingest_ndjson(files, d / "together", workers=workers, options=options)
+    with pytest.MonkeyPatch.context() as mp:  # small read blocks: files share a block, or are larger than one
+        if block:
+            mp.setattr(ingest, "_BLOCK_BYTES", block)
+        together = ingest_ndjson(files, d / "together", workers=workers, options=options)
     apart = ingest_ndjson(files, d / "apart", range_bytes=1, options=options)  # no two files in one work unit
     assert _answer(together) == _answer(apart)
     assert together.accepted + together.rejected == together.lines == apart.lines

@@ -495,18 +495,41 @@ class _Sink:
         self._feed_blocks(parser, self._joined(paths, sources), _Stream())
 
     def _joined(self, paths: list[Path], sources: list[str]) -> Iterator[tuple[bytes | bytearray, int]]:
-        line = 1
-        for path, source in zip(paths, sources, strict=True):
+        """Blocks of the files one after another, as many whole files to a block as fit, each ending with a newline.
+
+        Records each file's source and the number of its first line in the stream (``files``, ``starts``).
+        """
+        sizes = [os.path.getsize(p) for p in paths]
+        buf = bytearray(max(1, min(_BLOCK_BYTES, sum(sizes) + len(paths))))
+        n, line = 0, 1
+        for path, source, size in zip(paths, sources, sizes, strict=True):
             self.files.append(source)
             self.starts.append(line)
-            last = 0x0A
-            for buf, n in _read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES):
-                line += buf.count(b"\n", 0, n)
-                last = buf[n - 1]
+            if n and size + 1 > len(buf) - n:  # no room left for this file: hand over the files before it
                 yield buf, n
-            if last != 0x0A:
+                n = 0
+            if size + 1 > len(buf):  # larger than a block: read through
+                last = 0x0A
+                for block, k in _read_into(path, 0, size, _BLOCK_BYTES):
+                    line += block.count(b"\n", 0, k)
+                    last = block[k - 1]
+                    yield block, k
+                if last != 0x0A:
+                    line += 1
+                    yield b"\n", 1
+                continue
+            with open(path, "rb", buffering=0) as fh, memoryview(buf) as view:
+                got = 0
+                while got < size and (k := fh.readinto(view[n + got: n + size])):
+                    got += k
+            line += buf.count(b"\n", n, n + got)
+            if got and buf[n + got - 1] != 0x0A:  # a last line without its newline ends with its file
+                buf[n + got] = 0x0A
+                got += 1
                 line += 1
-                yield b"\n", 1
+            n += got
+        if n:
+            yield buf, n
 
     def _feed_blocks(self, parser: ObservationParser, blocks: Iterator[tuple[bytes | bytearray, int]], stream: _Stream) -> None:
         if not (self.options.fast_path and columns.FAST_PATH):
