@@ -310,6 +310,16 @@ def test_small_files_read_together_give_each_file_its_own_answer(tmp_path):
 
 
 
+
+@pytest.mark.parametrize("range_bytes", [1, 16 << 20])
+def test_one_file_given_twice_as_two_sources_is_numbered_from_1_in_each(tmp_path, range_bytes):
+    f = write(tmp_path / "o.ndjson", [obs("a"), b"{", obs("b", value=81.0)])
+    res = ingest_ndjson([f, f], tmp_path / "out", source_ids=["site-a", "site-b"], range_bytes=range_bytes)
+    got = sorted(zip(res.rejects["source"], res.rejects["line"], res.rejects["reason"], strict=True))
+    assert got == [("site-a", 2, "invalid_json"), ("site-b", 1, "duplicate"), ("site-b", 2, "invalid_json"),
+                   ("site-b", 3, "duplicate")]
+
+
 def test_files_that_fill_a_read_block_to_the_byte(tmp_path, monkeypatch):
     from kuntalib.fhir import ingest
 
