@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gzip
@@ -239,6 +240,13 @@ def _answer(res) -> tuple:
     return sorted(reasons(res).items()), rows.to_csv(index=False)
 
 
+def _every_source(res) -> tuple:
+    """Every reject (source, line, reason, detail, raw text) and every row, of an ingest of several sources."""
+    rej = res.rejects[["source", "line", "reason", "detail", "raw"]].sort_values(["source", "line", "reason"])
+    rows = res.read()[["source", "line", "code", "value", "unit", "time_utc", "status", "vendor"]]
+    return rej.to_csv(index=False), rows.sort_values(["source", "line", "code"]).to_csv(index=False), res.lines
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), range_bytes=st.integers(40, 4000), chunk=st.integers(1, 50),
        workers=st.sampled_from([1, 2]))
@@ -298,7 +306,7 @@ def test_small_files_read_together_give_each_file_its_own_answer(tmp_path):
     assert len(units) == 1 and len(units[0][1]) == 3  # one work unit reads them all (the empty one has nothing)
     together = ingest_ndjson(files, tmp_path / "together")
     apart = ingest_ndjson(files, tmp_path / "apart", range_bytes=1)  # every line a range of its own
-    assert _answer(together) == _answer(apart)
+    assert _every_source(together) == _every_source(apart)
     got = {(s[len(str(tmp_path)) + 1:], ln): why for s, ln, why in together.rejects[["source", "line", "reason"]].itertuples(index=False)}
     assert got == {("1/Observation.ndjson", 2): "bad_time", ("4/Observation.ndjson", 2): "duplicate",
                    ("4/Observation.ndjson", 3): "not_observation"}
@@ -331,7 +339,7 @@ def test_files_that_fill_a_read_block_to_the_byte(tmp_path, monkeypatch):
     together = ingest_ndjson(files, tmp_path / "together")
     apart = ingest_ndjson(files, tmp_path / "apart", range_bytes=1)
     assert together.lines == apart.lines == together.rejected == 60
-    assert _answer(together) == _answer(apart)
+    assert _every_source(together) == _every_source(apart)
     assert set(together.rejects["line"]) == {1}
 
 
@@ -351,7 +359,7 @@ def test_many_small_files_give_the_answer_of_each_alone(tmp_path_factory, seed, 
             mp.setattr(ingest, "_BLOCK_BYTES", block)
         together = ingest_ndjson(files, d / "together", workers=workers, options=options)
     apart = ingest_ndjson(files, d / "apart", range_bytes=1, options=options)  # no two files in one work unit
-    assert _answer(together) == _answer(apart)
+    assert _every_source(together) == _every_source(apart)
     assert together.accepted + together.rejected == together.lines == apart.lines
     per_file = {str(f): len([ln for ln in f.read_bytes().split(b"\n") if ln.strip()]) for f in files}
     assert together.lines == sum(per_file.values())
@@ -359,6 +367,75 @@ def test_many_small_files_give_the_answer_of_each_alone(tmp_path_factory, seed, 
     assert seen.groupby("source").size().reindex(list(per_file), fill_value=0).to_dict() == per_file
     # read together: next-fit into units of a 1/workers share, so fewer than 2 units a worker (one for one worker)
     assert len(plan_units(files, [str(f) for f in files], 16 << 20, workers)) < 2 * workers
+
+
+
+def _bundle_files(r: random.Random, folder, n_files: int) -> list:
+    """Bundle files as systems write them: compact or pretty-printed, entries without a resource, resources
+    that are not Observations or are mutated, ids repeating across files; now and then a file that is not a
+    Bundle, an empty Bundle, a gzip Bundle or one cut off."""
+    paths = []
+    for k in range(n_files):
+        entries = []
+        for _ in range(r.randint(0, 6)):
+            d = copy.deepcopy(r.choice(_BASE))
+            d["id"] = f"r{r.randrange(10)}"
+            res = d
+            if r.random() < 0.2:
+                with contextlib.suppress(orjson.JSONDecodeError):  # a mutation that is still JSON
+                    res = orjson.loads(_mutate(d, r))
+            entries.append(r.choice([{"resource": res}, {"fullUrl": f"urn:uuid:{k}", "resource": res}, {"request": {}}]
+                                    if r.random() < 0.15 else [{"resource": res}]))
+        doc = r.choice([{"resourceType": "Bundle", "type": "collection", "entry": entries}] * 6
+                       + [{"resourceType": "Patient", "id": "p"}, {"resourceType": "Bundle", "type": "searchset"}])
+        text = orjson.dumps(doc, option=r.choice([0, orjson.OPT_INDENT_2]))
+        path = folder / f"{k % 3}" / f"b{k}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kind = r.random()
+        if kind < 0.1:
+            path = path.with_suffix(".json.gz")
+            path.write_bytes(gzip.compress(text, mtime=0))
+        elif kind < 0.15:
+            path = path.with_suffix(".json.gz")
+            path.write_bytes(gzip.compress(text, mtime=0)[:-12])  # cut off
+        elif kind < 0.2:
+            path.write_bytes(text[: len(text) // 2])  # not JSON
+        else:
+            path.write_bytes(text)
+        paths.append(path)
+    return paths
+
+
+def test_bundles_read_together_keep_each_file_and_entry_number(tmp_path):
+    pretty = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": obs("a")}, {"request": {}},
+                                                                       {"resource": bp("p", 120, 80)}]}
+    files = [tmp_path / "1.json", tmp_path / "2.json", tmp_path / "3.json"]
+    files[0].write_bytes(orjson.dumps(pretty, option=orjson.OPT_INDENT_2))
+    files[1].write_bytes(orjson.dumps({"resourceType": "Patient", "id": "x"}))
+    files[2].write_bytes(orjson.dumps({"resourceType": "Bundle", "entry": [{"resource": obs("b", when="2024-03-01T08:00")},
+                                                                         {"resource": obs("c", value=70.0)}]}))
+    together = ingest_bundles(files, tmp_path / "together")
+    apart = ingest_bundles(files, tmp_path / "apart", range_bytes=1, options=IngestOptions(fast_path=False))
+    assert _every_source(together) == _every_source(apart)
+    got = {(s[-6:], ln): why for s, ln, why in together.rejects[["source", "line", "reason"]].itertuples(index=False)}
+    assert got == {("1.json", 2): "not_observation", ("2.json", 0): "not_bundle", ("3.json", 1): "bad_time"}
+    rows = together.read()
+    assert sorted(zip(rows["source"].str[-6:], rows["line"], strict=True)) == [("1.json", 1), ("1.json", 3), ("1.json", 3),
+                                                                                ("3.json", 2)]
+    assert together.lines == 6
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n_files=st.integers(1, 10), workers=st.sampled_from([1, 2]))
+def test_bundles_read_together_by_the_scanner_give_the_reference_answer_of_each_alone(tmp_path_factory, seed, n_files,
+                                                                                       workers):
+    r = random.Random(seed)
+    d = tmp_path_factory.mktemp("bundles")
+    files = _bundle_files(r, d / "in", n_files)
+    together = ingest_bundles(files, d / "together", workers=workers)
+    apart = ingest_bundles(files, d / "apart", range_bytes=1, options=IngestOptions(fast_path=False))
+    assert _every_source(together) == _every_source(apart)
+    assert together.accepted + together.rejected == together.lines
 
 
 def test_versions_supersede_and_withdrawals_retract(tmp_path):

@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an in
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
-           "plan_units", "parse_bundle", "read_lines"]
+           "plan_units", "parse_bundle", "parse_bundles", "read_lines"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
@@ -454,9 +454,12 @@ class _Sink:
         self.values: list[tuple] = []
         self.row_line: list[int] = []
 
-    def reject(self, line: int, exc: Reject, raw: bytes, sender: tuple[str, str] = ("unknown", "unknown")) -> None:
+    def reject(self, line: int, exc: Reject, raw: bytes, sender: tuple[str, str] = ("unknown", "unknown"),
+               source: str | None = None) -> None:
+        """Reject line ``line`` of what this sink reads, or (``source``) line ``line`` of that source as it stands."""
         text = raw[: self.options.max_raw_chars * 4].decode("utf-8", "replace")[: self.options.max_raw_chars]
-        self.rejects.append((*self._where(line), exc.code, exc.detail, *sender, text.rstrip("\n")))
+        where = (source, line) if source is not None else self._where(line)
+        self.rejects.append((*where, exc.code, exc.detail, *sender, text.rstrip("\n")))
 
     def _where(self, line: int) -> tuple[str, int]:
         """(source, line in it) of line ``line`` of what this sink reads (of the joined stream, see :meth:`feed_files`)."""
@@ -948,6 +951,25 @@ def parse_unit(unit: list[tuple[str, int, int, str]], stage: str, tag: str, buck
     return parse_files([u[0] for u in unit], stage, tag, buckets, options, devices, [u[3] for u in unit])
 
 
+def _pack(sizes: list[int], limit: int) -> list[list[int]]:
+    """Consecutive items (their indices) packed into groups of at most ``limit`` in size (next fit; an item
+    larger than ``limit`` is a group of its own)."""
+    groups: list[list[int]] = []
+    room = 0
+    for k, size in enumerate(sizes):
+        if not groups or size > room:
+            groups.append([])
+            room = limit
+        groups[-1].append(k)
+        room -= size
+    return groups
+
+
+def _share(total: int, range_bytes: int, workers: int) -> int:
+    """The size of a unit of files read together: ``range_bytes``, less where that would leave a worker idle."""
+    return max(1, min(range_bytes, -(-total // max(1, workers))))
+
+
 def plan_units(paths: list[Path], sources: list[str], range_bytes: int, workers: int = 1
                ) -> list[tuple[str, list[tuple[str, int, int, str]]]]:
     """Phase 1's work units, (tag, [(path, start, end, source)]), in file order.
@@ -957,34 +979,26 @@ def plan_units(paths: list[Path], sources: list[str], range_bytes: int, workers:
     ``range_bytes`` (less where that would leave a worker idle). A unit's tag is that of its first
     range, ``file-range``: the tags sort in file order.
     """
-    planned = [(i, str(p), src, plan_ranges(p, range_bytes)) for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
+    planned = [(f"{i:04d}", str(p), src, plan_ranges(p, range_bytes)) for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
+    planned = [x for x in planned if x[3]]  # an empty file has nothing to read
 
     def joinable(p: str, ranges: list[tuple[int, int]]) -> bool:
         return len(ranges) == 1 and _head(p) not in (_GZIP_MAGIC, *_UTF16_BOMS)
 
-    small = sum(r[0][1] for _i, p, _s, r in planned if joinable(p, r))
-    limit = max(1, min(range_bytes, -(-small // max(1, workers))))
+    together = [joinable(p, r) for _i, p, _s, r in planned]
+    limit = _share(sum(r[0][1] for (_i, _p, _s, r), j in zip(planned, together, strict=True) if j), range_bytes, workers)
     units: list[tuple[str, list[tuple[str, int, int, str]]]] = []
-    group: list[tuple[str, int, int, str]] = []
-    group_tag, group_bytes = "", 0
-    for i, p, src, ranges in planned:
-        if not ranges:  # an empty file: nothing to read
+    run: list[tuple[str, str, str, list[tuple[int, int]]]] = []
+    for x, joins in [*zip(planned, together, strict=True), (None, False)]:
+        if joins:
+            run.append(x)
             continue
-        if joinable(p, ranges) and ranges[0][1] <= limit:
-            if group and group_bytes + ranges[0][1] > limit:
-                units.append((group_tag, group))
-                group = []
-            if not group:
-                group_tag, group_bytes = f"{i:04d}-0000", 0
-            group.append((p, *ranges[0], src))
-            group_bytes += ranges[0][1]
-            continue
-        if group:
-            units.append((group_tag, group))
-            group = []
-        units += [(f"{i:04d}-{j:04d}", [(p, a, b, src)]) for j, (a, b) in enumerate(ranges)]
-    if group:
-        units.append((group_tag, group))
+        for group in _pack([r[0][1] for _i, _p, _s, r in run], limit):  # the files before: together
+            units.append((f"{run[group[0]][0]}-0000", [(run[k][1], *run[k][3][0], run[k][2]) for k in group]))
+        run = []
+        if x is not None:
+            i, p, src, ranges = x
+            units += [(f"{i}-{j:04d}", [(p, a, b, src)]) for j, (a, b) in enumerate(ranges)]
     return units
 
 
@@ -1023,34 +1037,64 @@ class _Bundle(msgspec.Struct):
     entry: list[dict[str, msgspec.Raw]] = []
 
 
-def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestOptions,
-                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pa.Table]:
-    """Phase 1 for one Bundle file: each entry's resource counts as a line (its 1-based entry number).
+def _bundle_lines(path: str | Path) -> tuple[bytes, int] | tuple[Reject, bytes]:
+    """A Bundle file's entries as NDJSON lines, line i the resource of entry i, and the number of entries;
+    or, for a file whose Bundle cannot be read, the reason and the start of its text.
 
-    A file that is not a Bundle is one rejected line (``not_bundle``, line 0); so is a gzip file
-    that is cut off (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
+    A pretty-printed resource's newlines are whitespace between tokens (never inside a string), so
+    each resource is one line; an entry without a resource is a line that is not an Observation.
     """
-    sink = _Sink(source or path, Path(stage), tag, buckets, options)
     raw, error = _whole_file(path)
     if error is not None:
         code = "truncated_file" if isinstance(error, EOFError) else "corrupt_file"
-        sink.lines = 1
-        sink.reject(0, Reject(code, f"not a readable Bundle: {error}"), b"")
-        return sink.result()
+        return Reject(code, f"not a readable Bundle: {error}"), b""
     raw = strip_bom(raw)  # a byte order mark is ignored, as at the start of an NDJSON line
     try:
         bundle = msgspec.json.decode(raw, type=_Bundle)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        sink.lines = 1
-        sink.reject(0, Reject("invalid_json", f"not a Bundle: {exc}"), raw[:200])
-        return sink.result()
+        return Reject("invalid_json", f"not a Bundle: {exc}"), raw[:200]
     if bundle.resourceType != "Bundle":
-        sink.lines = 1
-        sink.reject(0, Reject("not_bundle", f"resourceType {bundle.resourceType!r}"), raw[:200])
-        return sink.result()
-    sink.feed(ObservationParser(options, devices),
-              ((i + 1, bytes(e["resource"]) if "resource" in e else b'{"resourceType": null}') for i, e in enumerate(bundle.entry)))
+        return Reject("not_bundle", f"resourceType {bundle.resourceType!r}"), raw[:200]
+    lines = b"".join((bytes(e["resource"]).replace(b"\n", b" ") if "resource" in e else b'{"resourceType": null}') + b"\n"
+                     for e in bundle.entry)
+    return lines, len(bundle.entry)
+
+
+def parse_bundles(paths: list[str], stage: str, tag: str, buckets: int, options: IngestOptions,
+                  devices: dict[str, tuple[str, str]], sources: list[str] | None = None) -> tuple[int, int, int, pa.Table]:
+    """Phase 1 for Bundle files: each entry's resource counts as a line (its 1-based entry number in its file).
+
+    The entries are read as NDJSON lines (the plain line by the compiled scanner), the files of the
+    unit one after another, each line keeping its file and entry number. A file that is not a Bundle
+    is one rejected line (``not_bundle``, line 0); so is a gzip file that is cut off
+    (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
+    """
+    sources = sources or list(paths)
+    sink = _Sink(sources[0], Path(stage), tag, buckets, options)
+    sink.files, sink.starts = [], []
+
+    def blocks() -> Iterator[tuple[bytes, int]]:
+        line = 1
+        for path, source in zip(paths, sources, strict=True):
+            lines, n = _bundle_lines(path)
+            if isinstance(lines, Reject):  # the file is one rejected line, line 0
+                sink.lines += 1
+                sink.reject(0, lines, n, source=source)
+                continue
+            sink.files.append(source)
+            sink.starts.append(line)
+            line += n
+            if n:
+                yield lines, len(lines)
+
+    sink._feed_blocks(ObservationParser(options, devices), blocks(), _Stream())
     return sink.result()
+
+
+def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestOptions,
+                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pa.Table]:
+    """Phase 1 for one Bundle file (see :func:`parse_bundles`)."""
+    return parse_bundles([path], stage, tag, buckets, options, devices, [source or path])
 
 
 _DETAIL = {"superseded": "replaced by {s} line {ln}", "retracted": "withdrawn by {s} line {ln}",
@@ -1365,9 +1409,10 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
             if res[3].num_rows and offsets[tag]:
                 res[3] = res[3].set_column(1, "line", pc.add(res[3].column("line"), offsets[tag]))
     else:
-        tasks = [(str(p), str(stage), f"{i:04d}", buckets, options, devices, src)
-                 for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
-        results = run(parse_bundle, tasks)
+        groups = _pack([os.path.getsize(p) for p in paths], _share(sum(os.path.getsize(p) for p in paths), range_bytes, workers))
+        tasks = [([str(paths[k]) for k in g], str(stage), f"{g[0]:04d}", buckets, options, devices, [sources[k] for k in g])
+                 for g in groups]
+        results = run(parse_bundles, tasks)
     lines = sum(r[1] for r in results)
     rejects = [r[3] for r in results]
     pa.default_memory_pool().release_unused()  # what the parse freed goes back to the system before the next phase
@@ -1402,13 +1447,16 @@ def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path,
 
 
 def ingest_bundles(paths: str | Path | Iterable[str | Path], out_dir: str | Path, *, options: IngestOptions | None = None,
-                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1,
+                   devices: dict[str, tuple[str, str]] | None = None, workers: int = 1, range_bytes: int = 16 << 20,
                    rows_per_bucket: int = 50_000, runner: Runner | None = None,
                    source_ids: Iterable[str] | None = None) -> IngestResult:
-    """Ingest Bundle JSON files; each entry counts as a line numbered by its position (a non-Bundle file: one rejected line)."""
+    """Ingest Bundle JSON files; each entry counts as a line numbered by its position (a non-Bundle file: one rejected line).
+
+    Consecutive files are read several to a work unit, up to ``range_bytes`` (see :func:`parse_bundles`).
+    """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    return _ingest("bundle", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, 0, rows_per_bucket,
-                   runner, list(source_ids) if source_ids is not None else None)
+    return _ingest("bundle", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, range_bytes,
+                   rows_per_bucket, runner, list(source_ids) if source_ids is not None else None)
 
 
 class BulkExportError(ValueError):
