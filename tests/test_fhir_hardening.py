@@ -269,6 +269,14 @@ def test_the_answer_does_not_depend_on_the_split(tmp_path_factory, seed, range_b
 
 
 
+def _repeating(r: random.Random) -> dict:
+    """A resource of _BASE whose id and patient repeat across draws (duplicates, versions, conflicts)."""
+    d = copy.deepcopy(r.choice(_BASE))
+    d["id"] = f"r{r.randrange(10)}"
+    d["subject"] = {"reference": f"Patient/p{r.randrange(3)}"}
+    return d
+
+
 def _export_files(r: random.Random, folder, n_files: int) -> list:
     """Small NDJSON files as a Bulk Data server writes them, a few lines each: resources whose ids and patients
     repeat across files (duplicates, versions, conflicts), some mutated, blank lines, a last line without its
@@ -277,9 +285,7 @@ def _export_files(r: random.Random, folder, n_files: int) -> list:
     for k in range(n_files):
         lines = []
         for _ in range(r.randint(0, 6)):
-            d = copy.deepcopy(r.choice(_BASE))
-            d["id"] = f"r{r.randrange(10)}"
-            d["subject"] = {"reference": f"Patient/p{r.randrange(3)}"}
+            d = _repeating(r)
             lines.append(_mutate(d, r) if r.random() < 0.25 else orjson.dumps(d))
             if r.random() < 0.1:
                 lines.append(r.choice([b"", b"  ", b"\xef\xbb\xbf" + orjson.dumps(obs(f"bom{k}"))]))
@@ -378,9 +384,7 @@ def _bundle_files(r: random.Random, folder, n_files: int) -> list:
     for k in range(n_files):
         entries = []
         for _ in range(r.randint(0, 6)):
-            d = copy.deepcopy(r.choice(_BASE))
-            d["id"] = f"r{r.randrange(10)}"
-            res = d
+            res = d = _repeating(r)
             if r.random() < 0.2:
                 with contextlib.suppress(orjson.JSONDecodeError):  # a mutation that is still JSON
                     res = orjson.loads(_mutate(d, r))
