@@ -2,14 +2,16 @@
 
 Two phases:
 
-1. **Parse** (streaming): files are cut into byte ranges at line ends; each range is
+1. **Parse** (streaming): files are cut into byte ranges at line ends, and small plain files
+   are put several to a unit (:func:`plan_units`; a Bundle's entries are lines too, see
+   :func:`parse_bundles`); each unit is
    read block by block into one reused buffer and up to ``chunk_lines`` lines at a time go
    into columns: the plain, common line by the compiled scanner (:mod:`kuntalib.fhir.columns`,
    ``_scan.c``), every other line by :class:`~kuntalib.fhir.parse.ObservationParser`, the
    reference implementation (the two agree line for line; ``IngestOptions.fast_path=False``
    uses the reference parser alone). Units are translated and times converted to UTC for the
    whole chunk at once, and the rows are written to ``stage/bucket=K/`` by a stable hash of
-   the patient. Ranges run in parallel when ``workers > 1`` (threads with the fast path,
+   the patient. Units run in parallel when ``workers > 1`` (threads with the fast path,
    processes without it; see :func:`local_runner`).
 2. **Deduplicate** (bucket by bucket): duplicates always share a patient, so each
    bucket is deduplicated on its own — by (patient, identifier) (same content:
