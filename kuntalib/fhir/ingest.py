@@ -2,7 +2,7 @@
 
 Two phases:
 
-1. **Parse** (streaming): files are cut into byte ranges at line ends, and small plain files
+1. **Parse** (streaming): files are cut into byte ranges at line ends, and small files
    are put several to a unit (:func:`plan_units`; a Bundle's entries are lines too, see
    :func:`parse_bundles`); each unit is
    read block by block into one reused buffer and up to ``chunk_lines`` lines at a time go
@@ -497,12 +497,16 @@ class _Sink:
         without its newline ends with its file.
         """
         self.files, self.starts = [], []
-        self._feed_blocks(parser, self._joined(paths, sources), _Stream())
+        self._feed_blocks(parser, self._joined(paths, sources, parser.devices), _Stream())
 
-    def _joined(self, paths: list[Path], sources: list[str]) -> Iterator[tuple[bytes | bytearray, int]]:
-        """Blocks of the files one after another, as many whole files to a block as fit, each ending with a newline.
+    def _joined(self, paths: list[Path], sources: list[str], devices: dict[str, tuple[str, str]]
+                ) -> Iterator[tuple[bytes | bytearray, int]]:
+        """Blocks of the files one after another, as many whole plain files to a block as fit, each ending with a newline.
 
         Records each file's source and the number of its first line in the stream (``files``, ``starts``).
+        A gzip or UTF-16 file, or one larger than a block, is read as a stream of its own; if it is cut
+        off, its complete lines are read and the break is one ``truncated_file`` line of that file; if
+        it is damaged, :class:`CorruptFile` is raised (see :func:`parse_unit`).
         """
         sizes = [os.path.getsize(p) for p in paths]
         buf = bytearray(max(1, min(_BLOCK_BYTES, sum(sizes) + len(paths))))
@@ -510,18 +514,22 @@ class _Sink:
         for path, source, size in zip(paths, sources, sizes, strict=True):
             self.files.append(source)
             self.starts.append(line)
-            if n and size + 1 > len(buf) - n:  # no room left for this file: hand over the files before it
+            streamed = size + 1 > len(buf) or _head(path) in (_GZIP_MAGIC, *_UTF16_BOMS)
+            if n and (streamed or size + 1 > len(buf) - n):  # no room left, or a stream: hand over the files before it
                 yield buf, n
                 n = 0
-            if size + 1 > len(buf):  # larger than a block: read through
-                last = 0x0A
-                for block, k in _read_into(path, 0, size, _BLOCK_BYTES):
-                    line += block.count(b"\n", 0, k)
-                    last = block[k - 1]
-                    yield block, k
-                if last != 0x0A:
-                    line += 1
-                    yield b"\n", 1
+            if streamed:
+                first, stream = line, _Stream()
+                for block, a, z in _line_spans(_read_into(path, 0, size, _BLOCK_BYTES, stream), stream):
+                    piece = bytes(block[a:z])
+                    if not piece:
+                        continue
+                    if piece[-1] != 0x0A:  # the last line of a file without its newline ends with its file
+                        piece += b"\n"
+                    line += piece.count(b"\n")
+                    yield piece, len(piece)
+                if stream.cut:
+                    self.cut_off(line - first + 1, stream.tail, stream.cut, devices, source)
                 continue
             with open(path, "rb", buffering=0) as fh, memoryview(buf) as view:
                 got = 0
@@ -556,14 +564,15 @@ class _Sink:
             if enabled:
                 gc.enable()
 
-    def cut_off(self, line: int, tail: bytes, why: str, devices: dict[str, tuple[str, str]]) -> None:
+    def cut_off(self, line: int, tail: bytes, why: str, devices: dict[str, tuple[str, str]], source: str | None = None) -> None:
         """Account for the end of a cut-off stream: line ``line``, its incomplete text ``tail`` (perhaps empty), is
-        one rejected line, ``truncated_file``, so the break shows in the rejects with its line number."""
+        one rejected line, ``truncated_file``, so the break shows in the rejects with its line number
+        (``source``: line ``line`` of that source, one of several files read together)."""
         self.lines += 1
         self.physical = max(self.physical, line)
         what = "this line is incomplete" if tail.strip() else "the file breaks off here"
         self.reject(line, Reject("truncated_file", f"{why}: {what}; any lines after it are missing"), tail,
-                    _sender_hint(tail, devices))
+                    _sender_hint(tail, devices), source)
 
     def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int, pos: int = 0) -> int:
         """Scan ``buf[pos:end]`` (whole lines) from line number ``line``; the next line number."""
@@ -944,13 +953,25 @@ def parse_files(paths: list[str], stage: str, tag: str, buckets: int, options: I
     return sink.result()
 
 
-def parse_unit(unit: list[tuple[str, int, int, str]], stage: str, tag: str, buckets: int, options: IngestOptions,
+def parse_unit(unit: list[tuple[str, int, int, str, str]], stage: str, tag: str, buckets: int, options: IngestOptions,
                devices: dict[str, tuple[str, str]]) -> tuple[int, int, int, pa.Table]:
-    """Phase 1 for one work unit of :func:`plan_units`: a range of a file (:func:`parse_range`) or several whole files (:func:`parse_files`)."""
+    """Phase 1 for one work unit of :func:`plan_units`: a range of a file (:func:`parse_range`) or several whole files (:func:`parse_files`).
+
+    If one of several files turns out damaged (a gzip check fails), what the unit staged is withdrawn
+    and its files are read again one by one, each under its own tag, so the damaged file's lines are
+    all rejected (``corrupt_file``) and the others' are what they would be anyway.
+    """
     if len(unit) == 1:
-        path, start, end, source = unit[0]
+        path, start, end, source, _tag = unit[0]
         return parse_range(path, start, end, stage, tag, buckets, options, devices, source)
-    return parse_files([u[0] for u in unit], stage, tag, buckets, options, devices, [u[3] for u in unit])
+    try:
+        return parse_files([u[0] for u in unit], stage, tag, buckets, options, devices, [u[3] for u in unit])
+    except CorruptFile:
+        for part in Path(stage).glob(f"bucket=*/part-{tag}-*.arrow"):
+            part.unlink()
+        each = [parse_range(path, a, b, stage, own, buckets, options, devices, source) for path, a, b, source, own in unit]
+        return (sum(r[0] for r in each), sum(r[1] for r in each), sum(r[2] for r in each),
+                pa.concat_tables([r[3] for r in each]))
 
 
 def _pack(sizes: list[int], limit: int) -> list[list[int]]:
@@ -973,34 +994,30 @@ def _share(total: int, range_bytes: int, workers: int) -> int:
 
 
 def plan_units(paths: list[Path], sources: list[str], range_bytes: int, workers: int = 1
-               ) -> list[tuple[str, list[tuple[str, int, int, str]]]]:
-    """Phase 1's work units, (tag, [(path, start, end, source)]), in file order.
+               ) -> list[tuple[str, list[tuple[str, int, int, str, str]]]]:
+    """Phase 1's work units, (tag, [(path, start, end, source, tag of the range)]), in file order.
 
     A file is cut into ranges (:func:`plan_ranges`), each a unit of its own. Consecutive files that
-    are one range each, plain (not gzip or UTF-16) and small are put together into units of up to
-    ``range_bytes`` (less where that would leave a worker idle). A unit's tag is that of its first
-    range, ``file-range``: the tags sort in file order.
+    are one range each (small ones, and every gzip or UTF-16 file, which is one stream) are put
+    together into units of up to ``range_bytes`` on disk (less where that would leave a worker idle).
+    A range's tag is ``file-range``; a unit's is that of its first range: the tags sort in file order.
     """
     planned = [(f"{i:04d}", str(p), src, plan_ranges(p, range_bytes)) for i, (p, src) in enumerate(zip(paths, sources, strict=True))]
     planned = [x for x in planned if x[3]]  # an empty file has nothing to read
-
-    def joinable(p: str, ranges: list[tuple[int, int]]) -> bool:
-        return len(ranges) == 1 and _head(p) not in (_GZIP_MAGIC, *_UTF16_BOMS)
-
-    together = [joinable(p, r) for _i, p, _s, r in planned]
+    together = [len(r) == 1 for _i, _p, _s, r in planned]
     limit = _share(sum(r[0][1] for (_i, _p, _s, r), j in zip(planned, together, strict=True) if j), range_bytes, workers)
-    units: list[tuple[str, list[tuple[str, int, int, str]]]] = []
+    units: list[tuple[str, list[tuple[str, int, int, str, str]]]] = []
     run: list[tuple[str, str, str, list[tuple[int, int]]]] = []
     for x, joins in [*zip(planned, together, strict=True), (None, False)]:
         if joins:
             run.append(x)
             continue
         for group in _pack([r[0][1] for _i, _p, _s, r in run], limit):  # the files before: together
-            units.append((f"{run[group[0]][0]}-0000", [(run[k][1], *run[k][3][0], run[k][2]) for k in group]))
+            units.append((f"{run[group[0]][0]}-0000", [(run[k][1], *run[k][3][0], run[k][2], f"{run[k][0]}-0000") for k in group]))
         run = []
         if x is not None:
             i, p, src, ranges = x
-            units += [(f"{i}-{j:04d}", [(p, a, b, src)]) for j, (a, b) in enumerate(ranges)]
+            units += [(f"{i}-{j:04d}", [(p, a, b, src, f"{i}-{j:04d}")]) for j, (a, b) in enumerate(ranges)]
     return units
 
 
