@@ -491,7 +491,7 @@ class _Sink:
         self._feed_blocks(parser, _read_into(path, start, end, _BLOCK_BYTES, stream), stream)
 
     def feed_files(self, parser: ObservationParser, paths: list[Path], sources: list[str]) -> None:
-        """Read whole plain NDJSON files one after another as one stream of lines (see :func:`parse_files`).
+        """Read whole NDJSON files one after another as one stream of lines (see :func:`parse_files`).
 
         Each file's lines keep their own numbers in their own source (:meth:`_where`); a last line
         without its newline ends with its file.
@@ -939,13 +939,14 @@ def parse_range(path: str, start: int, end: int, stage: str, tag: str, buckets: 
 
 def parse_files(paths: list[str], stage: str, tag: str, buckets: int, options: IngestOptions,
                 devices: dict[str, tuple[str, str]], sources: list[str] | None = None) -> tuple[int, int, int, pa.Table]:
-    """Phase 1 for several whole, small, plain NDJSON files at once: (physical lines, lines, rows, rejects) of them all.
+    """Phase 1 for several whole, small NDJSON files at once: (physical lines, lines, rows, rejects) of them all.
 
     The files are read one after another as one stream of lines, and each line keeps its number in
     its own file and its file's source (default: the path as given), so the answer is what each file
     would give alone. What a work unit costs whatever its size (a chunk's columns, the staged parts,
     the later reading of them) is paid once for all the files instead of once a file: a Bulk Data
-    export is often hundreds of files of a thousand resources.
+    export is often hundreds of files of a thousand resources. A damaged gzip file raises
+    :class:`CorruptFile` (see :func:`parse_unit`).
     """
     sources = sources or list(paths)
     sink = _Sink(sources[0], Path(stage), tag, buckets, options)
@@ -967,8 +968,7 @@ def parse_unit(unit: list[tuple[str, int, int, str, str]], stage: str, tag: str,
     try:
         return parse_files([u[0] for u in unit], stage, tag, buckets, options, devices, [u[3] for u in unit])
     except CorruptFile:
-        for part in Path(stage).glob(f"bucket=*/part-{tag}-*.arrow"):
-            part.unlink()
+        _withdraw(Path(stage), tag)
         each = [parse_range(path, a, b, stage, own, buckets, options, devices, source) for path, a, b, source, own in unit]
         return (sum(r[0] for r in each), sum(r[1] for r in each), sum(r[2] for r in each),
                 pa.concat_tables([r[3] for r in each]))
@@ -1021,6 +1021,12 @@ def plan_units(paths: list[Path], sources: list[str], range_bytes: int, workers:
     return units
 
 
+def _withdraw(stage: Path, tag: str) -> None:
+    """Remove the parts a work unit staged (its rows are then not in the output)."""
+    for part in stage.glob(f"bucket=*/part-{tag}-*.arrow"):
+        part.unlink()
+
+
 def _until_broken(blocks: Iterator[tuple[bytes | bytearray, int]]) -> Iterator[tuple[bytes | bytearray, int]]:
     """The blocks of a stream up to the point where it breaks (the error itself is known already)."""
     try:
@@ -1036,8 +1042,7 @@ def _reject_corrupt(path: Path, stage: Path, tag: str, source: str, options: Ing
     Data that fails gzip's checks is not what was compressed, so even lines that parse may hold
     changed values. A file of which nothing decompresses is one rejected line (line 1).
     """
-    for part in stage.glob(f"bucket=*/part-{tag}-*.arrow"):
-        part.unlink()
+    _withdraw(stage, tag)
     sink = _Sink(source, stage, tag, 1, options)
     reason = Reject("corrupt_file", f"{why}: the file is damaged, so no line of it is trusted")
     for line, raw in _split_lines(_until_broken(_read_into(path, 0, os.path.getsize(path), _BLOCK_BYTES))):
@@ -1428,7 +1433,8 @@ def _run_ingest(kind: str, paths: list[Path], sources: list[str], work: Path, st
             if res[3].num_rows and offsets[tag]:
                 res[3] = res[3].set_column(1, "line", pc.add(res[3].column("line"), offsets[tag]))
     else:
-        groups = _pack([os.path.getsize(p) for p in paths], _share(sum(os.path.getsize(p) for p in paths), range_bytes, workers))
+        sizes = [os.path.getsize(p) for p in paths]
+        groups = _pack(sizes, _share(sum(sizes), range_bytes, workers))
         tasks = [([str(paths[k]) for k in g], str(stage), f"{g[0]:04d}", buckets, options, devices, [sources[k] for k in g])
                  for g in groups]
         results = run(parse_bundles, tasks)
