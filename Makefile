@@ -45,7 +45,8 @@ test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, noteb
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
 	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
 
-catalog: $(STAMP)  ## after adding keys to kuntalib/locale/kuntalib.pot: add them to each language's .po (then translate)
+catalog: $(STAMP)  ## after editing a notebook's text or adding keys to kuntalib/locale/kuntalib.pot: merge into each language's .po (then translate)
+	$(BIN)/kuntalib prose update
 	$(BIN)/pybabel update -i kuntalib/locale/kuntalib.pot -d kuntalib/locale -D kuntalib --no-fuzzy-matching --width 100
 	$(BIN)/python -c "from kuntalib.i18n import check_catalogue as c; p = c(); print(*p, sep='\\n'); raise SystemExit(bool(p))"
 

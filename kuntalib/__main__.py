@@ -4,4 +4,5 @@ import sys
 
 from kuntalib.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a build worker started by "spawn" (Windows, macOS) imports this module
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Command line: ``kuntalib build``, ``kuntalib verify``, ``kuntalib params``.
+"""The ``kuntalib`` command: build, verify, params, source add/check and the rest that ``--help`` lists.
 
 Heavy imports (papermill, nbconvert) happen only when there is work, so a
 no-op rebuild is quick.
@@ -17,8 +17,9 @@ from typing import Any
 from kuntalib import paths
 from kuntalib.i18n import LANGS
 from kuntalib.pipeline.params import ParameterError, parse_cli_value, read_parameters
+from kuntalib.pipeline.state import rel_path
 
-__all__ = ["main", "build", "verify"]
+__all__ = ["main", "build", "verify", "source_add", "source_check"]
 
 
 def _overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -142,6 +143,66 @@ def _params(notebooks: list[str] | None) -> int:
     return 0
 
 
+def _prose(action: str, names: list[str] | None) -> int:
+    """``kuntalib prose update|check``: merge the notebooks' Markdown cells into their catalogues, or list what lacks a translation."""
+    from kuntalib.pipeline.runner import discover
+    from kuntalib.pipeline.translate import problems, update_catalogues
+
+    found = []
+    for nb in discover(names):
+        if action == "update":
+            for path in update_catalogues(nb):
+                print(f"updated {rel_path(path, paths.proj_root())}")
+        found += problems(nb)
+    print("\n".join(found) if found else "every prose cell has a current translation")
+    return 1 if found and action == "check" else 0
+
+
+def source_add(args: argparse.Namespace) -> int:
+    """``kuntalib source add``: write a raw file's provenance sidecar with its SHA-256; return the exit code."""
+    from kuntalib.provenance import add_source, read_provenance
+
+    side, old = add_source(args.file, source=args.source, address=args.address, date=args.date, licence=args.licence,
+                           synthetic=args.synthetic, description=args.description, update=args.update)
+    data = side.with_name(side.name.removesuffix(".provenance.yml"))
+    new = read_provenance(data, check=False).sha256
+    shown = rel_path(side, paths.proj_root())
+    if old is None:
+        print(f"{shown}: written (sha256 {new[:12]}…)")
+    elif old == new:
+        print(f"{shown}: sha256 unchanged ({new[:12]}…)")
+    else:
+        print(f"{shown}: updated, sha256 {old[:12]}… -> {new[:12]}…")
+    rel = rel_path(data, paths.data_raw())
+    if not _is_cited(rel):
+        print(f"note: data/raw/sources/citations.yml names no public source for {rel}; captions and pages that cite "
+              "it need one: add it under 'files', then 'kuntalib source add data/raw/sources/citations.yml --update'")
+    return 0
+
+
+def _is_cited(rel: str) -> bool:
+    """Whether the citations file maps ``rel`` (a path under data/raw) to a citation; False if it cannot be read."""
+    from kuntalib.sources import CITATIONS_FILE
+    from kuntalib.yamlsafe import YamlError, safe_load_file
+
+    try:
+        data = safe_load_file(paths.data_raw() / CITATIONS_FILE)
+    except (OSError, YamlError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("files"), dict) and rel in data["files"]
+
+
+def source_check() -> int:
+    """``kuntalib source check``: list every problem of data/raw's sidecars and citations; 1 if any, else 0."""
+    from kuntalib.provenance import check_raw
+
+    found = check_raw()
+    for line in found.problems:
+        print(line)
+    print(found.summary())
+    return 1 if found.problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kuntalib`` and ``python -m kuntalib``."""
     parser = argparse.ArgumentParser(prog="kuntalib", description=__doc__.splitlines()[0])
@@ -158,6 +219,25 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--no-progress", action="store_true")
     p = sub.add_parser("params", help="list each notebook's parameters")
     p.add_argument("notebooks", nargs="*")
+    s = sub.add_parser("source", help="your own data: 'source add FILE ...' writes its provenance sidecar, "
+                                      "'source check' checks data/raw")
+    ssub = s.add_subparsers(dest="source_command", required=True, metavar="{add,check}")
+    a = ssub.add_parser("add", help="write the provenance sidecar (with SHA-256) of FILE under data/raw")
+    a.add_argument("file", metavar="FILE", help="the data file, under data/raw")
+    a.add_argument("--source", help="who published the data (or made it)")
+    a.add_argument("--address", help="where it can be found: an address, or the document and page")
+    a.add_argument("--date", help="its date, YYYY-MM-DD")
+    a.add_argument("--licence", help="its licence, e.g. 'CC BY 4.0'")
+    a.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
+                   help="the data is made up (simulated); a new sidecar says not synthetic unless told")
+    a.add_argument("--description", help="what the file holds, in a sentence")
+    a.add_argument("--update", action="store_true",
+                   help="the sidecar exists: re-hash the file and keep the sidecar's other fields")
+    ssub.add_parser("check", help="list raw files with a missing or stale sidecar, sidecars without their file "
+                                  "and citations naming no file; exit 1 if any")
+    t = sub.add_parser("prose", help="the notebooks' prose translations: 'update' merges edited cells, 'check' lists gaps")
+    t.add_argument("action", choices=["update", "check"])
+    t.add_argument("notebooks", nargs="*")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -172,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "verify":
             return verify(workers=args.workers, progress=not args.no_progress)
+        if args.command == "source":
+            return source_add(args) if args.source_command == "add" else source_check()
+        if args.command == "prose":
+            return _prose(args.action, args.notebooks or None)
         return _params(args.notebooks or None)
     except (ParameterError, ValueError, FileNotFoundError) as exc:
         print(f"kuntalib: error: {exc}", file=sys.stderr)

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from babel.dates import format_date
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from kuntalib import paths
-from kuntalib.i18n import LANGS, check_lang, pick, text
-from kuntalib.theme import PALETTE, add_caption, fmt_date, new_axes
+from kuntalib.i18n import LANGS, LOCALES, check_lang, pick, text
+from kuntalib.theme import PALETTE, add_caption, fmt_date, fmt_pct, fmt_range, new_axes
+from kuntalib.yamlsafe import safe_load_file
 
 __all__ = ["DeckError", "DeckFile", "SEED_ENV", "seed_text", "load_deck_file", "plot_timeline", "plot_flow",
            "plot_process", "plot_grid", "check_claims", "case_table"]
@@ -81,8 +83,6 @@ def load_deck_file(path: str | Path, *, require_seed: bool = False) -> DeckFile:
         The file is not a deck file, a ``label`` lacks a language, an entry lacks its quote, or a
         quote does not occur in the seed (the message names the file and the entry's key path).
     """
-    from kuntalib.yamlsafe import safe_load_file
-
     path = Path(path)
     data = safe_load_file(path)
     if not isinstance(data, dict) or data.get("format") != "kuntalib.deck/1":
@@ -281,10 +281,6 @@ def _when(e: dict[str, Any], lang: str) -> str:
         return s[:4]
     if precision == "month":
         t = _month(s)
-        from babel.dates import format_date
-
-        from kuntalib.i18n import LOCALES
-
         return format_date(t.date(), "MMM y" if lang == "en" else "M/y", locale=LOCALES[lang])
     return fmt_date(s, lang)
 
@@ -295,8 +291,6 @@ def check_claims(deck: DeckFile, population: pd.DataFrame | None, lang: str) -> 
     ``population`` is :func:`kuntalib.scenarios.load_population`'s table (sub-regions by year).
     Returns columns ``claim``, ``check`` (texts in ``lang``) and ``status`` (holds / fails / unchecked).
     """
-    from kuntalib.theme import fmt_pct
-
     rows = []
     for c in deck.data.get("claims", []):
         status, detail = "unchecked", text("deck.claim.unchecked", lang)
@@ -325,8 +319,6 @@ def case_table(deck: DeckFile, figures: pd.DataFrame, lang: str) -> pd.DataFrame
     category): the published value, or the range the text allows where it is not published.
     Columns ``presenter``, ``form``, ``share_supporting`` (texts in ``lang``).
     """
-    from kuntalib.theme import fmt_pct, fmt_range
-
     check_lang(lang)
     support = figures[(figures["question_id"] == "support") & (figures["answer"] == "yes")].set_index("category_id")
     rows = []

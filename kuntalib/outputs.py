@@ -7,6 +7,8 @@ rerun writes the same bytes.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,14 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from kuntalib import paths
+from kuntalib.i18n import messages, text
+from kuntalib.provenance import read_provenance
+from kuntalib.sources import CitationError, citation_for
 from kuntalib.theme import check_lang
 
 __all__ = ["save_figure", "save_table", "write_workbook", "check_publishable", "IDENTIFIER_COLUMNS"]
@@ -85,9 +93,6 @@ _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 def _deterministic_zip(path: Path) -> None:
     """Rewrite a zip (an .xlsx) with fixed entry times and document dates."""
-    import re
-    import zipfile
-
     with zipfile.ZipFile(path) as zin:
         entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -118,14 +123,6 @@ def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = 
     sources
         The raw files (paths under ``data/raw``) the tables come from.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    from kuntalib.i18n import messages, text
-    from kuntalib.provenance import read_provenance
-    from kuntalib.sources import CitationError, citation_for
-
     check_lang(lang)
     out = paths.tables_dir(notebook, lang)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ __all__ = [
     "data_raw",
     "data_processed",
     "notebooks_dir",
+    "prose_catalogue",
     "outputs_dir",
     "figures_dir",
     "tables_dir",
@@ -56,6 +57,11 @@ def data_processed() -> Path:
 def notebooks_dir() -> Path:
     """Parameterised source notebooks (committed without outputs)."""
     return proj_root() / "notebooks"
+
+
+def prose_catalogue(notebook: str, lang: str) -> Path:
+    """A notebook's prose in ``lang``: ``notebooks/locale/<lang>/LC_MESSAGES/<notebook>.po``."""
+    return notebooks_dir() / "locale" / lang / "LC_MESSAGES" / f"{notebook}.po"
 
 
 def outputs_dir() -> Path:

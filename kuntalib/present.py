@@ -1,10 +1,10 @@
 """What a notebook shows its reader, in the run's language: prose, figures with alt text, tables.
 
-The published pages are the executed notebooks without their code, so everything a reader
-sees passes through here: prose and headings from the translation catalogue
-(:func:`show`), figures displayed with their title and caption as alt text
-and a short narrative under each, and tables formatted for reading (localised headers and
-numbers, no index column, no truncation, no NaN).
+The published pages are the executed notebooks without their code. A notebook's prose is its
+own Markdown cells (translated by :mod:`kuntalib.pipeline.translate`); what a run computes
+passes through here: sentences with numbers from the translation catalogue (:func:`show`),
+figures displayed with their title and caption as alt text, and tables formatted for
+reading (localised headers and numbers, no index column, no truncation, no NaN).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kuntalib.i18n import check_lang, messages, text
 from kuntalib.outputs import save_figure
 from kuntalib.theme import fmt_date, fmt_num
 
-__all__ = ["show", "intro", "say", "figure", "figure_alt", "table_html", "table", "header", "missing_text", "value_text"]
+__all__ = ["show", "say", "figure", "figure_alt", "table_html", "table", "header", "missing_text", "value_text"]
 
 #: Width at which notebooks show a figure, in pixels per inch of figure size (the PNG is saved at more).
 DISPLAY_DPI = 100
@@ -55,14 +55,6 @@ def show(key: str, lang: str, /, **fields: Any) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(say(key, lang, **fields)))
-
-
-def intro(notebook: str, lang: str) -> None:
-    """Display a notebook's title (``nb.<notebook>.title``) and introduction (``nb.<notebook>.intro``) in ``lang``."""
-    from IPython.display import Markdown, display
-
-    check_lang(lang)
-    display(Markdown(f"# {text(f'nb.{notebook}.title', lang)}\n\n{text(f'nb.{notebook}.intro', lang)}"))
 
 
 def figure_alt(fig: Figure | Axes) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, check_lang, text
-from kuntalib.provenance import Provenance
+from kuntalib.provenance import Provenance, open_raw, read_provenance
+from kuntalib.yamlsafe import safe_load_file
 
 __all__ = ["Citation", "CitationError", "CITATIONS_FILE", "load_citations", "cite", "cite_key", "citation_for"]
 
@@ -45,6 +46,7 @@ class Citation:
         With ``markup`` the title is wrapped in ``<span lang="..">`` when it is in another language than
         ``lang`` (for HTML and Markdown: screen readers then pronounce it right).
         """
+        # theme loads matplotlib and pandas (~2-4 s); `kuntalib source` reads this module without drawing anything
         from kuntalib.theme import fmt_date
 
         check_lang(lang)
@@ -80,9 +82,6 @@ class Citations:
 @functools.cache
 def load_citations(path: Path | None = None) -> Citations:
     """Read and check the citations file (default ``data/raw/sources/citations.yml``)."""
-    from kuntalib.provenance import open_raw, read_provenance
-    from kuntalib.yamlsafe import safe_load_file
-
     if path is None:
         path, _prov = open_raw(CITATIONS_FILE)
     else:

@@ -11,12 +11,17 @@ import copy
 import functools
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pandas as pd
+from babel import Locale
+from babel.dates import format_date
+from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
 from matplotlib.ticker import FuncFormatter
 
 from kuntalib.i18n import LANGS, LOCALES, Msg, check_lang, pick
@@ -76,15 +81,11 @@ SYNTHETIC: dict[str, str] = Msg("theme.synthetic")
 
 @functools.cache
 def _locale(lang: str) -> Any:
-    from babel import Locale
-
     return Locale.parse(LOCALES[check_lang(lang)])
 
 
 def _apply(pattern: Any, value: float, decimals: int, lang: str, **kwargs: Any) -> str:
     """Format with a CLDR pattern at exactly ``decimals`` decimals, with the locale's minus sign."""
-    from decimal import Decimal
-
     loc = _locale(lang)
     pat = copy.copy(pattern)
     pat.frac_prec = (decimals, decimals)
@@ -139,8 +140,6 @@ def fmt_range(low: float, high: float, decimals: int = 0, lang: str = "fi", *, p
 
 def fmt_date(value: Any, lang: str = "fi") -> str:
     """A date as ``lang`` writes it, from CLDR (Babel): fi and sv ``30.6.2022``, en ``30 Jun 2022``."""
-    from babel.dates import format_date
-
     d = pd.Timestamp(value).date()
     return format_date(d, format="medium" if lang == "en" else "short", locale=_locale(lang))
 
@@ -189,9 +188,6 @@ def set_theme() -> None:
     ``svg.hashsalt`` is fixed so that SVG element ids, and so the files, are
     byte-identical from run to run.
     """
-    from cycler import cycler
-    from matplotlib.colors import to_rgb
-
     mpl.rcParams.update(SEABORN_WHITEGRID)
     mpl.rcParams["axes.prop_cycle"] = cycler("color", [to_rgb(c) for c in PALETTE.values()])
     mpl.rcParams.update(KUNTALIB_RC)

@@ -51,7 +51,26 @@ def write_notebook(path: Path, params: str, *code: str, title: str = "# Fixture"
                                        "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    if path.parent.name == "notebooks":
+        translate_prose(path)
     return path
+
+
+def translate_prose(path: Path) -> None:
+    """Write the sv and en catalogues of a fixture notebook's prose: each cell's text with " (sv)" / " (en)" added."""
+    from babel.messages.pofile import write_po
+
+    from kuntalib.pipeline.translate import TARGET_LANGS, template
+
+    for lang in TARGET_LANGS:
+        cat = template(path)
+        for msg in cat:
+            if msg.id:
+                msg.string = f"{msg.id} ({lang})"
+        po = path.parent / "locale" / lang / "LC_MESSAGES" / f"{path.stem}.po"
+        po.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("wb") as fh:
+            write_po(fh, cat)
 
 
 PLOT_CODE = (

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kuntalib.barometer import steps
 from kuntalib.barometer.bounds import BoundsError, Constraint, apply_bounds, build_constraints, tight_bounds
 from kuntalib.barometer.published import load_published
-from kuntalib.barometer.report import bounds_table, figures_step, plot_question
+from kuntalib.barometer.report import bounds_table, plot_question
 
 matplotlib.use("Agg")
 
@@ -120,7 +121,7 @@ def test_true_values_always_lie_within_their_bounds(pub, data):
 
 
 def test_step_and_table_carry_the_bounds_in_every_language(pub):
-    figs = figures_step(pub.figures).tables["figures"]
+    figs = steps.figures(pub.provenance.path)["figures"]
     row = figs[(figs.category_id == "new_technology") & (figs.answer == "barrier")].iloc[0]
     assert (row.lower, row.upper, row.upper_rule) == (0, 22, "sum")
     for lang, word in (("fi", "100 %"), ("sv", "100 %"), ("en", "100%")):

@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kuntalib.barometer import steps
 from kuntalib.barometer.charts import caption_lines, plot_rounds
 from kuntalib.barometer.estimates import add_derived_items, estimate_shares, wilson_fpc
 from kuntalib.barometer.microdata import MicrodataError, load_mapping, read_wide
 from kuntalib.barometer.published import load_press, load_published
-from kuntalib.barometer.report import DEFAULT_FRAMES, figures_step, respondent_counts
+from kuntalib.barometer.report import DEFAULT_FRAMES, respondent_counts
 from kuntalib.barometer.synthetic import generate_synthetic, webropol_export
 from kuntalib.provenance import open_raw
 
@@ -169,16 +170,17 @@ def test_repeat_responses_of_one_organisation_do_not_narrow_the_interval():
 
 def test_microdata_step_draws_what_the_file_holds(pub, shipped_export):
     export, mapping = shipped_export
-    step = figures_step(pub.figures, export, frames=DEFAULT_FRAMES, mapping=mapping, synthetic=True)
-    figs = step.tables["figures"]
+    step = steps.figures(pub.provenance.path, export, mapping, synthetic=True, frame_municipalities=DEFAULT_FRAMES["kunta"])
+    figs = step["figures"]
     est = figs[figs.share.notna()]
     assert (est.lower <= est.share + 1e-9).all() and (est.share <= est.upper + 1e-9).all()
     assert est.deff.notna().any()
-    cmp = step.tables["by_org_type"]
+    cmp = step["by_org_type"]
     assert {"difference", "lower", "upper", "significant"} <= set(cmp.columns)
     assert (cmp.significant == ((cmp.lower > 0) | (cmp.upper < 0))).all()
-    assert set(step.tables["by_size_class"].size_class) == {"alle 5 000", "5 000–20 000", "yli 20 000"}
-    assert step.values["responses"] == 195 and step.values["organisations"] == 161
+    assert set(step["by_size_class"].size_class) == {"alle 5 000", "5 000–20 000", "yli 20 000"}
+    assert step["responses"] == 195 and step["organisations"] == 161 and step["synthetic"] is True
+    assert step["rejected"] == 0 and step["rejected_rows"].empty
 
 
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])

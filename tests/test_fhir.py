@@ -382,7 +382,7 @@ def test_charts_are_stamped_synthetic(ingested, written):
 
 
 def test_simulator_settings_file_is_validated(tmp_path):
-    from kuntalib.fhir.study import load_cohort_config
+    from kuntalib.fhir.simulate import load_cohort_config
 
     shipped = REPO / "data" / "raw" / "kotidigi" / "synthetic_simulation_config.yml"
     cfg, seed = load_cohort_config(shipped)

@@ -13,7 +13,7 @@ from kuntalib.indicators import StatusRules, evaluate, load_indicator_file
 from kuntalib.indicators.charts import plot_backtest, plot_bullet, plot_dashboard, plot_trajectory, year_position
 from kuntalib.indicators.model import parse_indicator_file
 from kuntalib.indicators.page import followup_html
-from kuntalib.indicators.status import backtest, followup_step, parse_as_of
+from kuntalib.indicators.status import backtest, parse_as_of
 from kuntalib.indicators.texts import compare_rounds, round_table
 from kuntalib.provenance import open_raw
 from tests.conftest import REPO
@@ -163,13 +163,14 @@ def test_backtest_counts_and_flags_predictions(rng):
 
 
 def test_followup_step_and_backtest_chart(file, tmp_path, monkeypatch):
-    from kuntalib.indicators.status import rounds_from_step
+    from kuntalib.indicators import steps
     from kuntalib.pipeline.steps import run_step
 
     monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path))
     rules = StatusRules(window_years=10)
-    step = run_step("nb", "rounds", lambda w: followup_step(file, rules, [DECK_ROUND, LATER_ROUND]), params={})
-    first, latest = rounds_from_step(step, file, rules)
+    step = run_step("nb", steps.rounds, indicator_file=file.path, rounds=[DECK_ROUND, LATER_ROUND], evaluated_on="2026-11-29",
+                    window_years=10.0, prediction_level=0.8, backtest_years=3.0)
+    first, latest = steps.rounds_result(step, file, rules)
     direct = evaluate(file, rules, as_of=DECK_ROUND)
     assert first.statuses == direct.statuses and first.status_date == direct.status_date
     pd.testing.assert_frame_equal(round_table(first, "fi"), round_table(direct, "fi"))

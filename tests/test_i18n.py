@@ -73,6 +73,19 @@ def test_locale_formats_from_cldr(lang, expected):
     assert theme.fmt_num(float("nan"), lang=lang) == "–" and theme.fmt_num(-0.2, lang=lang) == "0"
 
 
+def all_texts(lang: str) -> dict[str, str]:
+    """Every text of ``lang`` a page may show: the code's catalogue and the notebooks' prose cells (``<notebook>:<cell>``)."""
+    from kuntalib.pipeline.translate import SOURCE_LANG, read_catalogue, template
+
+    texts = dict(messages(lang))
+    for nb in sorted(paths.notebooks_dir().glob("*.ipynb")):
+        cat = template(nb) if lang == SOURCE_LANG else read_catalogue(nb, lang)
+        for m in cat or []:
+            if m.id:
+                texts[f"{nb.stem}:{m.locations[0][1]}"] = str(m.id if lang == SOURCE_LANG else m.string)
+    return texts
+
+
 def foreign_phrases(lang: str, *, min_len: int = 14) -> dict[str, str]:
     """Literal fragments of other languages' catalogue texts that ``lang``'s catalogue never uses.
 
@@ -80,12 +93,12 @@ def foreign_phrases(lang: str, *, min_len: int = 14) -> dict[str, str]:
     ``min_len`` characters with a space count, so that names and codes shared by every
     language (``CGM``, ``n = {n}``) are not mistaken for foreign prose.
     """
-    own = "\n".join(messages(lang).values())
+    own = "\n".join(all_texts(lang).values())
     found: dict[str, str] = {}
     for other in LANGS:
         if other == lang:
             continue
-        for key, msg in messages(other).items():
+        for key, msg in all_texts(other).items():
             for frag in re.split(r"\{[^}]*\}|[*_#`>\[\]()\n|]", msg):
                 frag = frag.strip(" .,:;–-")
                 if len(frag) >= min_len and " " in frag and frag not in own:

@@ -24,7 +24,7 @@ def test_alias_bombs_are_refused_at_once():
 
 
 def test_every_yaml_reader_refuses_aliases(tmp_path):
-    from kuntalib.fhir.study import load_cohort_config
+    from kuntalib.fhir.simulate import load_cohort_config
     from kuntalib.indicators import load_impact_chain, load_indicator_file
     from kuntalib.indicators.model import IndicatorFileError
     from kuntalib.provenance import ProvenanceError, read_provenance

@@ -27,7 +27,7 @@ from kuntalib.scenarios import (
     shared_skills,
     type_counts,
 )
-from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult
+from kuntalib.scenarios.analysis import NOT_STATED
 from kuntalib.scenarios.model import normalise_space, parse_model
 from tests.conftest import REPO
 
@@ -296,13 +296,14 @@ def test_synthetic_model_charts_are_stamped():
 def test_consistency_is_language_neutral_and_round_trips_through_a_step(tmp_path, monkeypatch):
     """One enumeration serves every language: the stored step gives each language's result exactly."""
     from kuntalib.pipeline.steps import run_step
+    from kuntalib.scenarios import steps
 
     monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path))
     m = load_model(MODEL)
-    step = run_step("nb", "consistency", lambda work: consistency(m).to_step(), params={}, inputs=[MODEL])
+    step = run_step("nb", steps.consistency, scenario_file=MODEL)
     for lang in ("fi", "sv", "en"):
         direct = consistency(m, lang=lang)
-        back = ConsistencyResult.from_step(step, lang)
+        back = steps.consistency_result(step, lang)
         pd.testing.assert_frame_equal(back.scores, direct.scores)
         pd.testing.assert_frame_equal(back.pairs, direct.pairs)
         assert (back.field_size, back.field_consistent, back.field_best) == (direct.field_size, direct.field_consistent,

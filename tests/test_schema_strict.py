@@ -10,7 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kuntalib.indicators.model import IndicatorFileError, load_indicator_file, parse_indicator_file
+from kuntalib.indicators.load import load_indicator_file
+from kuntalib.indicators.model import IndicatorFileError, parse_indicator_file
 from kuntalib.provenance import open_raw
 from kuntalib.scenarios.model import ScenarioFileError, load_model, parse_model
 
@@ -138,7 +139,7 @@ def test_random_scenario_structures_give_a_scenario_file_error_or_a_model(data):
 @given(data=st.data())
 def test_other_yaml_readers_fail_only_with_their_own_errors(data, tmp_path_factory):
     """Provenance sidecars, the simulator config and impact chains: random structures give their error, nothing bare."""
-    from kuntalib.fhir.study import CohortConfigError, load_cohort_config
+    from kuntalib.fhir.simulate import CohortConfigError, load_cohort_config
     from kuntalib.indicators import load_impact_chain
     from kuntalib.indicators.chain import ImpactChainError
     from kuntalib.provenance import ProvenanceError, read_provenance

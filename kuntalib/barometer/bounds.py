@@ -127,7 +127,7 @@ def _system(figures: pd.DataFrame, constraints: Iterable[Constraint]) -> tuple[l
 
 
 def _solve(a: np.ndarray, b: np.ndarray, i: int, sense: float):
-    from scipy.optimize import linprog
+    from scipy.optimize import linprog  # ~1 s to import: only when bounds are computed, not when read
 
     cost = np.zeros(a.shape[1])
     cost[i] = sense

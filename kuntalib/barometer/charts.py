@@ -11,6 +11,7 @@ A chart of which the source names only some options says so in a row of its own.
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -23,6 +24,7 @@ from kuntalib.theme import (
     NOT_PUBLISHED_COLOR,
     PALETTE,
     add_caption,
+    fmt_date,
     fmt_num,
     fmt_pct,
     fmt_range,
@@ -363,10 +365,6 @@ def plot_rounds(press: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi"
 
 def _press_date(value: str, lang: str) -> str:
     """A press-release date as ``lang`` writes it; a bare year stays a year."""
-    from datetime import date
-
-    from kuntalib.theme import fmt_date
-
     if len(value) == 4 and value.isdigit():
         return value
     return fmt_date(date.fromisoformat(value), lang)

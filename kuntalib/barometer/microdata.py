@@ -43,6 +43,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
+
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
 __all__ = [
     "MicrodataError",
@@ -141,8 +144,6 @@ def load_mapping(path: str | Path, figures: pd.DataFrame) -> dict[str, str]:
     allowed = set(item_columns(figures)) | set(ID_COLUMNS) | set(OPTIONAL_COLUMNS) | {IGNORE}
     pairs: list[tuple[str, str, str]] = []  # (where, header, field)
     if path.suffix.lower() in {".yml", ".yaml"}:
-        from kuntalib.yamlsafe import YamlError, safe_load_file
-
         try:
             doc = safe_load_file(path)
         except YamlError as exc:
@@ -307,8 +308,6 @@ def _spss_number(v: object) -> str:
 
 
 def _spss_records(path: Path) -> _Table:
-    import pyreadstat
-
     try:
         df, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
     except Exception as exc:  # pyreadstat raises its own ReadstatError and others

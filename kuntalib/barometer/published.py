@@ -8,13 +8,14 @@ blank share with the bounds the text implies. Nothing is filled in here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from kuntalib.barometer.bounds import ORDERED
 from kuntalib.provenance import Provenance, open_raw
 
-__all__ = ["YEAR", "Published", "load_published", "load_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
+__all__ = ["YEAR", "Published", "load_published", "read_figures", "load_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
 
 YEAR = 2022
 #: The shipped round's folder under data/raw; every loader takes its own file instead.
@@ -45,13 +46,15 @@ def load_press(file: str = f"{ROUND_DIR}/press_releases.csv") -> pd.DataFrame:
     return pd.read_csv(path, dtype={"metric": str, "unit": str, "date": str}).set_index("metric")
 
 
-def load_published(file: str = f"{ROUND_DIR}/published_figures.csv",
-                   questions_file: str = f"{ROUND_DIR}/questions.csv") -> Published:
-    """Load the published figures (``file``) and the questions (``questions_file``), paths under data/raw.
+def read_figures(path: str | Path) -> pd.DataFrame:
+    """The published figures file at ``path`` as a table, checked (``share`` is NaN where not published).
 
-    ``share`` is NaN where not published.
+    Raises
+    ------
+    ValueError
+        A ``published`` cell that is not yes or no, or that disagrees with ``share``; the message
+        names the file and line.
     """
-    path, prov = open_raw(file)
     df = pd.read_csv(path, keep_default_na=True)
     df["published"] = df["published"].map({"yes": True, "no": False})
     if df["published"].isna().any():
@@ -61,7 +64,17 @@ def load_published(file: str = f"{ROUND_DIR}/published_figures.csv",
     if mismatch.any():
         bad = df.index[mismatch][0] + 2
         raise ValueError(f"{path}: line {bad}: 'published' says yes exactly when 'share' has a value")
-    return Published(df, load_questions(questions_file), prov)
+    return df
+
+
+def load_published(file: str = f"{ROUND_DIR}/published_figures.csv",
+                   questions_file: str = f"{ROUND_DIR}/questions.csv") -> Published:
+    """Load the published figures (``file``) and the questions (``questions_file``), paths under data/raw.
+
+    ``share`` is NaN where not published (:func:`read_figures`).
+    """
+    path, prov = open_raw(file)
+    return Published(read_figures(path), load_questions(questions_file), prov)
 
 
 def derive_not_relevant(figures: pd.DataFrame) -> pd.DataFrame:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pandas as pd
 from matplotlib.axes import Axes
 
-from kuntalib.barometer.charts import add_barometer_caption, plot_bars, plot_diverging
+from kuntalib.barometer.charts import ANSWERS, add_barometer_caption, plot_bars, plot_diverging
 from kuntalib.barometer.estimates import add_derived_items, compare_groups, estimate_shares
 from kuntalib.barometer.published import YEAR, promoters_table
 from kuntalib.i18n import text
+from kuntalib.theme import fmt_num, fmt_pct, fmt_range
 
-if TYPE_CHECKING:
-    from kuntalib.pipeline.steps import StepData
-
-__all__ = ["CHARTS", "DEFAULT_FRAMES", "bounds_table", "interval_text", "plot_question", "figures_from_microdata", "figures_step", "respondent_counts",
+__all__ = ["CHARTS", "DEFAULT_FRAMES", "bounds_table", "interval_text", "plot_question", "figures_from_microdata", "respondent_counts",
            "breakdown_tables"]
 
 #: Charts in the order of the deck.
@@ -62,8 +57,6 @@ def plot_question(
 
 def interval_text(frames: dict[str, float | None] | None, population: float | None, lang: str) -> str:
     """How the interval lines were computed, for the caption of a microdata chart."""
-    from kuntalib.theme import fmt_num
-
     if frames is None:
         if population:
             return text("barometer.intervals.one_frame", lang, frame=fmt_num(population, lang=lang))
@@ -81,9 +74,6 @@ def bounds_table(figures: pd.DataFrame, questions: pd.DataFrame, lang: str) -> p
 
     ``figures`` is the step's table (:func:`~kuntalib.barometer.bounds.apply_bounds` output).
     """
-    from kuntalib.barometer.charts import ANSWERS
-    from kuntalib.theme import fmt_pct, fmt_range
-
     by = figures.set_index(["question_id", "category_id", "answer"])
 
     def ref_text(ref: str) -> str:
@@ -173,46 +163,3 @@ def breakdown_tables(long: pd.DataFrame, figures: pd.DataFrame) -> dict[str, pd.
         by_size = estimate_shares(muni, by="size_class")
         by_size = by_size[by_size.answer == "yes"].reset_index(drop=True)
     return {"by_org_type": cmp, "by_size_class": by_size}
-
-
-def figures_step(figures: pd.DataFrame, microdata: str | Path | None = None, *, population: float | None = None,
-                 weighted: bool = False, synthetic: bool = False, frames: dict[str, float | None] | None = None,
-                 mapping: str | Path | None = None) -> StepData:
-    """The language-neutral step of the barometer notebook (for :func:`kuntalib.pipeline.steps.run_step`).
-
-    Parameters
-    ----------
-    figures
-        The published figures (:func:`~kuntalib.barometer.published.load_published`).
-    microdata
-        A microdata file (CSV, Excel, SPSS) to estimate from, or None for the published figures.
-    population, weighted, frames
-        As in :func:`figures_from_microdata`; ``frames`` (per stratum) wins over ``population`` and
-        clusters responses by ``organisation_id``.
-    synthetic
-        The microdata file's sidecar marks it synthetic.
-    mapping
-        Mapping file for an export with the survey tool's own headers (:func:`~kuntalib.barometer.microdata.load_mapping`).
-
-    Returns
-    -------
-    StepData
-        Published figures: table ``figures`` with the tightest bounds of unpublished shares
-        (:func:`~kuntalib.barometer.bounds.apply_bounds`). Microdata: tables ``figures``,
-        ``rejected``, ``by_org_type`` and ``by_size_class``; values ``synthetic``, ``summary``,
-        ``rows``, ``accepted``, ``rejected`` (data rows of the file) and the respondent counts of
-        :func:`respondent_counts`.
-    """
-    from kuntalib.barometer.bounds import apply_bounds
-    from kuntalib.barometer.microdata import read_wide
-    from kuntalib.pipeline.steps import StepData
-
-    if microdata is None:
-        return StepData({"figures": apply_bounds(figures)}, {"synthetic": False, "summary": "published figures"})
-    parsed = read_wide(microdata, figures, mapping=mapping)
-    est = figures_from_microdata(parsed.data, figures, population=population, weighted=weighted, frames=frames,
-                                 cluster="organisation_id" if frames is not None else None)
-    return StepData({"figures": est, "rejected": parsed.rejected, **breakdown_tables(parsed.data, figures)},
-                    {"synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary(), "rows": parsed.n_rows,
-                     "accepted": parsed.n_accepted_rows, "rejected": parsed.n_rows - parsed.n_accepted_rows,
-                     **respondent_counts(parsed.data)})

@@ -40,6 +40,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from kuntalib.barometer.bounds import apply_bounds
+
 __all__ = ["generate_synthetic", "write_synthetic", "count_for", "round_half_up", "reproduction_errors", "webropol_export",
            "write_webropol_export", "QUESTION_NUMBERS"]
 
@@ -91,8 +93,6 @@ def generate_synthetic(figures: pd.DataFrame, *, rng: int | np.random.Generator 
     n_respondents
         Respondents in all (the 2022 round had 195 responses).
     """
-    from kuntalib.barometer.bounds import apply_bounds
-
     gen = _rng(rng)
     figures = apply_bounds(figures) if figures.share.isna().any() else figures  # draws within the tightest bounds
     ids = np.array([f"s{i:04d}" for i in range(1, n_respondents + 1)])

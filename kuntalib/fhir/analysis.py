@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kuntalib.disclosure import Relation, complementary_suppression
 from kuntalib.outputs import IDENTIFIER_COLUMNS, check_publishable
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "fit_bp_trend",
     "suppress_small",
     "suppress_hierarchy",
+    "publishable",
     "check_publishable",
     "IDENTIFIER_COLUMNS",
 ]
@@ -243,7 +245,7 @@ def bp_daily_means(obs: pd.DataFrame, *, start: str | pd.Timestamp, tz: str = "E
 
 def fit_trend(daily: pd.DataFrame, *, min_days: int = 7) -> TrendResult:
     """Fit the mixed model of :class:`TrendResult` to daily means of patients with ≥ ``min_days`` days."""
-    import statsmodels.formula.api as smf
+    import statsmodels.formula.api as smf  # ~4-5 s to import: only when the model is fitted
 
     daily = daily.sort_values(["patient", "day"], kind="stable").reset_index(drop=True)
     keep = daily.groupby("patient")["day"].transform("size") >= min_days
@@ -307,8 +309,6 @@ def suppress_hierarchy(parent: pd.DataFrame, child: pd.DataFrame, *, key: str = 
     the fewest-persons rows that stop the differencing attack (``complementary``), by
     :func:`kuntalib.disclosure.complementary_suppression`.
     """
-    from kuntalib.disclosure import Relation, complementary_suppression
-
     if k < 5:
         raise ValueError(f"k must be at least 5 (cells of fewer persons could identify them), got {k}")
     pcell = {i: f"p:{v}" for i, v in parent[key].items()}
@@ -326,3 +326,10 @@ def suppress_hierarchy(parent: pd.DataFrame, child: pd.DataFrame, *, key: str = 
     pk, ck = kinds(pcell), kinds(ccell)
     return (_blank(parent, pk != "", persons, None, pk.reindex(parent.index)),
             _blank(child, ck != "", persons, None, ck.reindex(child.index)))
+
+
+def publishable(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a suppressed table that may be drawn (not suppressed)."""
+    if "suppressed" not in table.columns:
+        return table
+    return table[~table["suppressed"].astype(bool)]

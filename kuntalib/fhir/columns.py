@@ -18,6 +18,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -140,8 +141,6 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     if _scan is not None:
         validity, offsets, data = arr.buffers()
         return np.frombuffer(_scan.hash_strings(len(arr), arr.offset, validity, offsets, data), np.uint64)
-    import pandas as pd
-
     enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
     uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
     return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]

@@ -81,7 +81,7 @@ def check_profile(obs: dict) -> list[str]:
 
 def validate_r4b(raw: bytes) -> list[str]:
     """Strict R4B validation with fhir.resources: the failing fields (empty when valid)."""
-    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B import get_fhir_model_class  # with pydantic ~0.3 s: only when lines are validated
     from pydantic import ValidationError
 
     try:

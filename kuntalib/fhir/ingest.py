@@ -42,20 +42,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
 
 import msgspec
 import numpy as np
 import orjson
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kuntalib.fhir import columns
 from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject, strip_bom
-
-if TYPE_CHECKING:  # pandas is loaded only where a DataFrame is asked for (an ingest itself works in Arrow)
-    import pandas as pd
 
 __all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
@@ -348,8 +347,6 @@ def _to_utc(strings: list | pa.Array, assume: str | None) -> tuple[pa.Array, np.
         if full.any():
             out[where[full]] = _cast_utc(trimmed(sub.filter(pa.array(full))), assume or "UTC")
         if not full.all():
-            import pandas as pd
-
             rest = sub.filter(pa.array(~full)).to_pylist()
             naive = pd.to_datetime(pd.Series(rest, dtype=object), format="ISO8601", errors="coerce")
             utc = naive.dt.tz_localize(assume or "UTC", ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
@@ -1490,8 +1487,6 @@ class BulkExportError(ValueError):
 
 def _export_file(folder: Path, url: str, manifest: Path, where: str) -> Path:
     """The local file of a manifest ``url``: a relative path, a ``file://`` address, or a downloaded file by its name."""
-    from urllib.parse import unquote, urlparse
-
     parsed = urlparse(url)
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path))

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -121,7 +122,6 @@ def duplicate_key(raw: bytes) -> str | None:
     """
     if not any(raw.count(k) > 1 for k in _DUP_KEYS):
         return None
-    import json
 
     try:
         json.loads(raw, object_pairs_hook=_no_duplicates)

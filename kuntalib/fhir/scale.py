@@ -20,15 +20,18 @@ On a SLURM cluster, :func:`slurm_cluster` builds a dask-jobqueue ``SLURMCluster`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from kuntalib.fhir import analysis
-from kuntalib.fhir.ingest import REJECT_SCHEMA, Runner
+from kuntalib.fhir.ingest import OBSERVATION_COLUMNS, REJECT_SCHEMA, TIDY_SCHEMA, Runner, local_runner
+from kuntalib.fhir.resources import write_ndjson
+from kuntalib.fhir.simulate import CohortConfig, simulate_cohort
 
 __all__ = ["dask_runner", "read_observations_dask", "observation_partitions", "analyse", "Analyses", "simulate_national",
            "NationalRun", "slurm_cluster"]
@@ -53,19 +56,13 @@ def observation_partitions(out_dir: str | Path) -> list[Path]:
 
 def read_observations_dask(out_dir: str | Path, columns: list[str] | None = None):
     """The tidy dataset as a ``dask.dataframe`` with one partition per patient bucket."""
-    import dask.dataframe as dd
-
-    from kuntalib.fhir.ingest import OBSERVATION_COLUMNS
+    import dask.dataframe as dd  # 1-2 s to import: only where a Dask frame is asked for
 
     files = [str(p) for p in observation_partitions(out_dir)]
     return dd.read_parquet(files, columns=columns or OBSERVATION_COLUMNS)
 
 
 def _read(path: str, columns: list[str] | None = None) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    from kuntalib.fhir.ingest import TIDY_SCHEMA
-
     return pq.read_table(path, columns=columns, schema=TIDY_SCHEMA).to_pandas()
 
 
@@ -137,9 +134,6 @@ class NationalRun:
 
 
 def _national_batch(config_kwargs: dict, batch: int, clients: int, seed: int, out_dir: str, ndjson: bool) -> tuple[int, str]:
-    from kuntalib.fhir.resources import write_ndjson
-    from kuntalib.fhir.simulate import CohortConfig, simulate_cohort
-
     cfg = replace(CohortConfig(**config_kwargs), n_clients=clients)
     rng = np.random.default_rng(np.random.SeedSequence([seed, batch]))
     cohort = simulate_cohort(cfg, rng)
@@ -162,11 +156,6 @@ def simulate_national(n_clients: int, days: int, out_dir: str | Path, *, batch_c
     table, labelled synthetic) and, with ``ndjson=True``, its FHIR NDJSON under ``fhir/``.
     Batches run on ``client`` (Dask) if given, else in ``workers`` local processes (the simulator holds the GIL).
     """
-    from dataclasses import asdict
-
-    from kuntalib.fhir.ingest import local_runner
-    from kuntalib.fhir.simulate import CohortConfig
-
     cfg = replace(config or CohortConfig(), days=days)
     kwargs = {k: v for k, v in asdict(cfg).items() if k != "extra"}
     sizes = [min(batch_clients, n_clients - b * batch_clients) for b in range(-(-n_clients // batch_clients))]
@@ -183,7 +172,7 @@ def slurm_cluster(*, cores: int = 8, memory: str = "32GB", walltime: str = "02:0
     Needs ``sbatch`` only when it scales. Each worker job runs the project's own Python
     environment; ``out_dir`` of the ingest must be on a file system all nodes share.
     """
-    from dask_jobqueue import SLURMCluster
+    from dask_jobqueue import SLURMCluster  # ~1-2 s to import, and only SLURM needs it
 
     return SLURMCluster(cores=cores, processes=max(1, cores // 4), memory=memory, walltime=walltime, queue=queue,
                         account=account, local_directory=local_directory, **kwargs)

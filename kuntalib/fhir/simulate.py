@@ -35,13 +35,15 @@ dataAbsentReason).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kuntalib.i18n import Msg
+from kuntalib.yamlsafe import YamlError, safe_load_file
 
-__all__ = ["CohortConfig", "Cohort", "simulate_cohort", "VENDORS", "DEVICE_TYPES", "FAULTS"]
+__all__ = ["CohortConfig", "CohortConfigError", "Cohort", "load_cohort_config", "simulate_cohort", "VENDORS", "DEVICE_TYPES", "FAULTS"]
 
 #: Synthetic vendors and how each writes FHIR (see :mod:`kuntalib.fhir.resources`).
 VENDORS: dict[str, dict[str, object]] = {
@@ -98,6 +100,47 @@ class CohortConfig:
                 raise ValueError(f"{k} = {v} must lie between 0 and 1")
         if self.cgm_minutes < 1 or 1440 % self.cgm_minutes:
             raise ValueError("cgm_minutes must divide a day (1440 minutes)")
+
+
+class CohortConfigError(ValueError):
+    """A simulator settings file that does not fit (names the file)."""
+
+
+def load_cohort_config(path: str | Path, *, n_clients: int = 0, days: int = 0) -> tuple[CohortConfig, int]:
+    """Read the simulator settings file; return the validated config and the seed.
+
+    The file must say ``synthetic: true`` and hold ``seed`` and a ``cohort`` mapping of
+    :class:`~kuntalib.fhir.simulate.CohortConfig` fields. ``n_clients`` and ``days``
+    override the file's values when not 0.
+
+    Raises
+    ------
+    CohortConfigError
+        (a ValueError) The file is not YAML, is not marked synthetic, lacks ``seed``/``cohort`` or names an
+        unknown setting; the message names the file.
+    """
+    path = Path(path)
+    try:
+        raw = safe_load_file(path)
+    except YamlError as exc:  # names the file and the place
+        raise CohortConfigError(str(exc)) from exc
+    if not isinstance(raw, dict) or raw.get("synthetic") is not True:
+        raise CohortConfigError(f"{path}: simulator settings must say 'synthetic: true'")
+    if not isinstance(raw.get("seed"), int) or not isinstance(raw.get("cohort"), dict):
+        raise CohortConfigError(f"{path}: needs an integer 'seed' and a 'cohort' mapping")
+    settings = dict(raw["cohort"])
+    known = set(CohortConfig.__dataclass_fields__)
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise CohortConfigError(f"{path}: cohort: unknown setting(s) {', '.join(unknown)}")
+    if n_clients:
+        settings["n_clients"] = n_clients
+    if days:
+        settings["days"] = days
+    try:
+        return CohortConfig(**settings), raw["seed"]
+    except (TypeError, ValueError) as exc:
+        raise CohortConfigError(f"{path}: cohort: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ _BT = {
 
 def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, result: FollowUp, ax: Axes | None = None,
                   lang: str = "fi") -> Axes:
-    """Coverage of the forecast's prediction interval by fit window (from :func:`~kuntalib.indicators.status.followup_step`)."""
+    """Coverage of the forecast's prediction interval by fit window (from :func:`~kuntalib.indicators.steps.rounds`)."""
     check_lang(lang)
     ax = new_axes(ax, figsize=(8, 4))
     w = windows.dropna(subset=["coverage"])

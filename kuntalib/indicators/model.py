@@ -36,6 +36,7 @@ average tax rate). Every ``source`` must be a key of ``sources``.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -45,9 +46,9 @@ from typing import Any
 import pandas as pd
 
 from kuntalib.i18n import LANGS, pick
-from kuntalib.yamlsafe import YamlError, safe_load_file
+from kuntalib.sources import CitationError, cite_key
 
-__all__ = ["TARGET_KINDS", "Indicator", "IndicatorFile", "IndicatorFileError", "load_indicator_file", "parse_indicator_file"]
+__all__ = ["TARGET_KINDS", "Indicator", "IndicatorFile", "IndicatorFileError", "parse_indicator_file"]
 
 TARGET_KINDS = ("at_least", "above", "at_most", "below", "at_most_above_reference")
 
@@ -106,8 +107,6 @@ class IndicatorFile:
     def source_text(self, key: str, lang: str, *, markup: bool = False) -> str:
         """Source ``key`` as a reader can follow it: its public citation in ``lang`` (``data/raw/sources/citations.yml``)
         when the file lies under data/raw and has one, else the file's own text for the key."""
-        from kuntalib.sources import CitationError, cite_key
-
         try:
             cited = cite_key(self.path, key, lang, markup=markup)
         except CitationError:
@@ -116,8 +115,6 @@ class IndicatorFile:
             return cited
         fallback = self.sources.get(key, key)
         if markup:
-            import html
-
             return html.escape(fallback)
         return fallback
 
@@ -285,21 +282,3 @@ def parse_indicator_file(data: Any, path: Path, *, evaluation_date: Any = None) 
             baseline=base, reference=ref, aim=aim, aim_stated=bool(d.get("aim_stated", True)),
         ))
     return IndicatorFile(path, data.get("municipality") or {}, out, sources, aims)
-
-
-def load_indicator_file(path: str | Path, *, evaluation_date: Any = None) -> IndicatorFile:
-    """Read and validate an indicator file: YAML, an Excel workbook or CSV files (:mod:`kuntalib.indicators.sheets`).
-
-    ``evaluation_date`` (a date or ``YYYY-MM-DD``): no value may be dated or published after it
-    (see :func:`parse_indicator_file`).
-    """
-    path = Path(path)
-    if path.suffix.lower() in {".xlsx", ".xlsm"} or path.name.endswith(".indicators.csv"):
-        from kuntalib.indicators.sheets import read_indicator_sheets
-
-        return read_indicator_sheets(path, evaluation_date=evaluation_date)
-    try:
-        data = safe_load_file(path)
-    except YamlError as exc:
-        raise IndicatorFileError(str(exc)) from None
-    return parse_indicator_file(data, path, evaluation_date=evaluation_date)

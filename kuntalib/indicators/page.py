@@ -14,6 +14,7 @@ import html
 import numpy as np
 
 from kuntalib.i18n import Msg, check_lang, pick, text
+from kuntalib.indicators.charts import STATUS_TEXT, year_position
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
 from kuntalib.indicators.texts import round_table
@@ -71,7 +72,6 @@ def sparkline_svg(ind: Indicator, *, width: int = 120, height: int = 28, label: 
     obs = ind.observations
     if len(obs) < 2:
         return ""
-    from kuntalib.indicators.charts import year_position
 
     x, y = year_position(obs.date), obs.value.to_numpy(float)
     sx = (x - x.min()) / (np.ptp(x) or 1) * (width - 4) + 2
@@ -83,8 +83,6 @@ def sparkline_svg(ind: Indicator, *, width: int = 120, height: int = 28, label: 
 
 
 def _light(status: str, lang: str) -> str:
-    from kuntalib.indicators.charts import STATUS_TEXT
-
     color, symbol = TRAFFIC[status]
     meaning = html.escape(pick(STATUS_TEXT[status], lang))
     return (f'<span class="light {status}" style="background:{color}" role="img" aria-label="{meaning}" '

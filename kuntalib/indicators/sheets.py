@@ -35,6 +35,7 @@ import pandas as pd
 
 from kuntalib.i18n import LANGS
 from kuntalib.indicators.model import IndicatorFile, IndicatorFileError, parse_indicator_file
+from kuntalib.provenance import read_provenance, track_input
 
 __all__ = ["SHEETS", "REQUIRED", "read_indicator_sheets", "write_indicator_workbook"]
 
@@ -164,8 +165,6 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Path], 
             raise IndicatorFileError(f"{p}: not a readable CSV ({exc})") from exc
         origin[sheet] = p
         if p != path:
-            from kuntalib.provenance import read_provenance, track_input
-
             read_provenance(p)  # each CSV of the set has its own sidecar and checksum
             track_input(p)
     return tables, origin, comma

@@ -32,18 +32,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kuntalib.indicators.model import Indicator, IndicatorFile
 
-if TYPE_CHECKING:
-    from kuntalib.pipeline.steps import StepData, StepResult
-
 __all__ = ["StatusRules", "Status", "FollowUp", "meets", "evaluate", "forecast", "backtest", "round_actuals", "parse_as_of",
-           "followup_step", "rounds_from_step",
            "RULES", "STATUSES"]
 
 RULES = ("target", "trajectory", "forecast")
@@ -177,13 +173,13 @@ def _window(obs: pd.DataFrame, rules: StatusRules) -> pd.DataFrame:
 
 
 def _fit(obs: pd.DataFrame):
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # ~4 s to import: only when a trend is fitted, not when a stored step is read
 
     return sm.OLS(obs.value.to_numpy(float), sm.add_constant(_years(obs.date))).fit()
 
 
 def _predict(fit, dates: pd.DatetimeIndex, alpha: float) -> pd.DataFrame:
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # ~4 s to import: only when a trend is fitted, not when a stored step is read
 
     pred = fit.get_prediction(sm.add_constant(_years(dates), has_constant="add")).summary_frame(alpha=alpha)
     return pd.DataFrame({"date": dates, "mean": pred["mean"].to_numpy(), "lower": pred["obs_ci_lower"].to_numpy(),
@@ -203,7 +199,7 @@ def forecast(ind: Indicator, rules: StatusRules, goal: float | None = None) -> F
     last = _predict(fit, pd.DatetimeIndex([ind.target_date]), rules.alpha)
     mean = float(last["mean"].iloc[0])
     x = _years(pd.DatetimeIndex([ind.target_date]))
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # ~4 s to import: only when a trend is fitted, not when a stored step is read
 
     var_mean = float(fit.get_prediction(sm.add_constant(x, has_constant="add")).var_pred_mean[0])
     se = float(np.sqrt(var_mean + fit.scale))
@@ -375,39 +371,3 @@ def evaluate(file: IndicatorFile, rules: StatusRules | None = None, *, as_of: st
         if fc is not None:
             fcs[ind.id] = fc
     return FollowUp(file, rules, tuple(out), fcs, when, status_date, actuals)
-
-
-def followup_step(file: IndicatorFile, rules: StatusRules, rounds: list[str], *, horizon_years: float = 3.0,
-                  windows: tuple[float, ...] = (5, 10, 15, 20, 25)) -> StepData:
-    """The language-neutral work of the follow-up notebook (for :func:`kuntalib.pipeline.steps.run_step`).
-
-    Tables: ``r<k>_status``, ``r<k>_forecasts``, ``r<k>_forecast_bands``, ``r<k>_round`` for each
-    round evaluated on ``rounds[k]``; ``backtest`` (:func:`backtest` of every indicator under
-    ``rules``); ``backtest_windows`` (coverage of the prediction interval by fit window).
-    """
-    from kuntalib.pipeline.steps import StepData
-
-    tables: dict[str, pd.DataFrame] = {}
-    for k, as_of in enumerate(rounds, 1):
-        for name, table in evaluate(file, rules, as_of=as_of).to_tables().items():
-            tables[f"r{k}_{name}"] = table
-    tables["backtest"] = pd.concat([backtest(ind, rules, horizon_years=horizon_years) for ind in file.indicators],
-                                   ignore_index=True)
-    rows = []
-    for w in windows:
-        bt = pd.concat([backtest(ind, replace(rules, window_years=float(w)), horizon_years=horizon_years)
-                        for ind in file.indicators], ignore_index=True)
-        rows.append({"window_years": float(w), "predictions": len(bt), "inside": int(bt["inside"].sum()),
-                     "coverage": float(bt["inside"].mean()) if len(bt) else float("nan"),
-                     "nominal": 1 - rules.alpha})
-    tables["backtest_windows"] = pd.DataFrame(rows)
-    return StepData(tables, {"rounds": list(rounds)})
-
-
-def rounds_from_step(step: StepResult, file: IndicatorFile, rules: StatusRules) -> list[FollowUp]:
-    """The rounds :func:`followup_step` stored, rebuilt for rendering."""
-    out = []
-    for k in range(1, len(step.values["rounds"]) + 1):
-        tables = {name: step[f"r{k}_{name}"] for name in ("status", "forecasts", "forecast_bands", "round")}
-        out.append(FollowUp.from_tables(file, rules, tables))
-    return out

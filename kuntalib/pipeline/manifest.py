@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kuntalib import paths
+from kuntalib.pipeline.state import atomic_write_text
 from kuntalib.provenance import sha256_file
 
 __all__ = ["collect", "write_manifest", "read_manifest", "compare"]
@@ -35,8 +36,6 @@ def write_manifest(entries: dict[str, str], root: Path | None = None) -> Path:
 
     A path with a line break or other control character cannot be listed and raises ``ValueError``.
     """
-    from kuntalib.pipeline.state import atomic_write_text
-
     root = root or paths.outputs_dir()
     bad = [rel for rel in entries if any(ord(ch) < 32 for ch in rel)]
     if bad:

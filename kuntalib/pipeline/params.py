@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kuntalib import paths
+from kuntalib.provenance import sidecar_path
+
 __all__ = ["Parameter", "ParameterError", "read_parameters", "validate_overrides", "validate_paths", "parse_cli_value"]
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -133,9 +136,6 @@ def validate_overrides(notebook: str | Path, params: dict[str, Parameter], overr
 
 def _path_problem(param: Parameter, value: str) -> str | None:
     """Why ``value`` is not acceptable for a raw-path parameter, or None."""
-    from kuntalib import paths
-    from kuntalib.provenance import sidecar_path
-
     if value == "":
         return None if '""' in param.comment else "a file under data/raw is required"
     if f'"{value}"' in param.comment and "/" not in value:

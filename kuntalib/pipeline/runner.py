@@ -6,7 +6,8 @@ import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from kuntalib.i18n import LANGS, check_lang
 from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides, validate_paths
 from kuntalib.pipeline.state import BuildState, RunRecord, package_hash, static_fingerprint
 from kuntalib.pipeline.steps import STEP_LOG_ENV
+from kuntalib.pipeline.translate import ProseError, catalogue_digest, translate
 from kuntalib.provenance import INPUT_LOG_ENV
 
 __all__ = ["Job", "JobResult", "BuildReport", "discover", "recorded_jobs", "plan", "run_build", "normalise_notebook"]
@@ -206,12 +208,13 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     executed = staging / "notebooks" / job.lang / f"{job.stem}.ipynb"
     status, message = "ok", ""
+    values = {name: p.default for name, p in read_parameters(job.notebook).items()} | job.params
     for start in range(1, KERNEL_STARTS + 1):
         shutil.rmtree(staging, ignore_errors=True)
         executed.parent.mkdir(parents=True, exist_ok=True)
         try:
             pm.execute_notebook(
-                str(job.notebook),
+                translate(job.notebook, job.lang, values),  # the prose cells in the run's language
                 str(executed),
                 parameters=job.params,
                 kernel_name="python3",
@@ -223,6 +226,8 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
                 # notebook errors (those come back as cell errors and fail the run).
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
+        except ProseError as exc:
+            status, message = "failed", str(exc)
         except PapermillExecutionError as exc:
             status = "failed"
             first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")
@@ -276,12 +281,34 @@ def _keep_failed(job: Job, message: str) -> str:
     return message
 
 
+#: Longest wait (seconds) for a run to finish before the build looks for Ctrl-C again. Waiting on a
+#: lock cannot be interrupted on Windows before Python 3.14, so the build never waits for long at once.
+POLL_SECONDS = 0.5
+
+
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued work and end running workers at once (Ctrl-C)."""
+    """Cancel queued work and end running workers at once (Ctrl-C).
+
+    ``Process.terminate`` is SIGTERM on Linux and macOS and ``TerminateProcess`` on Windows. A
+    worker's kernel does not outlive it on either: jupyter_client gives the kernel its parent
+    (``JPY_PARENT_PID``: a process id on POSIX, a process handle on Windows) and the kernel
+    exits when that parent is gone.
+    """
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no public API for this
         if proc.is_alive():
             proc.terminate()
+
+
+def _finished(pending: set[Future]) -> Iterator[Future]:
+    """Yield each future of ``pending`` as it finishes, waiting at most ``POLL_SECONDS`` at a time.
+
+    Like ``concurrent.futures.as_completed``, but Ctrl-C is noticed within ``POLL_SECONDS`` on
+    every platform (``as_completed`` would hold it back on Windows until a run finishes).
+    """
+    while pending:
+        done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        yield from done
 
 
 def run_build(
@@ -306,7 +333,7 @@ def run_build(
     report = BuildReport()
     todo: list[tuple[Job, str]] = []
     for job in jobs:
-        static = static_fingerprint(job.notebook, job.params, pkg)
+        static = static_fingerprint(job.notebook, job.params, pkg + catalogue_digest(job.notebook, job.lang))
         rec = state.get(job.run_id)
         if not force and rec is not None and rec.is_current(static):
             report.results.append(JobResult(job, "skipped"))
@@ -331,7 +358,7 @@ def run_build(
     pool = ProcessPoolExecutor(max_workers=max(1, workers))
     try:
         futures = {pool.submit(_execute, job, env): (job, static) for job, static in todo}
-        for fut in as_completed(futures):
+        for fut in _finished(set(futures)):
             job, static = futures[fut]
             try:
                 status, message, inputs, step_lines = fut.result()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kuntalib import paths
-from kuntalib.i18n import LANGS, Msg, messages, text
+from kuntalib.i18n import LANGS, Msg, text
 
 if TYPE_CHECKING:
     from kuntalib.deck import DeckFile
@@ -29,13 +29,11 @@ __all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
 LANG_NAMES = Msg("site.lang_name")
 
 
-def notebook_title(nb_path: Path, lang: str | None = None) -> str:
-    """The notebook's title in ``lang`` from the catalogue (``nb.<stem>.title``), else its first Markdown heading, else its stem."""
-    if lang is not None and f"nb.{nb_path.stem}.title" in messages(lang):
-        return text(f"nb.{nb_path.stem}.title", lang)
+def notebook_title(nb_path: Path) -> str:
+    """The notebook's title: the first heading of its prose (an executed notebook's is in its run's language), else its stem."""
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
+        if cell.get("cell_type") == "markdown" and "source-only" not in cell.get("metadata", {}).get("tags", []):
             src = "".join(cell.get("source", []))
             for line in src.splitlines():
                 if line.startswith("#"):
@@ -77,7 +75,7 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
     # Cells tagged "source-only" (the bilingual note atop each source notebook) are for JupyterLab, not readers.
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"source-only"}, enabled=True), enabled=True)
     nb = nbformat.read(nb_path, as_version=4)
-    nb.metadata["title"] = notebook_title(nb_path, lang)
+    nb.metadata["title"] = notebook_title(nb_path)
     resources = {
         "kuntalib_nav": _nav(nb_path.stem, lang, with_code, available),
         "metadata": {"name": nb_path.stem},
@@ -119,7 +117,8 @@ def _slides_html(deck: DeckFile | None, lang: str, pages: set[str]) -> str:
         quote = html.escape(" ".join(s["quote"].split()))
         if s.get("page"):
             stem = s["page"]
-            title = html.escape(text(f"nb.{stem}.title", lang) if f"nb.{stem}.title" in messages(lang) else stem)
+            executed = paths.executed_dir(lang) / f"{stem}.ipynb"
+            title = html.escape(notebook_title(executed) if executed.exists() else stem)
             where = f'<a href="{stem}.html">{title}</a>' if stem in pages else title
         else:
             where = html.escape(text("site.not_rebuilt", lang)) + ": " + html.escape(pick(s["not_rebuilt"], lang))
@@ -148,7 +147,7 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
         stems = sorted(set(executed) | {run.partition("/")[0] for run in failed if run.endswith(f"/{lang}")})
         for stem in stems:
             has_page = stem in executed and (site / lang / f"{stem}.html").exists()
-            title = html.escape(notebook_title(executed[stem], lang) if stem in executed else stem)
+            title = html.escape(notebook_title(executed[stem]) if stem in executed else stem)
             if has_page:
                 item = f'<a href="{stem}.html">{title}</a> (<a href="code/{stem}.html">{text("site.code", lang)}</a>)'
             else:

@@ -23,16 +23,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from kuntalib.i18n import LANGS, Msg, check_lang, pick
 from kuntalib.scenarios.model import ForesightModel
-
-if TYPE_CHECKING:
-    from kuntalib.pipeline.steps import StepData, StepResult
 
 __all__ = [
     "futures_table",
@@ -166,21 +162,6 @@ class ConsistencyResult:
         ``reason_fi``, ``reason_sv``, ``reason_en``)."""
         check_lang(lang)
         return replace(self, pairs=self.pairs.assign(reason=self.pairs[f"reason_{lang}"]))
-
-    def to_step(self) -> StepData:
-        """Language-neutral tables ``scores`` and ``pairs`` and the field statistics, for a pipeline step."""
-        from kuntalib.pipeline.steps import StepData
-
-        return StepData({"scores": self.scores, "pairs": self.pairs},
-                        {"field_size": int(self.field_size), "field_enumerated": self.field_enumerated,
-                         "field_consistent": self.field_consistent, "field_best": self.field_best})
-
-    @classmethod
-    def from_step(cls, step: StepResult, lang: str = "fi") -> ConsistencyResult:
-        """Rebuild the result a step stored (:meth:`to_step`), with reasons in ``lang``."""
-        v = step.values
-        return cls(step["scores"], step["pairs"], int(v["field_size"]), bool(v["field_enumerated"]), v["field_consistent"],
-                   v["field_best"]).in_language(lang)
 
     def summary(self) -> str:
         """A few lines of plain text for a notebook or log."""
