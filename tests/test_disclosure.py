@@ -120,7 +120,7 @@ def test_the_differencing_attack_fails_on_the_default_build(shipped):
         tables = shipped.outputs / "tables" / "02_device_data" / lang
         parent = pd.read_csv(tables / "quality_by_vendor.csv")
         child = pd.read_csv(tables / "quality_by_vendor_device.csv")
-        meta = json.loads((shipped.processed / "02_device_data" / "study" / "metadata.json").read_text(encoding="utf-8"))
+        meta = json.loads((shipped.processed / "02_device_data" / "tidy" / "metadata.json").read_text(encoding="utf-8"))
         totals = {"lines": meta["values"]["lines"], "accepted": meta["values"]["accepted"], "rejected": meta["values"]["rejected"]}
         by_reason = pd.read_csv(tables / "ingest_rejected_by_reason.csv")
         assert by_reason["lines"].sum() == totals["rejected"]
