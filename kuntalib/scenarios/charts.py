@@ -16,7 +16,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
 from kuntalib.i18n import Msg, check_lang, pick
-from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult, score_matrix, sector_profile
+from kuntalib.scenarios.analysis import NOT_STATED, ConsistencyResult, scenario_distance, score_matrix, sector_profile
 from kuntalib.scenarios.competence import CompetenceProfile, level_overlap, skill_matrix
 from kuntalib.scenarios.context import Budget, population_change
 from kuntalib.scenarios.model import ForesightModel
@@ -36,6 +36,7 @@ __all__ = [
     "SCORE_CMAP",
     "plot_futures_table",
     "plot_sector_profile",
+    "plot_distance",
     "plot_consistency",
     "plot_competence_matrix",
     "plot_level_overlap",
@@ -53,6 +54,8 @@ _T = {
     "coding": Msg("scenarios.charts.coding"),
     "source": Msg("scenarios.charts.source"),
     "profile": Msg("scenarios.charts.profile"),
+    "distance": Msg("scenarios.charts.distance"),
+    "distance_note": Msg("scenarios.charts.distance_note"),
     "mean": Msg("scenarios.charts.mean"),
     "consistency": Msg("scenarios.charts.consistency"),
     "pairs": Msg("scenarios.charts.pairs"),
@@ -179,6 +182,35 @@ def plot_sector_profile(model: ForesightModel, *, profile: pd.DataFrame | None =
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(f"{pick(_T['profile'], lang)}: {pick(model.title, lang)}", loc="left")
     return _finish(ax, model, lang, caption, source=source)
+
+
+def plot_distance(model: ForesightModel, *, distance: pd.DataFrame | None = None, ax: Axes | None = None,
+                  lang: str = "fi", caption: bool = True, source: str | None = None) -> Axes:
+    """Heatmap of the distance between each two scenarios: the mean absolute score difference over the
+    variables both state (:func:`~kuntalib.scenarios.analysis.scenario_distance`).
+
+    ``distance`` is the published table; without it the chart computes it from ``model``. A pair that
+    states no variable in common reads "–". The scale runs from 0 (the same story) to the score range.
+    """
+    check_lang(lang)
+    ids = [sc.id for sc in model.scenarios]
+    values = (scenario_distance(model) if distance is None else distance).loc[ids, ids].to_numpy(float)
+    span = model.score_max - model.score_min
+    n = len(ids)
+    ax = new_axes(ax, figsize=(9, 2.6 + 0.75 * n))
+    ax.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0, vmax=span)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, "–" if np.isnan(v) else fmt_num(v, 2, lang=lang), ha="center", va="center", fontsize=9,
+                color="white" if v > span / 2 else "black")
+    names = [pick(sc.name, lang) for sc in model.scenarios]
+    ax.xaxis.tick_top()
+    ax.set_xticks(range(n), [textwrap.fill(name, 14) for name in names], fontsize=9)
+    ax.set_yticks(range(n), names)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    ax.set_title(f"{pick(_T['distance'], lang)}: {pick(model.title, lang)}", loc="left", pad=36)
+    return _finish(ax, model, lang, caption, [pick(_T["distance_note"], lang).format(span=fmt_num(span, lang=lang))],
+                   source=source)
 
 
 def plot_consistency(result: ConsistencyResult, model: ForesightModel, *, ax: Axes | None = None, lang: str = "fi",
