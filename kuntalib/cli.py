@@ -84,7 +84,8 @@ def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: boo
             state.save()
         write_manifest(state.produced())
         shutil.rmtree(paths.staging_dir(), ignore_errors=True)
-    print(f"{report.summary()} ({time.perf_counter() - t0:.1f} s)")
+    first, *rest = report.summary().split("\n")
+    print("\n".join([f"{first} ({time.perf_counter() - t0:.1f} s)", *rest]))
     return 0 if report.ok else 1
 
 

@@ -91,10 +91,19 @@ class BuildReport:
         """Every language-neutral step of the runs, as ``computed|read <notebook>/<step>``."""
         return [s for r in self.results for s in r.steps]
 
+    def step_table(self) -> list[str]:
+        """One line per step of the runs: ``<notebook>/<step>: computed 1, read 2`` (in the order they first ran)."""
+        counts: dict[str, list[int]] = {}
+        for line in self.steps:
+            how, _, name = line.partition(" ")
+            counts.setdefault(name, [0, 0])[how != "computed"] += 1
+        return [f"  {name}: computed {c}, read {r}" for name, (c, r) in counts.items()]
+
     def summary(self) -> str:
         computed = sum(s.startswith("computed ") for s in self.steps)
         lines = [f"{len(self.ran)} run, {len(self.skipped)} up to date, {len(self.failed)} failed; "
                  f"steps: {computed} computed, {len(self.steps) - computed} read from data/processed"]
+        lines += self.step_table()
         lines += [f"FAILED {r.job.run_id}: {r.message}" for r in self.failed]
         return "\n".join(lines)
 
