@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv build verify test test-fast lint browser bench clean catalog
+.PHONY: help venv build verify lab serve test test-fast lint browser bench clean catalog
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -15,6 +15,7 @@ LINTED := kuntalib tests notebooks $(wildcard benchmarks)
 # uv installs the lock in seconds where pip takes minutes: use the machine's uv, else install
 # uv (from PyPI, pinned) into the new venv with pip first.
 # setup.py builds the FHIR ingest's C fast path in place (kuntalib/fhir/_scan.c): a changed source rebuilds it.
+# `kuntalib kernel` registers the Jupyter kernel "kuntalib" inside .venv and quiets its kernels' TCP-transport warning.
 $(STAMP): requirements-lock.txt pyproject.toml setup.py kuntalib/fhir/_scan.c
 	@set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
 	UV=$$(command -v uv || { test -x $(BIN)/uv && echo $(BIN)/uv; } || true); \
@@ -22,6 +23,7 @@ $(STAMP): requirements-lock.txt pyproject.toml setup.py kuntalib/fhir/_scan.c
 	  $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); UV=$(BIN)/uv; fi; \
 	$$UV pip install -q --python $(BIN)/python -r requirements-lock.txt; \
 	$$UV pip install -q --python $(BIN)/python --no-deps -e .
+	@$(BIN)/kuntalib kernel
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv with the locked versions (with uv; installed from PyPI if missing)
@@ -31,6 +33,12 @@ build: $(STAMP)  ## rebuild every output from data/raw (incremental)
 
 verify: $(STAMP)  ## rebuild into a scratch folder and compare with outputs/MANIFEST.sha256
 	$(BIN)/kuntalib verify
+
+lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's kernel "kuntalib" (registered inside .venv)
+	$(BIN)/kuntalib lab
+
+serve: $(STAMP)  ## preview outputs/site/ at http://127.0.0.1:8000/ (make serve PORT=8001 for another port)
+	$(BIN)/kuntalib serve $(if $(PORT),--port $(PORT))
 
 browser: $(STAMP)  ## headless Chromium (Debian package, if missing and root) and axe-core (npm registry, pinned) for the browser tests
 	@command -v chromium >/dev/null 2>&1 || { \

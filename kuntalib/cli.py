@@ -159,6 +159,25 @@ def _prose(action: str, names: list[str] | None) -> int:
     return 1 if found and action == "check" else 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    """``kuntalib kernel`` and ``kuntalib lab``: register the ``kuntalib`` kernel in this environment, then (lab) start JupyterLab."""
+    from kuntalib.lab import kernel_config_file, kernel_display_name, lab, register_kernel
+
+    try:
+        spec, config = register_kernel()
+    except RuntimeError as exc:
+        print(f"kuntalib: error: {exc}", file=sys.stderr)
+        return 2
+    root = paths.proj_root()
+    print(f"kernel 'kuntalib' ({kernel_display_name()}) registered in {rel_path(spec, root)}", flush=True)
+    if config is None:
+        print(f"note: {rel_path(kernel_config_file(), root)} is not kuntalib's and was left alone: kernels log "
+              "ipykernel's TCP-transport warning", flush=True)
+    if args.command == "kernel":
+        return 0
+    return lab(port=args.port, open_browser=not args.no_browser, extra=args.jupyterlab_args, register=False)
+
+
 def source_add(args: argparse.Namespace) -> int:
     """``kuntalib source add``: write a raw file's provenance sidecar with its SHA-256; return the exit code."""
     from kuntalib.provenance import add_source, read_provenance
@@ -239,6 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("prose", help="the notebooks' prose translations: 'update' merges edited cells, 'check' lists gaps")
     t.add_argument("action", choices=["update", "check"])
     t.add_argument("notebooks", nargs="*")
+    j = sub.add_parser("lab", help="register the 'kuntalib' Jupyter kernel in this environment and start JupyterLab "
+                                     "on notebooks/ (127.0.0.1)")
+    j.add_argument("--port", type=int, default=None, help="JupyterLab's port (default: its own choice, 8888 or the next free)")
+    j.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    j.add_argument("jupyterlab_args", nargs="*", metavar="-- JUPYTERLAB_ARG",
+                   help="passed on to JupyterLab after '--', e.g. 'kuntalib lab -- --allow-root' in a container")
+    sub.add_parser("kernel", help="only register the 'kuntalib' Jupyter kernel in this environment (what 'lab' does first)")
+    w = sub.add_parser("serve", help="preview outputs/site/ in a browser: serve it on 127.0.0.1 until Ctrl-C")
+    w.add_argument("--port", type=int, default=8000, help="the port (default 8000; 0 picks a free one)")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -257,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
             return source_add(args) if args.source_command == "add" else source_check()
         if args.command == "prose":
             return _prose(args.action, args.notebooks or None)
+        if args.command in ("lab", "kernel"):
+            return _lab(args)
+        if args.command == "serve":
+            from kuntalib.serve import serve
+
+            return serve(args.port)
         return _params(args.notebooks or None)
     except (ParameterError, ValueError, FileNotFoundError) as exc:
         print(f"kuntalib: error: {exc}", file=sys.stderr)

@@ -78,6 +78,17 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def _sidecar_fields(side: Path, shown: str | Path) -> dict[Any, Any]:
+    """A sidecar's fields; a sidecar that is not a YAML mapping is a ProvenanceError naming it as ``shown``."""
+    try:
+        meta = safe_load_file(side) or {}
+    except YamlError as exc:
+        raise ProvenanceError(str(exc)) from None
+    if not isinstance(meta, dict):
+        raise ProvenanceError(f"{shown}: a sidecar is a mapping of fields")
+    return meta
+
+
 def read_provenance(path: str | Path, *, check: bool = True) -> Provenance:
     """Read and check the sidecar of ``path``.
 
@@ -98,12 +109,7 @@ def read_provenance(path: str | Path, *, check: bool = True) -> Provenance:
     side = sidecar_path(path)
     if not side.exists():
         raise ProvenanceError(f"{path}: no provenance sidecar {side.name}")
-    try:
-        meta = safe_load_file(side) or {}
-    except YamlError as exc:
-        raise ProvenanceError(str(exc)) from None
-    if not isinstance(meta, dict):
-        raise ProvenanceError(f"{side}: a sidecar is a mapping of fields")
+    meta = _sidecar_fields(side, side)
     missing = [f for f in REQUIRED_FIELDS if not meta.get(f)]
     if missing:
         raise ProvenanceError(f"{side}: missing field(s) {', '.join(missing)}")
@@ -240,13 +246,7 @@ def add_source(
     if update:
         if not side.exists():
             raise ProvenanceError(f"{_shown(side)}: no sidecar to update; add it without --update")
-        try:
-            meta = safe_load_file(side)
-        except YamlError as exc:
-            raise ProvenanceError(str(exc)) from None
-        if not isinstance(meta, dict):
-            raise ProvenanceError(f"{_shown(side)}: a sidecar is a mapping of fields")
-        meta = {str(k): v for k, v in meta.items()}
+        meta = {str(k): v for k, v in _sidecar_fields(side, _shown(side)).items()}
         old = meta.pop("sha256", None)
         meta.update(given)
         if synthetic is not None:

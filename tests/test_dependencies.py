@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Declared runtime dependencies that no code imports, and why they are needed all the same.
 RUN_WITHOUT_IMPORT = {
-    "ipykernel": "the Python kernel that papermill starts for every notebook (kernel_name='python3')",
+    "ipykernel": "the Python kernel that papermill starts for every notebook (kernel_name='python3'); kuntalib.lab "
+                 "registers it as 'kuntalib' with 'python -m ipykernel install'",
     "matplotlib-inline": "the notebooks' matplotlib backend, named by a string (MPLBACKEND in kuntalib.pipeline.runner)",
-    "jupyterlab": "where researchers open, edit and re-run the notebooks (README)",
+    "jupyterlab": "where researchers open, edit and re-run the notebooks: 'kuntalib lab' runs 'python -m jupyterlab'",
     "distributed": "the Dask Client that kuntalib.fhir.scale.dask_runner takes (docs/scale-out.md imports it)",
 }
 #: Declared development tools that no test imports.

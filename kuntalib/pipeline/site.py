@@ -33,7 +33,7 @@ def notebook_title(nb_path: Path) -> str:
     """The notebook's title: the first heading of its prose (an executed notebook's is in its run's language), else its stem."""
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown" and "source-only" not in cell.get("metadata", {}).get("tags", []):
+        if cell.get("cell_type") == "markdown" and "source-only" not in cell.get("metadata", {}).get("tags", []):  # a source file's note
             src = "".join(cell.get("source", []))
             for line in src.splitlines():
                 if line.startswith("#"):
@@ -61,7 +61,6 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
     """Convert one executed notebook to HTML with kuntalib's template."""
     import nbformat
     from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
         template_name="kuntalib",
@@ -72,8 +71,6 @@ def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, availab
         embed_images=True,
         language_code=lang,
     )
-    # Cells tagged "source-only" (the bilingual note atop each source notebook) are for JupyterLab, not readers.
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"source-only"}, enabled=True), enabled=True)
     nb = nbformat.read(nb_path, as_version=4)
     nb.metadata["title"] = notebook_title(nb_path)
     resources = {

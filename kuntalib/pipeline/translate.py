@@ -16,7 +16,7 @@ a Python expression over the notebook's parameters (names, literals, comparisons
 section's text appears only when its data is given.
 
 Cells tagged ``source-only`` (the note for JupyterLab users atop each notebook) are neither
-translated nor published.
+translated nor run by the build.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from babel.messages.pofile import read_po, write_po
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, LOCALES
+from kuntalib.pipeline.params import read_parameters
+from kuntalib.provenance import sha256_file
 
 __all__ = ["SOURCE_LANG", "TARGET_LANGS", "ProseError", "Cell", "prose_cells", "template", "read_catalogue",
            "update_catalogues", "problems", "keeps", "translate", "catalogue_digest"]
@@ -82,7 +84,7 @@ def prose_cells(nb: dict[str, Any]) -> list[Cell]:
 
 
 def _load(notebook: Path) -> dict[str, Any]:
-    import nbformat
+    import nbformat  # deferred: 1.8 s to import (its schema validators), and a no-op build reads no notebook
 
     return nbformat.read(notebook, as_version=4)
 
@@ -109,8 +111,6 @@ def read_catalogue(notebook: Path, lang: str) -> Catalog | None:
 
 def catalogue_digest(notebook: Path, lang: str) -> str:
     """SHA-256 of the notebook's ``lang`` catalogue ("" for the source language or none): a run depends on it."""
-    from kuntalib.provenance import sha256_file
-
     path = paths.prose_catalogue(notebook.stem, lang)
     return sha256_file(path) if lang != SOURCE_LANG and path.exists() else ""
 
@@ -164,8 +164,6 @@ def problems(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> list[str]
 
     One line each, naming the catalogue, the notebook and the cell; empty when all is well.
     """
-    from kuntalib.pipeline.params import read_parameters
-
     cells = prose_cells(_load(notebook))
     names = set(read_parameters(notebook))
     out = []
@@ -187,12 +185,14 @@ def problems(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> list[str]
                 out.append(f"{path}: {notebook.name} {cell.label} has no {lang} translation")
             elif msg.fuzzy:
                 out.append(f"{path}: {notebook.name} {cell.label}: the {lang} translation is stale (fuzzy): "
-                           "the Finnish text changed; check the translation and remove the fuzzy flag")
+                           "the Finnish text changed, or Babel guessed it from a similar cell; check it and remove "
+                           "the fuzzy flag")
     return out
 
 
 def translate(notebook: Path, lang: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The notebook as the run in ``lang`` executes it: prose cells in ``lang``, false conditions left out.
+    """The notebook as the run in ``lang`` executes it: prose cells in ``lang``, false conditions and the
+    ``source-only`` note left out.
 
     Parameters
     ----------
@@ -216,6 +216,8 @@ def translate(notebook: Path, lang: str, params: dict[str, Any]) -> dict[str, An
     by_number = {c.number: c for c in prose_cells(nb)}
     kept = []
     for i, cell in enumerate(nb.cells, start=1):
+        if SOURCE_ONLY in cell.get("metadata", {}).get("tags", []):
+            continue  # the note for JupyterLab users of the source file
         prose = by_number.get(i)
         if prose is not None:
             if not keeps(notebook, prose, params):
