@@ -78,7 +78,11 @@ def test_an_edited_cell_is_stale_and_a_new_one_untranslated(tmp_path, monkeypatc
     _edit(nb_path, heading.number, edit)
     before = problems(nb_path)
     assert any("no sv translation" in p for p in before)  # the catalogue has not been updated yet
-    update_catalogues(nb_path)
+    written = update_catalogues(nb_path)
+    first = [p.read_bytes() for p in written]
+    assert [p.read_bytes() for p in update_catalogues(nb_path)] == first  # merging again changes nothing
+    assert not any(line.startswith((b"#|", b"# |")) for po in first for line in po.splitlines()), \
+        "no previous-msgid comments (Babel cannot read its own multi-line ones back)"
     found = problems(nb_path)
     stale = [p for p in found if "stale (fuzzy)" in p]
     assert len(stale) == 2 and all(f"cell {heading.number} ('## Uusi:" in p and "04_strategy_followup.ipynb" in p for p in stale)

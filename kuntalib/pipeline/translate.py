@@ -132,7 +132,7 @@ def update_catalogues(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> 
                               "# `kuntalib prose update` merges the notebook's changes, `kuntalib prose check` lists what needs a translator.")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
-            write_po(fh, cat, width=_WIDTH, ignore_obsolete=True, include_previous=True)
+            write_po(fh, cat, width=_WIDTH, ignore_obsolete=True)
         written.append(path)
     return written
 
