@@ -205,6 +205,8 @@ def _is_cited(rel: str) -> bool:
     from kuntalib.sources import CITATIONS_FILE
     from kuntalib.yamlsafe import YamlError, safe_load_file
 
+    if rel == CITATIONS_FILE:
+        return True  # the citations themselves are what pages cite, not a source of numbers
     try:
         data = safe_load_file(paths.data_raw() / CITATIONS_FILE)
     except (OSError, YamlError):

@@ -11,6 +11,7 @@ import copy
 import functools
 import math
 import re
+import textwrap
 from decimal import Decimal
 from typing import Any
 
@@ -194,12 +195,17 @@ def set_theme() -> None:
 
 
 def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:
-    """Write caption lines (question, respondents, N, year, source) under the plot."""
+    """Write caption lines (question, respondents, N, year, source) under the plot.
+
+    A line longer than the figure is wide is wrapped at spaces (a long citation would otherwise widen
+    the saved image far beyond the plot).
+    """
     fig = ax.figure
+    width = int(fig.get_figwidth() * 72 / (fontsize * 0.5))  # characters of DejaVu Sans (about half an em each) that fit
     fig.text(
         0.01,
         -0.01,
-        "\n".join(lines),
+        "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) for line in lines),
         ha="left",
         va="top",
         fontsize=fontsize,

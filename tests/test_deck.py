@@ -146,3 +146,28 @@ def test_the_site_index_lists_the_slides(tmp_path, monkeypatch):
     page = (tmp_path / "out" / "site" / "sv" / "index.html").read_text(encoding="utf-8")
     assert "Seminariepresentationens bilder" in page and page.count("<tr><td>") == 31
     assert "inget att återskapa" in page and '<small lang="fi">' in page
+
+
+def test_numbers_the_deck_does_not_give_are_not_credited_to_it():
+    """The KOTIDIGI cost-benefit projection (4 000 clients, 3 hospital days, almost 5 M€) is not in the deck:
+    its citation names its own publisher and says, in every language, that the seminar presentation lacks it."""
+    import re
+
+    import pandas as pd
+
+    from kuntalib.provenance import open_raw
+    from kuntalib.sources import cite
+
+    seed = seed_text()
+    if seed is None:
+        pytest.skip("the seed deck is not beside the project")
+    path, prov = open_raw("kotidigi/cost_benefit_projection.csv")
+    digits = re.sub(r"(?<=\d)[\s\u00a0](?=\d{3})", "", seed)
+    values = pd.read_csv(path).set_index("parameter")["value"]
+    assert str(int(values["clients_per_year"])) not in digits and str(int(values["annual_savings_eur"])) not in digits
+    said = {"fi": "seminaariesitys (Kuntamarkkinat 14.9.2022) anna näitä lukuja",
+            "sv": "seminariepresentationen (Kuntamarkkinat 14.9.2022) ger inte dessa siffror",
+            "en": "the seminar presentation (Kuntamarkkinat, 14 Sept 2022) does not give these figures"}
+    for lang, words in said.items():
+        text = cite(prov, lang)
+        assert text.startswith("Smart Tampere: ") and words in text, text
