@@ -180,11 +180,11 @@ def _lab(args: argparse.Namespace) -> int:
 
 def source_add(args: argparse.Namespace) -> int:
     """``kuntalib source add``: write a raw file's provenance sidecar with its SHA-256; return the exit code."""
-    from kuntalib.provenance import add_source, read_provenance
+    from kuntalib.provenance import SIDECAR_SUFFIX, add_source, read_provenance
 
     side, old = add_source(args.file, source=args.source, address=args.address, date=args.date, licence=args.licence,
                            synthetic=args.synthetic, description=args.description, update=args.update)
-    data = side.with_name(side.name.removesuffix(".provenance.yml"))
+    data = side.with_name(side.name.removesuffix(SIDECAR_SUFFIX))
     new = read_provenance(data, check=False).sha256
     shown = rel_path(side, paths.proj_root())
     if old is None:

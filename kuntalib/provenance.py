@@ -321,12 +321,9 @@ def check_raw() -> RawCheck:
                                 "--source ... --address ... --date YYYY-MM-DD --licence ...)")
             continue
         try:
-            meta = safe_load_file(side)
-        except YamlError as exc:
-            out.problems.append(f"{_shown(side)}: {exc}")
-            continue
-        if not isinstance(meta, dict):
-            out.problems.append(f"{_shown(side)}: a sidecar is a mapping of fields")
+            meta = _sidecar_fields(side, _shown(side))
+        except ProvenanceError as exc:  # not YAML (the message names the file), or not a mapping
+            out.problems.append(str(exc))
             continue
         missing = [f for f in REQUIRED_FIELDS if not meta.get(f)]
         if missing:

@@ -56,7 +56,7 @@ from kuntalib.fhir.simulate import Cohort, CohortConfig, load_cohort_config, sim
 from kuntalib.upstream import Upstream
 
 __all__ = ["simulate", "fhir_files", "tidy", "quality", "conformance", "adherence", "alerts", "trend", "cost_benefit",
-           "cohort", "observations", "conformance_result", "trend_result", "GRID_CLIENTS", "GRID_DAYS", "FHIR_FORMATS"]
+           "cohort", "observations", "rejected_lines", "conformance_result", "trend_result", "GRID_CLIENTS", "GRID_DAYS", "FHIR_FORMATS"]
 
 #: Axes of the two-way cost-benefit grid: clients a year, hospital days avoided per client.
 GRID_CLIENTS = (2000, 3000, 4000, 5000, 6000)
@@ -127,17 +127,25 @@ def tidy(fhir: Upstream, *, work: Path, workers: int = 2) -> dict[str, Any]:
             "rows": result.rows, "ingest_summary": result.summary()}
 
 
-def observations(tidy: Upstream) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tidy observations and the rejected lines that :func:`tidy` kept."""
+def _tidy_folder(tidy: Upstream) -> Path:
     if tidy.work is None:
         raise ValueError("the tidy step kept no files")
-    out = tidy.work / _TIDY
-    return read_observations(out), pd.read_parquet(out / "rejects.parquet")
+    return tidy.work / _TIDY
+
+
+def observations(tidy: Upstream) -> pd.DataFrame:
+    """The tidy observations that :func:`tidy` kept."""
+    return read_observations(_tidy_folder(tidy))
+
+
+def rejected_lines(tidy: Upstream) -> pd.DataFrame:
+    """The rejected lines (with their reasons) that :func:`tidy` kept."""
+    return pd.read_parquet(_tidy_folder(tidy) / "rejects.parquet")
 
 
 def quality(tidy: Upstream, *, min_persons: int = 5) -> dict[str, Any]:
     """Quality per vendor and per vendor × device type, suppressed together below ``min_persons`` persons."""
-    obs, rejects = observations(tidy)
+    obs, rejects = observations(tidy), rejected_lines(tidy)
     # vendor rows sum to the ingest totals the page states, vendor × device rows to their vendor's row
     by_vendor, by_device = suppress_hierarchy(quality_table(obs, rejects),
                                               quality_table(obs, rejects, by=("vendor", "device_type")),
@@ -163,7 +171,7 @@ def adherence(sim: Upstream, tidy: Upstream, *, adherence_codes: list[str] | tup
               min_persons: int = 5) -> dict[str, Any]:
     """Weekly adherence (days with a measurement of one of ``adherence_codes``), suppressed below ``min_persons``."""
     config = sim["config"]
-    obs, _ = observations(tidy)
+    obs = observations(tidy)
     adh = adherence_table(obs, start=config["start"], days=config["days"], tz=config["timezone"], codes=tuple(adherence_codes))
     return {"adherence_by_week": suppress_small(adherence_summary(adh), "persons", k=min_persons).round(1)}
 
@@ -171,7 +179,7 @@ def adherence(sim: Upstream, tidy: Upstream, *, adherence_codes: list[str] | tup
 def alerts(sim: Upstream, tidy: Upstream, *, thresholds_file: Path, min_persons: int = 5) -> dict[str, Any]:
     """Alerts per rule and week under the thresholds file, suppressed below ``min_persons``; table ``thresholds`` too."""
     config = sim["config"]
-    obs, _ = observations(tidy)
+    obs = observations(tidy)
     thresholds = load_thresholds(thresholds_file)
     rows = alert_rows(obs, thresholds, tz=config["timezone"])
     summary = alert_summary(rows, start=config["start"], tz=config["timezone"])
@@ -181,7 +189,7 @@ def alerts(sim: Upstream, tidy: Upstream, *, thresholds_file: Path, min_persons:
 def trend(sim: Upstream, tidy: Upstream) -> dict[str, Any]:
     """The mixed model of systolic blood pressure (:func:`~kuntalib.fhir.analysis.fit_bp_trend`)."""
     config = sim["config"]
-    obs, _ = observations(tidy)
+    obs = observations(tidy)
     fit = fit_bp_trend(obs, start=config["start"], tz=config["timezone"])
     return {"trend_fixed": fit.fixed.round(3), "trend_daily": fit.daily, "n_patients": fit.n_patients, "n_days": fit.n_days,
             "converged": fit.converged, "random_sd": fit.random_sd, "cov_intercept_week": fit.cov_intercept_week,

@@ -211,19 +211,23 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
     from papermill.exceptions import PapermillExecutionError
 
     os.environ.update(env)
+    values = {name: p.default for name, p in read_parameters(job.notebook).items()} | job.params
+    try:
+        source = translate(job.notebook, job.lang, values)  # the prose cells in the run's language (papermill copies it)
+    except ProseError as exc:
+        return "failed", str(exc), [], []
     staging = job.staging  # under the build's outputs/, before the kernel's outputs/ is pointed at it
     os.environ["KUNTALIB_OUTPUTS"] = str(staging)  # the notebook's save_figure/save_table write here
     log, step_log = _log_file(INPUT_LOG_ENV), _log_file(STEP_LOG_ENV)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     executed = staging / "notebooks" / job.lang / f"{job.stem}.ipynb"
     status, message = "ok", ""
-    values = {name: p.default for name, p in read_parameters(job.notebook).items()} | job.params
     for start in range(1, KERNEL_STARTS + 1):
         shutil.rmtree(staging, ignore_errors=True)
         executed.parent.mkdir(parents=True, exist_ok=True)
         try:
             pm.execute_notebook(
-                translate(job.notebook, job.lang, values),  # the prose cells in the run's language
+                source,
                 str(executed),
                 parameters=job.params,
                 kernel_name="python3",
@@ -235,8 +239,6 @@ def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[s
                 # notebook errors (those come back as cell errors and fail the run).
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
-        except ProseError as exc:
-            status, message = "failed", str(exc)
         except PapermillExecutionError as exc:
             status = "failed"
             first = next((ln for ln in str(exc.source).splitlines() if ln.strip()), "")

@@ -219,8 +219,12 @@ def code_files(func: Callable[..., Any], root: Path | None = None) -> dict[str, 
 
 def code_version(func: Callable[..., Any], root: Path | None = None) -> str:
     """SHA-256 over the files of :func:`code_files` (names and bytes)."""
+    return _digest(code_files(func, root))
+
+
+def _digest(files: Mapping[str, Path]) -> str:
     h = hashlib.sha256()
-    for name, path in code_files(func, root).items():
+    for name, path in files.items():
         h.update(name.encode())
         h.update(b"\0")
         h.update(path.read_bytes())
@@ -378,18 +382,19 @@ def run_step(notebook: str, func: Callable[..., Mapping[str, Any]], *upstream: S
     for up in upstream:
         if not isinstance(up, StepResult):
             raise StepError(f"step {name!r}: upstream results must be StepResults, got {type(up).__name__}")
-    takes_work = "work" in inspect.signature(func).parameters
+    signature = inspect.signature(func)
+    takes_work = "work" in signature.parameters
     try:
-        inspect.signature(func).bind(*upstream, **params, **options, **({"work": None} if takes_work else {}))
+        signature.bind(*upstream, **params, **options, **({"work": None} if takes_work else {}))
     except TypeError as exc:
-        raise StepError(f"step {name!r}: the call does not fit {name}{inspect.signature(func)}: {exc}") from exc
+        raise StepError(f"step {name!r}: the call does not fit {name}{signature}: {exc}") from exc
     recorded, inputs = _params(name, params)
     _json(name, "options", options)
     for p in params.values():
         if isinstance(p, Path):
             track_input(p)
     files = code_files(func)
-    code = code_version(func)
+    code = _digest(files)
     ups = {f"{i}:{u.name}": u.key for i, u in enumerate(upstream)}
     key = step_key(name, recorded, inputs, ups, code)
     folder = paths.data_processed() / notebook / name

@@ -22,7 +22,6 @@ translated nor run by the build.
 from __future__ import annotations
 
 import ast
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +158,14 @@ def keeps(notebook: Path, cell: Cell, params: dict[str, Any]) -> bool:
     return bool(eval(compile(tree, str(notebook), "eval"), {"__builtins__": {}}, dict(params)))  # noqa: S307 (checked above)
 
 
+def _gap(cat: Catalog, cell: Cell) -> str | None:
+    """Why ``cell`` has no usable translation in ``cat`` ("missing" or "stale (fuzzy)"), or None when it has one."""
+    msg = cat.get(cell.text)
+    if msg is None or not msg.string:
+        return "missing"
+    return "stale (fuzzy)" if msg.fuzzy else None
+
+
 def problems(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> list[str]:
     """Every prose cell of ``notebook`` lacking a current translation in ``langs``, and every bad condition.
 
@@ -180,10 +187,10 @@ def problems(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> list[str]
             out.append(f"{path}: missing ({notebook.name} has {len(cells)} prose cells; run `kuntalib prose update`)")
             continue
         for cell in cells:
-            msg = cat.get(cell.text)
-            if msg is None or not msg.string:
+            gap = _gap(cat, cell)
+            if gap == "missing":
                 out.append(f"{path}: {notebook.name} {cell.label} has no {lang} translation")
-            elif msg.fuzzy:
+            elif gap:
                 out.append(f"{path}: {notebook.name} {cell.label}: the {lang} translation is stale (fuzzy): "
                            "the Finnish text changed, or Babel guessed it from a similar cell; check it and remove "
                            "the fuzzy flag")
@@ -209,7 +216,7 @@ def translate(notebook: Path, lang: str, params: dict[str, Any]) -> dict[str, An
         A prose cell has no current ``lang`` translation, or a condition is not valid; the
         message names the catalogue, the notebook and the cell.
     """
-    nb = copy.deepcopy(_load(notebook))
+    nb = _load(notebook)  # a fresh copy: edited here, not the file
     cat = read_catalogue(notebook, lang) if lang != SOURCE_LANG else None
     if lang != SOURCE_LANG and cat is None:
         raise ProseError(f"{paths.prose_catalogue(notebook.stem, lang)}: missing: {notebook.name} has no {lang} translation")
@@ -223,12 +230,11 @@ def translate(notebook: Path, lang: str, params: dict[str, Any]) -> dict[str, An
             if not keeps(notebook, prose, params):
                 continue
             if cat is not None:
-                msg = cat.get(prose.text)
-                if msg is None or not msg.string or msg.fuzzy:
-                    state = "stale (fuzzy)" if msg is not None and msg.fuzzy else "missing"
+                gap = _gap(cat, prose)
+                if gap:
                     raise ProseError(f"{paths.prose_catalogue(notebook.stem, lang)}: {notebook.name} {prose.label}: "
-                                     f"{lang} translation {state}")
-                cell.source = str(msg.string)
+                                     f"{lang} translation {gap}")
+                cell.source = str(cat[prose.text].string)
         kept.append(cell)
     nb.cells = kept
     return nb
