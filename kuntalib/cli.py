@@ -23,13 +23,16 @@ __all__ = ["main", "build", "verify", "source_add", "source_check"]
 
 
 def _overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``NB:NAME=VALUE`` items by notebook; a parameter the notebook declares ``str`` keeps VALUE as written (round=2025)."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         target, sep, value = item.partition("=")
         stem, dot, name = target.partition(":")
         if not sep or not dot or not stem or not name:
             raise ParameterError(f"--param {item!r}: expected NOTEBOOK:NAME=VALUE")
-        out.setdefault(stem, {})[name] = parse_cli_value(value)
+        nb = paths.notebooks_dir() / f"{stem}.ipynb"
+        declared = read_parameters(nb).get(name) if nb.is_file() else None
+        out.setdefault(stem, {})[name] = value if declared is not None and declared.type_name == "str" else parse_cli_value(value)
     return out
 
 

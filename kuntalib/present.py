@@ -3,14 +3,16 @@
 The published pages are the executed notebooks without their code. A notebook's prose is its
 own Markdown cells (translated by :mod:`kuntalib.pipeline.translate`); what a run computes
 passes through here: sentences with numbers from the translation catalogue (:func:`show`),
-figures displayed with their title and caption as alt text, and tables formatted for
-reading (localised headers and numbers, no index column, no truncation, no NaN).
+figures displayed with a short alt text about the picture (their title and caption go with them
+for the page's figure caption), and tables formatted for reading (localised headers and numbers,
+no index column, no truncation, no NaN).
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,13 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection, QuadMesh
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from kuntalib.i18n import check_lang, messages, text
 from kuntalib.outputs import save_figure
-from kuntalib.theme import fmt_date, fmt_num
+from kuntalib.theme import SYNTHETIC, fmt_date, fmt_num
 
-__all__ = ["show", "say", "figure", "figure_alt", "table_html", "table", "header", "missing_text", "value_text"]
+__all__ = ["show", "say", "figure", "figure_alt", "figure_text", "figure_description", "ALT_LENGTH", "table_html", "table", "header", "missing_text", "value_text"]
 
 #: Width at which notebooks show a figure, in pixels per inch of figure size (the PNG is saved at more).
 DISPLAY_DPI = 100
@@ -57,29 +61,155 @@ def show(key: str, lang: str, /, **fields: Any) -> None:
     display(Markdown(say(key, lang, **fields)))
 
 
+def _titles(fig: Figure) -> list[str]:
+    """The figure's suptitle, then each axes' titles (left, centre, right), whitespace normalised."""
+    sup = getattr(fig, "_suptitle", None)
+    parts = [sup.get_text()] if sup is not None else []
+    parts += [ax.get_title(loc=loc) for ax in fig.axes for loc in ("left", "center", "right")]
+    return list(dict.fromkeys(p for p in map(_words, parts) if p))
+
+
+def _notes(fig: Figure) -> list[str]:
+    """Every text the figure carries outside its axes (caption, source line, synthetic stamp), in drawing order."""
+    sup = getattr(fig, "_suptitle", None)
+    return [t.get_text().strip() for t in fig.texts if t.get_text().strip() and t is not sup]
+
+
 def figure_alt(fig: Figure | Axes) -> str:
-    """The figure's own words as alt text: its titles, then its caption and labels, one sentence each.
+    """The figure's own words in full: its titles, then its caption and labels, one sentence each.
 
     Gathers the axes titles (left, centre, right), the figure's suptitle and every text the
     figure carries outside the axes (caption, source line, synthetic stamp), in drawing order.
+    A page shows these words as the figure's caption (:func:`figure_text`); its alt text is the
+    shorter :func:`figure_description`.
     """
     fig = fig.figure if isinstance(fig, Axes) else fig
-    parts: list[str] = []
-    for ax in fig.axes:
-        for loc in ("left", "center", "right"):
-            t = ax.get_title(loc=loc).strip()
-            if t:
-                parts.append(t)
-    if getattr(fig, "_suptitle", None) is not None and fig._suptitle.get_text().strip():
-        parts.insert(0, fig._suptitle.get_text().strip())
-    parts += [t.get_text().strip() for t in fig.texts if t.get_text().strip() and t is not getattr(fig, "_suptitle", None)]
-    seen: list[str] = []
-    for p in (" ".join(p.split()) for p in parts):
-        if p not in seen:
-            seen.append(p)
+    seen = list(dict.fromkeys(_titles(fig) + [" ".join(n.split()) for n in _notes(fig)]))
     # A title that the caption repeats in full (question wording) is said once.
     kept = [p for p in seen if not any(q != p and q.startswith(p) for q in seen)]
     return ". ".join(s.rstrip(".") for s in kept) + "."
+
+
+def figure_text(fig: Figure | Axes) -> tuple[str, str]:
+    """The figure's title and caption, for a page's ``<figcaption>``.
+
+    The title is the figure's titles; where the caption's first line repeats the title with more
+    (a survey question with its unit, "… (% vastanneista)"), that line is the title. The caption
+    is the rest of the figure's texts (notes, respondents, sources with their addresses), one
+    line per text or caption line: a line the chart wrapped is joined to the one before (it
+    follows a line nearly as long as the longest, or a comma, or starts in lower case).
+    """
+    fig = fig.figure if isinstance(fig, Axes) else fig
+    title, out = ". ".join(_titles(fig)), []
+    for note in _notes(fig):
+        lines = [_words(line) for line in re.sub(r"-\n(?=[A-ZÅÄÖ])", "-", note).split("\n")]
+        if title and not out and lines and lines[0].startswith(title):
+            title = lines.pop(0)
+        width, last = max(map(len, lines), default=0), None
+        for line in filter(None, lines):
+            wrapped = last is not None and (len(last) >= 0.85 * width or last[-1] in ",:;(-–" or not line[0].isupper() and not line[0].isdigit())
+            out[-1:] = [f"{out[-1]} {line}"] if wrapped else [*out[-1:], line]
+            last = line
+    return title, "\n".join(out)
+
+
+#: Longest alt text: the figure's title, its kind and its key content. Its caption (with the
+#: sources and their addresses) is the figure's ``<figcaption>`` on the page.
+ALT_LENGTH = 300
+
+_URL = re.compile(r"\s*\(?https?://\S+")
+
+
+def _kind(ax: Axes) -> str:
+    """What kind of chart ``ax`` draws, as the catalogue key of its name (``site.chart.barh``, ...)."""
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    if not ax.axison:
+        kind = "diagram"
+    elif ax.images or any(isinstance(c, QuadMesh) for c in ax.collections):
+        kind = "grid"
+    elif bars:
+        kind = "barh" if bars[0].orientation == "horizontal" else "bar"
+    elif any(len(line.get_xdata()) > 2 for line in ax.lines):
+        kind = "line"
+    elif any(isinstance(c, PathCollection) for c in ax.collections):
+        kind = "dots"
+    else:
+        kind = "chart"
+    return f"site.chart.{kind}"
+
+
+def _words(t: Any) -> str:
+    """A text of the figure on one line: a name wrapped at its hyphen (``Varsinais-\\nSuomi``) joined again."""
+    return " ".join(re.sub(r"-\n(?=[A-ZÅÄÖ])", "-", t if isinstance(t, str) else t.get_text()).split())
+
+
+def _rows(ax: Axes, axis: str) -> list[tuple[str, list[str]]]:
+    """Each category of a categorical axis (tick labels in words) with the values written on its row
+    or column, in reading order (top to bottom, left to right); [] for an axis of numbers."""
+    xy = 1 if axis == "y" else 0
+    ticker = getattr(ax, f"{axis}axis")
+    ticks = [(loc, _words(t)) for loc, t in zip(ticker.get_majorticklocs(), ticker.get_ticklabels(), strict=False) if _words(t)]
+    if not any(ch.isalpha() for _, label in ticks for ch in label):
+        return []
+    half = min((abs(a[0] - b[0]) for a, b in zip(ticks, ticks[1:], strict=False)), default=1.0) / 2
+    on_data = [t for t in ax.texts if t.get_transform() is ax.transData and _words(t)]
+    rows = [(label, [_words(t) for t in on_data if abs(t.get_position()[xy] - loc) < half]) for loc, label in ticks]
+    screen = [ax.transData.transform((loc, loc))[xy] for loc, _ in ticks]
+    return [rows[i] for i in sorted(range(len(rows)), key=lambda i: -screen[i] if axis == "y" else screen[i])]
+
+
+def _content(ax: Axes, kind: str, limit: int) -> list[str]:
+    """What the picture of ``ax`` says, item by item (see :func:`figure_description`)."""
+    legend = ", ".join(_words(t) for lg in (ax.get_legend(), *ax.figure.legends) if lg is not None for t in lg.get_texts())
+    if kind == "site.chart.line":
+        xs = np.concatenate([np.asarray(ln.get_xdata(), float) for ln in ax.lines if len(ln.get_xdata()) > 2])
+        fmt = ax.xaxis.get_major_formatter()
+        return [legend, f"{ax.get_xlabel()} {fmt(np.nanmin(xs), 0)}–{fmt(np.nanmax(xs), 0)}"]
+    texts = [t for t in ax.texts if _words(t)]
+    rows = (_rows(ax, "y") or _rows(ax, "x")) if ax.axison else []
+    columns = [", ".join(label for label, _ in _rows(ax, "x"))] if kind == "site.chart.grid" and _rows(ax, "y") else []
+    if rows and 2 * sum(len(values) for _, values in rows) >= len(texts):
+        items = columns + [f"{label}: {' / '.join(values)}" if values else label for label, values in rows]
+    else:  # the words of a diagram in drawing order, those drawn one after another on a line together
+        lines: list[list[Any]] = []
+        for t in texts:
+            if lines and t.get_position()[1] == lines[-1][-1].get_position()[1] and t.get_transform() == lines[-1][-1].get_transform():
+                lines[-1].append(t)
+            else:
+                lines.append([t])
+        items = [", ".join(_words(t) for t in line) for line in lines]
+    return [legend, *items] if len(legend) <= limit // 3 else [*items, legend]
+
+
+def figure_description(fig: Figure | Axes, lang: str, *, limit: int = ALT_LENGTH) -> str:
+    """Alt text about the picture: the kind of chart and its title, then its key content, at most ``limit`` characters.
+
+    The content is what the picture shows: its series (the legend; last when it is long), for a
+    line chart the span of its horizontal axis, else each category with the values written on its
+    row (a colour-coded grid: after its column labels), or, for a diagram, its words in drawing
+    order; as many items as fit, then "…". A synthetic-data stamp is kept; addresses (URLs) are
+    left out: the page cites the sources in the figure's caption. Call it on a drawn figure (after
+    saving it), so that numeric tick labels are known.
+    """
+    check_lang(lang)
+    fig = fig.figure if isinstance(fig, Axes) else fig
+    ax = next((a for a in fig.axes if a.get_title(loc="left") or a.get_title()), fig.axes[0] if fig.axes else None)
+    kind = _kind(ax) if ax is not None else "site.chart.chart"
+    head = f"{text(kind, lang)}: {figure_text(fig)[0]}"
+    if any(SYNTHETIC[lang] in n for n in _notes(fig)):
+        head += f". {SYNTHETIC[lang]}"
+    items = [" ".join(_URL.sub("", i).split()).rstrip(".;, ") for i in (_content(ax, kind, limit) if ax is not None else [])]
+    items = [i for i in items if i]
+    out = " ".join(_URL.sub("", head).split()).rstrip(".") + "."
+    if len(out) > limit:
+        return out[: limit - 1].rsplit(" ", 1)[0] + "…"
+    for n, item in enumerate(items):
+        last = n == len(items) - 1
+        if len(out) + len(item) + (2 if last else 4) > limit:  # the item as far as it fits, then "…"
+            cut = item[: max(limit - len(out) - 3, 0)].rsplit(" ", 1)[0] if limit - len(out) > 30 else ""
+            return f"{out} {cut} …".replace("  ", " ") if len(out) + 2 <= limit else out
+        out += f" {item}{'.' if last else ';'}"
+    return out
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -91,6 +221,10 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str | None = None,
            **fields: Any) -> None:
     """Save a figure (PNG and SVG), show it with alt text, then its narrative.
+
+    The image's display metadata carry its alt text (:func:`figure_description`) and, under
+    ``kuntalib``, its name, title and caption (:func:`figure_text`): the site shows it as a
+    numbered ``<figure>`` with that caption (:mod:`kuntalib.pipeline.site`); JupyterLab shows the image.
 
     Parameters
     ----------
@@ -107,13 +241,14 @@ def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str
 
     check_lang(lang)
     fig = ax.figure if isinstance(ax, Axes) else ax
-    alt = figure_alt(fig)
     png = save_figure(fig, name, notebook=notebook, lang=lang)[0]
+    title, caption = figure_text(fig)
+    meta = {"alt": figure_description(fig, lang), "kuntalib": {"name": name, "title": title, "caption": caption}}
     data = png.read_bytes()
     width, _height = _png_size(data)
     dpi = float(fig.get_dpi()) if fig.get_dpi() else DISPLAY_DPI
     saved_dpi = float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else dpi
-    display(Image(data=data, format="png", width=round(width * DISPLAY_DPI / saved_dpi), metadata={"alt": alt}))
+    display(Image(data=data, format="png", width=round(width * DISPLAY_DPI / saved_dpi), metadata=meta))
     plt.close(fig)
     if about:
         show(about, lang, **fields)

@@ -29,7 +29,7 @@ class CitationError(ValueError):
 
 @dataclass(frozen=True)
 class Citation:
-    """One public source: publisher, title and medium per language, date (ISO or ""), address (or "")."""
+    """One public source: publisher, title and medium per language, date (ISO, a bare year, or ""), address (or "")."""
 
     id: str
     publisher: dict[str, str]
@@ -50,7 +50,7 @@ class Citation:
         from kuntalib.theme import fmt_date
 
         check_lang(lang)
-        when = fmt_date(self.date, lang) if self.date else ""
+        when = self.date if len(self.date) == 4 else fmt_date(self.date, lang) if self.date else ""  # a year stays a year
         medium = " ".join(p for p in (self.medium[lang], when) if p)
         title = self.title[lang]
         if markup:

@@ -41,6 +41,32 @@ def test_barometer_notebook_on_synthetic_microdata(tmp_path, monkeypatch, lang):
     assert {"difference", "lower", "upper", "significant", "synthetic"} <= set(cmp.columns)
 
 
+def test_barometer_notebook_on_the_next_round_from_its_microdata(tmp_path, monkeypatch):
+    """The synthetic 2025 round dropped in as a folder, from its microdata, compared with 2022's microdata (en)."""
+    import papermill as pm
+
+    from kuntalib.barometer.report import CHARTS
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
+    params = {"lang": "en", "round": "2025", "compare": "2022", "source": "microdata", "frame_municipalities": 308}
+    pm.execute_notebook(str(REPO / "notebooks" / "01_barometer.ipynb"), str(tmp_path / "nb.ipynb"), parameters=params,
+                        kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"))
+    figs = tmp_path / "out" / "figures" / "01_barometer" / "en"
+    drawn = {p.stem for p in figs.glob("*.png")}
+    assert_figures(REPO / "notebooks" / "01_barometer.ipynb", drawn, params)
+    assert {f"compare_{q}" for q in CHARTS} | set(CHARTS) <= drawn and "rounds_2018_2022" not in drawn
+    support = (figs / "compare_support.svg").read_text(encoding="utf-8")
+    assert "SYNTHETIC DATA" in support and "rounds 2022 and 2025" in support and "Newcombe" in support
+    assert "not in the 2025 figures" in support and "not in the 2022 figures" in support
+    assert "2025" in (figs / "key_figures.svg").read_text(encoding="utf-8")  # the round's year, not 2022's
+    table = pd.read_csv(tmp_path / "out" / "tables" / "01_barometer" / "en" / "comparison_2022.csv")
+    both = table[table.in_now & table.in_before]
+    assert both.diff_lower.notna().all() and table.synthetic.all()
+
+
 def test_strategy_notebook_runs_the_old_file_with_one_round(tmp_path, monkeypatch):
     """Any indicator file in the format: the first (unworded, aimless) Rautjärvi file, one round, English."""
     import papermill as pm

@@ -55,3 +55,11 @@ def test_cli_values():
     assert parse_cli_value("true") is True
     assert parse_cli_value("[1, 2]") == [1, 2]
     assert parse_cli_value("barometer/2022/x.csv") == "barometer/2022/x.csv"
+
+
+def test_a_str_parameter_keeps_what_was_typed():
+    """``-p 01_barometer:round=2025`` is the round "2025" (the notebook declares round: str); other values are parsed."""
+    from kuntalib.cli import _overrides
+
+    assert _overrides(["01_barometer:round=2025", "01_barometer:weighted=true", "01_barometer:frame_municipalities=308"]) == {
+        "01_barometer": {"round": "2025", "weighted": True, "frame_municipalities": 308}}

@@ -131,7 +131,8 @@ def test_conditions_over_parameters():
     cells = {c.when: c for c in prose_cells(nbformat.read(nb, as_version=4)) if c.when}
     published = cells['source == "published"']
     assert keeps(nb, published, {"source": "published"}) and not keeps(nb, published, {"source": "x.csv"})
-    assert not keeps(nb, cells["cases_file"], {"cases_file": ""})
+    assert not keeps(nb, cells['round == "2022"'], {"round": "2025"})
+    assert not keeps(nb, cells["compare"], {"compare": ""}) and keeps(nb, cells["compare"], {"compare": "2018"})
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=80)

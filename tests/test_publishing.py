@@ -103,6 +103,26 @@ def test_figure_alt_is_its_title_and_caption():
     assert alt == "Hälytykset viikoittain. Lähde: Kuntaliitto: Otsikko. Seminaariesitys 14.9.2022."
 
 
+@pytest.mark.parametrize(("lang", "kind"), [("fi", "Vaakapylväskuvio"), ("sv", "Liggande stapeldiagram"), ("en", "Horizontal bar chart")])
+def test_alt_text_is_short_and_about_the_picture_and_the_caption_cites(lang, kind):
+    url = "https://www.kuntaliitto.fi/tiedotteet/2022/kunta-alan-innovaatiobarometri-2022"
+    fig, ax = plt.subplots()
+    labels = [f"Vaihtoehto {i}" for i in range(40)]
+    ax.barh(range(40), range(40, 80))
+    ax.set_yticks(range(40), labels=labels)
+    for y in range(40):
+        ax.text(41 + y, y, f"{40 + y} %")
+    ax.set_title("Mitkä tekijät motivoivat?", loc="left")
+    add_caption(ax, ["Mitkä tekijät motivoivat? (% vastanneista)", "N = 178 · 2022", "Lähde: Kuntaliitto: Innovaatiobarometri. " + url])
+    fig.savefig(io.BytesIO(), format="png")
+    alt = present.figure_description(fig, lang)
+    assert alt.startswith(f"{kind}: Mitkä tekijät motivoivat? (% vastanneista). Vaihtoehto 39: 79 %; Vaihtoehto 38: 78 %;")
+    assert len(alt) <= present.ALT_LENGTH and alt.endswith("…") and "http" not in alt and "N = 178" not in alt
+    assert present.figure_text(fig) == ("Mitkä tekijät motivoivat? (% vastanneista)",
+                                        "N = 178 · 2022\nLähde: Kuntaliitto: Innovaatiobarometri. " + url)
+    assert present.figure_description(ax, lang, limit=1000).endswith("Vaihtoehto 0: 40 %.")
+
+
 def test_numbers_in_texts_follow_the_language():
     assert present.say("nb.02_device_data.simulated", "fi", clients=150, devices=464, sent=83007).startswith(
         "Simuloitiin 150 asiakasta, 464 laitetta ja 83\u00a0007 FHIR-resurssia")
@@ -131,6 +151,49 @@ def test_workbook_has_localised_headers_sources_and_stable_bytes(tmp_path, monke
     assert "City Population" in src[1] and src[2].startswith("https://www.citypopulation.de/")
     with zipfile.ZipFile(path) as z:
         assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def _executed(path: Path, title: str, images: list[tuple[str, str]]) -> None:
+    """An executed notebook with a title and one PNG output per (name, alt), as kuntalib.present.figure shows them."""
+    import base64
+
+    import nbformat
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    png = base64.b64encode(buf.getvalue()).decode()
+    outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}, metadata={
+        "image/png": {"alt": alt, "width": 100, "kuntalib": {"name": name, "title": f"{name} title", "caption": "Lähde: x\ny"}}})
+        for name, alt in images]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}"), nbformat.v4.new_code_cell("x", outputs=outputs)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_pages_number_figures_link_tables_and_neighbours(tmp_path, monkeypatch):
+    from kuntalib.outputs import save_table
+    from kuntalib.pipeline.site import publish
+    from tests.test_site import check_site
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    for stem in ("n1", "n2", "n3"):
+        _executed(paths.executed_dir("fi") / f"{stem}.ipynb", f"Otsikko {stem}", [("a", "Kuvio: A."), ("b", "Kuvio: B.")])
+    save_table(pd.DataFrame({"x": [1]}), "values", notebook="n2", lang="fi")
+    (paths.tables_dir("n2", "fi") / "n2.xlsx").write_bytes(b"PK")
+    written = publish()
+    site = paths.site_dir()
+    pages = check_site(site)
+    assert {site / "jupyterlab.css", site / "fi" / "img" / "n2" / "b.png", site / "fi" / "data" / "n2" / "n2.xlsx"} <= set(written)
+    n2, code = pages[site / "fi" / "n2.html"], pages[site / "fi" / "code" / "n2.html"]
+    assert n2.images == [("Kuvio: A.", 0), ("Kuvio: B.", 1)] and n2.captions == ["Kuva 1. a titleLähde: xy", "Kuva 2. b titleLähde: xy"]
+    assert n2.rel == {"prev": "n1.html", "next": "n3.html"} and code.rel == n2.rel
+    assert "data/n2/n2.xlsx" in n2.links and "data/n2/values.csv" in n2.links and "../data/n2/values.csv" in code.links
+    assert pages[site / "fi" / "n1.html"].rel == {"next": "n2.html"} and pages[site / "fi" / "n3.html"].rel == {"prev": "n2.html"}
+    html = (site / "fi" / "n2.html").read_text(encoding="utf-8")
+    assert "Seuraava: Otsikko n3" in html and "Lataa taulukot" in html and 'href="../jupyterlab.css"' in html
+    assert "data:image" not in html and len(html) < 60_000  # figures and JupyterLab's style are files of their own
 
 
 def test_every_raw_file_has_a_public_citation_without_repository_paths(monkeypatch):
@@ -201,6 +264,29 @@ def test_every_page_is_wholly_in_its_language(shipped):
             # no raw pandas output or repository paths on a reader's page
             for bad in ("dtype:", ">NaN<", 'class="dataframe"', "shared/", "SOURCES.md", "seed deck"):
                 assert bad not in html, f"{page}: {bad!r}"
+
+
+@pytest.mark.slow
+def test_pages_number_figures_link_their_tables_and_each_other(shipped):
+    from tests.test_site import check_site
+
+    site = shipped.outputs / "site"
+    pages = check_site(site)  # every image in a numbered <figure>, every local link a file of the site
+    stems = ["01_barometer", "02_device_data", "03_scenarios", "04_strategy_followup"]
+    with shipped.env():
+        for lang in LANGS:
+            for i, stem in enumerate(stems):
+                for variant in (site / lang / f"{stem}.html", site / lang / "code" / f"{stem}.html"):
+                    parts = pages[variant]
+                    up = "../" if variant.parent.name == "code" else ""
+                    assert parts.rel == ({"prev": f"{stems[i - 1]}.html"} if i else {}) | (
+                        {"next": f"{stems[i + 1]}.html"} if i + 1 < len(stems) else {}), variant
+                    assert f"{up}index.html" in parts.links
+                    tables = sorted(p.name for p in paths.tables_dir(stem, lang).iterdir())
+                    assert tables and all(f"{up}data/{stem}/{name}" in parts.links for name in tables), variant
+                    assert len(parts.images) == len(list(paths.figures_dir(stem, lang).glob("*.png"))), variant
+                    for alt, _ in parts.images:
+                        assert 0 < len(alt) <= 300 and "http" not in alt, (variant, alt)
 
 
 @pytest.mark.slow

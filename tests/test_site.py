@@ -6,6 +6,7 @@ import re
 import shutil
 import threading
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +16,60 @@ from kuntalib import paths
 from kuntalib.cli import build
 
 pytestmark = pytest.mark.slow
+
+FIGURE_WORD = {"fi": "Kuva", "sv": "Figur", "en": "Figure"}
+
+
+class PageParts(HTMLParser):
+    """What a page links to, its images (alt text and the ``<figure>`` each is in) and its figure captions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang, self.links, self.images, self.captions, self.rel = "", [], [], [], {}
+        self._figure = self._caption = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.lang = a.get("lang", self.lang) if tag == "html" else self.lang
+        self.links += [a[k] for k in ("href", "src") if a.get(k)]
+        if tag == "figure":
+            self._figure = len(self.captions)
+            self.captions.append("")
+        elif tag == "figcaption" and self._figure is not None:
+            self._caption = self._figure
+        elif tag == "img":
+            self.images.append((a.get("alt") or "", self._figure))
+        elif tag == "a" and a.get("rel") in ("prev", "next"):
+            self.rel[a["rel"]] = a["href"]
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self._figure = None
+        elif tag == "figcaption":
+            self._caption = None
+
+    def handle_data(self, data):
+        if self._caption is not None:
+            self.captions[self._caption] += data
+
+
+def check_site(site: Path) -> dict[Path, PageParts]:
+    """Every page of ``site``: each image inside a ``<figure>`` whose caption starts "Kuva 1.", "Kuva 2.", ...
+    in page order (sv "Figur", en "Figure"), and every relative link and source a file of the site. Returns the pages' parts."""
+    pages = {}
+    for page in sorted(site.rglob("*.html")):
+        parts = pages[page] = PageParts()
+        parts.feed(page.read_text(encoding="utf-8"))
+        assert all(fig is not None for _, fig in parts.images), f"{page}: an image outside a <figure>"
+        word = FIGURE_WORD[parts.lang]
+        assert [c.split(".")[0].strip() for c in parts.captions] == [f"{word} {n}" for n in range(1, len(parts.captions) + 1)], \
+            f"{page}: figure captions not numbered 1, 2, ... in order: {[c[:20] for c in parts.captions]}"
+        assert sorted({fig for _, fig in parts.images}) == list(range(len(parts.captions))), f"{page}: a figure without its one image"
+        for link in parts.links:
+            if not link.startswith(("#", "data:", "http:", "https:", "mailto:")):
+                target = (page.parent / link.split("#")[0]).resolve()
+                assert target.is_file() and target.is_relative_to(site.resolve()), f"{page}: {link} is not a file of the site"
+    return pages
 
 
 @pytest.fixture
@@ -30,6 +85,11 @@ def test_pages_reference_no_other_host(site):
         html = page.read_text(encoding="utf-8")
         for tag, attr in re.findall(r"<(script|link|img|iframe)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"", html):
             assert not attr.startswith(("http:", "https:", "//")), f"{page}: {tag} loads {attr}"
+    parts = check_site(site)
+    for lang in ("fi", "sv", "en"):
+        page = parts[site / lang / "a_plot.html"]
+        assert [c.strip() for c in page.captions] == [f"{FIGURE_WORD[lang]} 1."] and "data/a_plot/values.csv" in page.links
+        assert "data:image" not in (site / lang / "a_plot.html").read_text(encoding="utf-8")  # the PNG is a file of the site
 
 
 def _chromium() -> str:
@@ -91,6 +151,9 @@ def test_site_in_headless_chromium(site):
             if url in seen:
                 continue
             seen.add(url)
+            if not url.endswith(".html"):  # a download (CSV, workbook): served, not opened
+                assert page.request.get(url).status == 200, url
+                continue
             resp = page.goto(url, wait_until="load")
             assert resp is not None and resp.status == 200, f"{url}: {resp and resp.status}"
             broken = page.eval_on_selector_all("img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).length")
@@ -104,7 +167,8 @@ def test_site_in_headless_chromium(site):
                     external.append(href)
     assert not external, f"external requests or links: {external}"
     assert not failed, f"failed requests: {failed}"
-    assert len(seen) == 1 + 3 + 3 * 2
+    assert len([u for u in seen if u.endswith(".html")]) == 1 + 3 + 3 * 2
+    assert len(seen) == 1 + 3 + 3 * 2 + 3  # and each language's table values.csv
     n_images = 0
     for page_file in site.rglob("a_plot.html"):
         n_images += page_file.read_text(encoding="utf-8").count("<img")

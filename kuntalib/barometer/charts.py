@@ -33,7 +33,7 @@ from kuntalib.theme import (
     percent_axis,
 )
 
-__all__ = ["plot_bars", "plot_diverging", "plot_breakdown", "plot_by_size", "plot_rounds", "caption_lines",
+__all__ = ["plot_bars", "plot_diverging", "plot_breakdown", "plot_by_size", "plot_rounds", "plot_comparison", "caption_lines",
            "add_barometer_caption", "RESPONDENTS", "SOURCE", "SIZE_CLASSES"]
 
 #: Municipal size classes of the survey files, with their catalogue keys (other values are shown as written).
@@ -368,3 +368,92 @@ def _press_date(value: str, lang: str) -> str:
     if len(value) == 4 and value.isdigit():
         return value
     return fmt_date(date.fromisoformat(value), lang)
+
+
+def _signed(value: float, lang: str) -> str:
+    """A difference in percentage points with its sign: ``+3``, ``−5``, ``±0``."""
+    return ("+" if value > 0 else "−" if value < 0 else "±") + fmt_num(abs(value), lang=lang)
+
+
+def plot_comparison(comparison: pd.DataFrame, question: str, questions: tuple[pd.DataFrame, pd.DataFrame], years: tuple[str, str], *,
+                    ax: Axes | None = None, lang: str = "fi", synthetic: bool = False,
+                    sources: tuple[str, str] | None = None) -> Axes:
+    """One question of two rounds side by side: each option's share in both, and their difference on the right.
+
+    Parameters
+    ----------
+    comparison
+        :func:`~kuntalib.barometer.rounds.compare_rounds` (rows of other questions are ignored; promoters:
+        the 'promoted' answer).
+    questions, years
+        The rounds' questions tables and years, (current, earlier).
+    sources
+        Each round's public citation in ``lang`` (current, earlier); None when the data are synthetic.
+
+    The earlier round is the lighter bar. A share one round does not publish is a hatched band over its
+    bounds; an option in one round's figures only says so. The difference carries its 95 % interval
+    where both rounds are microdata estimates; otherwise the caption says its uncertainty cannot be assessed.
+    Reworded questions and options are named in the caption with both wordings (option: †).
+    """
+    check_lang(lang)
+    now, before = years
+    rows = comparison[(comparison.question_id == question)
+                      & (comparison.answer == ("promoted" if question == "promoters" else "yes"))].sort_values("chart_order")
+    rows = rows.reset_index(drop=True)
+    ax = new_axes(ax, figsize=(9.5, 0.55 * len(rows) + 1.6))
+    colors = {before: PALETTE["sky"], now: PALETTE["blue"]}
+    for i, r in rows.iterrows():
+        for dy, year, key in ((0.19, before, "before"), (-0.19, now, "now")):
+            share, lo, hi = r[f"share_{key}"], r[f"lower_{key}"], r[f"upper_{key}"]
+            if not r[f"in_{key}"]:
+                ax.text(1, i + dy, text("barometer.compare.only", lang, year=year), va="center", fontsize=7.5, color="#555555",
+                        style="italic")
+            elif pd.notna(share):
+                ax.barh(i + dy, share, height=0.36, color=colors[year])
+                if bool(r[f"estimate_{key}"]):
+                    _interval(ax, i + dy, lo, hi)
+                ax.text((hi if bool(r[f"estimate_{key}"]) else share) + 1, i + dy, fmt_pct(share, lang=lang), va="center", fontsize=8)
+            else:
+                _unpublished(ax, i + dy, lo, hi, lang, height=0.36)
+        if pd.notna(r.difference):
+            diff = _signed(r.difference, lang)
+            if pd.notna(r.diff_lower):
+                diff += f" ({_signed(r.diff_lower, lang)}…{_signed(r.diff_upper, lang)})"
+            ax.text(1.02, i, diff, transform=ax.get_yaxis_transform(), va="center", fontsize=8.5)
+    labels = [textwrap.fill(str(r[f"label_{lang}"]) + (" †" if r.reworded_option else ""), 44) for _, r in rows.iterrows()]
+    ax.set_yticks(range(len(rows)), labels, fontsize=8.5)
+    ax.set_xlim(0, 105)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    percent_axis(ax, "x", lang=lang)
+    ax.text(1.02, 1.0, text("barometer.compare.difference", lang), transform=ax.transAxes, va="bottom", fontsize=8, fontweight="bold")
+    ax.legend(handles=[Patch(color=colors[before], label=before), Patch(color=colors[now], label=now)],
+              loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)
+    q_now, q_before = questions[0].loc[question], questions[1].loc[question]
+    ax.set_title(text("barometer.compare.title", lang, question=str(q_now[f"title_{lang}"]).split(" (")[0], before=before, now=now),
+                 loc="left", pad=24)
+    lines = [text("barometer.compare.n", lang, before=before, now=now, n_before=_n_text(rows, "before", lang), n_now=_n_text(rows, "now", lang))]
+    if question == "promoters":
+        lines.append(text("barometer.compare.promoters", lang))
+    if bool(rows.reworded_question.any()):
+        lines.append(text("barometer.compare.reworded_question", lang, before=before, now=now, old=str(q_before[f"title_{lang}"]).split(" (")[0],
+                          new=str(q_now[f"title_{lang}"]).split(" (")[0]))
+    lines += [text("barometer.compare.reworded_option", lang, year=before, old=r[f"label_before_{lang}"])
+              for _, r in rows[rows.reworded_option.astype(bool)].iterrows()]
+    both = bool((rows.estimate_now.fillna(False) & rows.estimate_before.fillna(False)).any())
+    lines.append(text("barometer.compare.interval" if both else "barometer.compare.no_interval", lang))
+    if synthetic:
+        mark_synthetic(ax, lang)
+        lines.append(SYNTHETIC_SOURCE[lang])
+    if sources:
+        lines += [text("barometer.compare.source", lang, year=y, source=s) for y, s in zip(years, sources, strict=True)]
+    return add_caption(ax, lines)
+
+
+def _n_text(rows: pd.DataFrame, key: str, lang: str) -> str:
+    """The options' N in one round: one number, a range, or "not published"."""
+    low, high = rows[f"n_low_{key}"].min(), rows[f"n_{key}"].max()
+    if pd.isna(high):
+        return NOT_PUBLISHED[lang]
+    low = high if pd.isna(low) else low
+    return fmt_num(high, lang=lang) if low == high else fmt_range(low, high, lang=lang)

@@ -24,7 +24,9 @@ across its options; option in the second) are joined as "question – option"
 (``header_rows=2``, or detected when the joined headers match better). Values: ``1``/``0``, ``kyllä``/``ei``, ``ja``/``nej``,
 ``yes``/``no``; promoter items ``1``/``2``/``3`` or the chart's words
 (``EDISTI``, ``ei merkityksellinen``, ``OLI ESTEENÄ``). CSV may be UTF-8 or
-cp1252, separated by ``;`` or ``,``, with decimal commas in ``weight``.
+cp1252, separated by ``;`` or ``,``, with decimal commas in ``weight``. SPSS value labels
+are read for ``org_type``, ``size_class`` and the items (a code such as ``1.0`` by its label
+``kunta``).
 
 A file whose columns do not fit raises :class:`MicrodataError` naming the
 column; a row with a bad value is rejected, kept in ``ParseResult.rejected``
@@ -37,7 +39,7 @@ import csv
 import io
 import itertools
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -365,6 +367,16 @@ def _norm(value: str) -> str:
     return " ".join(str(value).strip().lower().split())
 
 
+def _code(value: object) -> str:
+    """A value or value-label key as matched: :func:`_norm`, an integer-valued number as its integer ('1.0', '1e0' -> '1')."""
+    t = _norm(value)
+    try:
+        f = float(t)
+    except ValueError:
+        return t
+    return str(int(f)) if f.is_integer() else t
+
+
 def _columns(cols: list[tuple[int, str]]) -> str:
     return ", ".join(f"column {name!r} ({pos})" for pos, name in cols)
 
@@ -443,11 +455,11 @@ def read_wide(path: str | Path, figures: pd.DataFrame, *, mapping: str | Path | 
 
 
 def _strings(col: pd.Series) -> np.ndarray:
-    """A column as an object array of Python strings (no copy into pandas' string dtype)."""
+    """A column as an object array of Python strings (no copy into pandas' string dtype); numbers as :func:`_spss_number`."""
     arr = col.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(arr, skipna=False) in {"string", "empty"}:
         return arr
-    return np.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in arr], dtype=object)
+    return np.array([v if isinstance(v, str) else _spss_number(v) for v in arr], dtype=object)
 
 
 def _normalised(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -456,9 +468,40 @@ def _normalised(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return codes, [_norm(u) for u in uniques]
 
 
-def _label_table(labels: dict | None) -> dict[str, str]:
-    """An SPSS column's value labels as normalised code text -> normalised label."""
-    return {_norm(_spss_number(float(k)) if isinstance(k, (int, float)) else k): _norm(v) for k, v in (labels or {}).items()}
+def _categorical(values: np.ndarray, column: str, labels: dict | None, read: Callable[[str], object],
+                 expected: str, plain: str) -> tuple[np.ndarray, list, np.ndarray]:
+    """Read a column through its value labels: a value whose label reads is read as its label, else as itself.
+
+    Parameters
+    ----------
+    values
+        The column's strings.
+    labels
+        Its SPSS value labels (code -> label), or None; codes are matched by :func:`_code`.
+    read
+        A text to the column's value, None when it is not one.
+    expected
+        What a valid value is ("one of kunta, kuntayhtymä"), for the reason of a code in a labelled column.
+    plain
+        The reason for a bad value in a column without labels (or an empty value).
+
+    Returns
+    -------
+    codes, readings, reasons
+        Each row's index into ``readings`` (each distinct value's reading, None when bad) and
+        each row's reject reason ('' when read).
+    """
+    codes, uniq = pd.factorize(values, sort=False)
+    table = {_code(k): str(v) for k, v in (labels or {}).items() if str(v).strip()}
+    out, why = [], []
+    for u in uniq:
+        label = table.get(_code(u))
+        got = read(label) if label is not None else None
+        out.append(got if got is not None else read(u))
+        why.append("" if out[-1] is not None else plain if not table or not u.strip()
+                   else f"{column} code {u.strip()} has no value label and is not {expected}" if label is None
+                   else f"{column} code {u.strip()} is labelled {label!r}, not {expected}")
+    return codes, out, np.array([*why, ""], dtype=object)[codes]
 
 
 def wide_to_long(df: pd.DataFrame, items: dict[str, tuple[str, str]], *, source: str, first_line: int = 2,
@@ -472,9 +515,11 @@ def wide_to_long(df: pd.DataFrame, items: dict[str, tuple[str, str]], *, source:
     repeated respondent id, an unknown organisation type, a weight that is not a finite
     positive number, or an answer outside the code table. The code table: ``1``/``0``,
     ``kyllä``/``ei``, ``ja``/``nej``, ``yes``/``no`` (and ``x``, ``true``/``false``);
-    promoter items ``1``/``2``/``3`` or the chart's words. A code outside the table is read
-    through the column's SPSS value label (``value_labels``), if it has one; a valid code
-    is never replaced by its label.
+    promoter items ``1``/``2``/``3`` or the chart's words. A value of ``org_type``,
+    ``size_class`` or an item with an SPSS value label (``value_labels``) that reads as a
+    valid value is read as that label (so 1 = "Ei" is "no"); other values are read as
+    themselves (so 1 = "Valittu" is "yes"). In a labelled ``size_class`` every non-empty
+    value must have a label. A rejected code in a labelled column is named in the reason.
 
     Parameters
     ----------
@@ -500,17 +545,21 @@ def _wide_to_long(box: list[pd.DataFrame], items: dict[str, tuple[str, str]], *,
     raw = {c: _strings(df[c]) for c in df.columns}
     index = np.arange(n)
 
-    def flag(mask: np.ndarray, column: str, reason: str) -> None:
+    def flag(mask: np.ndarray, column: str, reason: str | np.ndarray) -> None:
         nonlocal bad_rows
         if mask.any():
-            problems.append(pd.DataFrame({"row": index[mask], "column": column, "value": raw[column][mask], "reason": reason}))
+            problems.append(pd.DataFrame({"row": index[mask], "column": column, "value": raw[column][mask],
+                                          "reason": reason if isinstance(reason, str) else reason[mask]}))
             bad_rows |= mask
 
     rid = np.array([v.strip() for v in raw["respondent_id"]], dtype=object)
     flag(rid == "", "respondent_id", "empty respondent id")
-    codes, uniq = _normalised(raw["org_type"])
-    org_codes_of = np.array([ORG_TYPES.index(_ORG[u]) if u in _ORG else -1 for u in uniq] + [-1], dtype=np.int8)[codes]
-    flag(org_codes_of < 0, "org_type", f"org_type must be one of {', '.join(ORG_TYPES)}")
+    expected = f"one of {', '.join(ORG_TYPES)}"
+    codes, orgs, why = _categorical(raw["org_type"], "org_type", value_labels.get("org_type"),
+                                    lambda v: ORG_TYPES.index(_ORG[_norm(v)]) if _norm(v) in _ORG else None,
+                                    expected, f"org_type must be {expected}")
+    org_codes_of = np.array([-1 if o is None else o for o in orgs] + [-1], dtype=np.int8)[codes]
+    flag(why != "", "org_type", why)
     weight = np.ones(n)
     if "weight" in raw:
         stripped = np.array([v.strip().replace(",", ".") for v in raw["weight"]], dtype=object)
@@ -526,23 +575,23 @@ def _wide_to_long(box: list[pd.DataFrame], items: dict[str, tuple[str, str]], *,
     item_cols = [(col, q, c) for col, (q, c) in items.items() if col in raw]
     answers = np.full((n, len(item_cols)), -1, dtype=np.int8)
     for j, (col, q, _c) in enumerate(item_cols):
-        codes, uniq = _normalised(raw[col])
-        labels = _label_table(value_labels.get(col))
         table = _PROMOTER if q == "promoters" else yes_no
-        mapped = []
-        for u in uniq:
-            if u in {"", "nan", "none"}:
-                mapped.append(-1)
-            elif u in table:
-                mapped.append(answer_index[table[u]])
-            elif labels.get(u) in table:
-                mapped.append(answer_index[table[labels[u]]])
-            else:
-                mapped.append(-2)
-        col_answers = np.array(mapped + [-1], dtype=np.int8)[codes]
-        why = "expected 1/2/3 or EDISTI / ei merkityksellinen / OLI ESTEENÄ" if q == "promoters" else "expected 1/0 or kyllä/ei"
-        flag(col_answers == -2, col, why)
-        answers[:, j] = col_answers
+        expected = "1/2/3 or EDISTI / ei merkityksellinen / OLI ESTEENÄ" if q == "promoters" else "1/0 or kyllä/ei"
+        codes, mapped, why = _categorical(
+            raw[col], col, value_labels.get(col),
+            lambda v, t=table: -1 if (u := _norm(v)) in {"", "nan", "none"} else answer_index[t[u]] if u in t else None,
+            expected, f"expected {expected}")
+        answers[:, j] = np.array([-2 if m is None else m for m in mapped] + [-1], dtype=np.int8)[codes]
+        flag(why != "", col, why)
+    size_of = np.full(n, "ei tiedossa", dtype=object)
+    if "size_class" in raw:
+        labels = value_labels.get("size_class") or {}
+        texts = {_norm(t) for t in labels.values()} | {""}  # a labelled size class is a code or a label's text
+        codes, sizes, why = _categorical(raw["size_class"], "size_class", labels,
+                                         lambda v: v.strip() or "ei tiedossa" if not labels or _norm(v) in texts else None,
+                                         f"one of {', '.join(map(str, labels.values()))}", "")
+        size_of = np.array([s or "" for s in sizes] + [""], dtype=object)[codes]
+        flag(why != "", "size_class", why)
     # a repeated id is a duplicate of the first row with that id that is otherwise acceptable
     rid_codes, rid_uniq = pd.factorize(rid, sort=False)
     first = np.full(len(rid_uniq), n, dtype=np.int64)
@@ -552,8 +601,6 @@ def _wide_to_long(box: list[pd.DataFrame], items: dict[str, tuple[str, str]], *,
 
     synthetic = "synthetic" in raw and any(u in _YES for u in _normalised(raw["synthetic"])[1])
     rej = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame(columns=["row", "column", "value", "reason"])
-    size_of = np.array([v.strip() or "ei tiedossa" for v in raw["size_class"]], dtype=object) if "size_class" in raw \
-        else np.full(n, "ei tiedossa", dtype=object)
     org_id = np.array([v.strip() for v in raw["organisation_id"]], dtype=object) if "organisation_id" in raw else rid
     del df
     raw.clear()  # the wide grid is no longer needed

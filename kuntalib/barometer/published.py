@@ -15,7 +15,7 @@ import pandas as pd
 from kuntalib.barometer.bounds import ORDERED
 from kuntalib.provenance import Provenance, open_raw
 
-__all__ = ["YEAR", "Published", "load_published", "read_figures", "load_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
+__all__ = ["YEAR", "Published", "load_published", "read_figures", "load_questions", "read_questions", "load_press", "ROUND_DIR", "check_constraints", "derive_not_relevant", "promoters_table"]
 
 YEAR = 2022
 #: The shipped round's folder under data/raw; every loader takes its own file instead.
@@ -36,7 +36,11 @@ def load_questions(file: str = f"{ROUND_DIR}/questions.csv") -> pd.DataFrame:
 
     ``file`` is a path under data/raw (read with :func:`~kuntalib.provenance.open_raw`).
     """
-    path, _ = open_raw(file)
+    return read_questions(open_raw(file)[0])
+
+
+def read_questions(path: str | Path) -> pd.DataFrame:
+    """The questions file at ``path``, indexed by question_id (see :func:`load_questions`)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False).set_index("question_id")
 
 
@@ -55,7 +59,7 @@ def read_figures(path: str | Path) -> pd.DataFrame:
         A ``published`` cell that is not yes or no, or that disagrees with ``share``; the message
         names the file and line.
     """
-    df = pd.read_csv(path, keep_default_na=True)
+    df = pd.read_csv(path, keep_default_na=True, dtype=dict.fromkeys(("share", "lower", "upper", "n_min", "n_max"), float))
     df["published"] = df["published"].map({"yes": True, "no": False})
     if df["published"].isna().any():
         bad = df.index[df["published"].isna()][0] + 2

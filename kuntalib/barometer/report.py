@@ -32,8 +32,9 @@ def plot_question(
     source: str | None = None,
     counts: dict[str, int] | None = None,
     intervals: str | None = None,
+    year: int | str = YEAR,
 ) -> Axes:
-    """Draw one barometer chart with its question, respondents, N, year and source.
+    """Draw one barometer chart with its question, respondents, N, year (the round's) and source.
 
     ``counts`` (from microdata, :func:`respondent_counts`) puts the file's own respondents and N in
     the caption; ``intervals`` says there how the interval lines were computed.
@@ -51,7 +52,7 @@ def plot_question(
     ax.set_title(str(q[f"title_{lang}"]).split(" (")[0], loc="left", pad=22 if question_id == "promoters" else 6)
     n_range = (float(rows.n_min.min()), float(rows.n_max.max())) if counts is not None else None
     bounds = counts is None and bool((~rows.published & rows.share.isna()).any())
-    return add_barometer_caption(ax, q, lang=lang, year=YEAR, press=press, synthetic=synthetic, source=source,
+    return add_barometer_caption(ax, q, lang=lang, year=year, press=press, synthetic=synthetic, source=source,
                                  counts=counts, n_range=n_range, intervals=intervals, bounds=bounds)
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from kuntalib.barometer.bounds import apply_bounds
 from kuntalib.barometer.microdata import read_wide
-from kuntalib.barometer.published import read_figures
+from kuntalib.barometer.published import read_figures, read_questions
 from kuntalib.barometer.report import breakdown_tables, figures_from_microdata, respondent_counts
+from kuntalib.barometer.rounds import compare_rounds
+from kuntalib.upstream import Upstream
 
-__all__ = ["figures"]
+__all__ = ["figures", "comparison"]
 
 
 def figures(figures_file: Path, microdata: Path | None = None, mapping: Path | None = None, *, weighted: bool = False,
@@ -33,7 +35,7 @@ def figures(figures_file: Path, microdata: Path | None = None, mapping: Path | N
     weighted
         Use the microdata's weight column.
     synthetic
-        The microdata file's sidecar marks it synthetic.
+        The sidecar of the file the figures come from (microdata, else the published figures) marks it synthetic.
     frame_municipalities, frame_joint_authorities
         Organisations in each stratum's population for the finite-population correction (0: none);
         responses are clustered by ``organisation_id``.
@@ -49,7 +51,7 @@ def figures(figures_file: Path, microdata: Path | None = None, mapping: Path | N
     """
     published = read_figures(figures_file)
     if microdata is None:
-        return {"figures": apply_bounds(published), "synthetic": False, "summary": "published figures"}
+        return {"figures": apply_bounds(published), "synthetic": synthetic, "summary": "published figures"}
     parsed = read_wide(microdata, published, mapping=mapping)
     frames = {"kunta": frame_municipalities or None, "kuntayhtymä": frame_joint_authorities or None}
     est = figures_from_microdata(parsed.data, published, weighted=weighted, frames=frames, cluster="organisation_id")
@@ -57,3 +59,27 @@ def figures(figures_file: Path, microdata: Path | None = None, mapping: Path | N
             "synthetic": bool(parsed.synthetic or synthetic), "summary": parsed.summary(), "rows": parsed.n_rows,
             "accepted": parsed.n_accepted_rows, "rejected": parsed.n_rows - parsed.n_accepted_rows,
             **respondent_counts(parsed.data)}
+
+
+def comparison(current: Upstream, questions_file: Path, before_figures: Path, before_questions: Path,
+               before_microdata: Path | None = None, *, years: list[str], weighted: bool = False, before_synthetic: bool = False,
+               frame_municipalities: int = 0, frame_joint_authorities: int = 0) -> dict[str, Any]:
+    """The round's figures (step ``current``, with its ``questions_file``) compared with an earlier round's.
+
+    The earlier round's figures come from its published file, or from its microdata file
+    ``before_microdata`` (estimated as :func:`figures` does, with the same frames and weighting) when the
+    current round's are estimates too; ``years`` is (current, earlier).
+
+    Returns
+    -------
+    dict
+        Table ``comparison`` (:func:`~kuntalib.barometer.rounds.compare_rounds`); values ``questions``
+        (compared, in the current round's order), ``synthetic`` (either round's data are synthetic) and
+        ``before_summary``.
+    """
+    before = figures(before_figures, before_microdata, weighted=weighted, synthetic=before_synthetic,
+                     frame_municipalities=frame_municipalities, frame_joint_authorities=frame_joint_authorities)
+    table = compare_rounds(current["figures"], before["figures"], read_questions(questions_file), read_questions(before_questions),
+                           (years[0], years[1]))
+    return {"comparison": table, "questions": list(dict.fromkeys(table.question_id)),
+            "synthetic": bool(current["synthetic"] or before["synthetic"]), "before_summary": before["summary"]}

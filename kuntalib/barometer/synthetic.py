@@ -43,7 +43,7 @@ import pandas as pd
 from kuntalib.barometer.bounds import apply_bounds
 
 __all__ = ["generate_synthetic", "write_synthetic", "count_for", "round_half_up", "reproduction_errors", "webropol_export",
-           "write_webropol_export", "QUESTION_NUMBERS"]
+           "write_webropol_export", "QUESTION_NUMBERS", "ROUND_2025", "synthetic_round", "write_synthetic_round"]
 
 #: Question numbers of the synthetic survey-tool export (as the questionnaire might number them).
 QUESTION_NUMBERS = {"key_figures": 1, "support": 2, "partners": 3, "types": 4, "motivators": 5, "promoters": 6, "achievements": 7}
@@ -258,3 +258,112 @@ def write_webropol_export(export_path, mapping_path, figures: pd.DataFrame, ques
     export, mapping = webropol_export(generate_synthetic(figures, rng=rng), figures, questions)
     export.to_csv(export_path, sep=";", index=False, lineterminator="\n", encoding="utf-8")
     mapping.to_csv(mapping_path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+#: How the synthetic 2025 round differs from 2022 by design: an option dropped and one added (support), an option
+#: and two question titles reworded. Its sidecar says so.
+ROUND_2025 = {
+    "year": "2025", "reference_years": ("2020–2021", "2023–2024"),
+    "drop": ("support", "idea_competitions"),
+    "add": ("support", "ai_tools", "Hyödyntämällä tekoälyä", "Genom att använda artificiell intelligens",
+            "By using artificial intelligence", 0.35),
+    "reword_options": {("partners", "companies"): ("Yritykset ja yrittäjät", "Företag och företagare", "Companies and entrepreneurs")},
+    "reword_questions": {
+        "motivators": ("Mikä innovaatiotoimintaanne motivoi? (% vastanneista)", "Vad motiverar er innovationsverksamhet? (% av de svarande)",
+                       "What motivates your innovation activity? (% of respondents)"),
+        "partners": ("Kenen kanssa teitte innovaatioyhteistyötä? (% vastanneista)",
+                     "Med vem samarbetade ni kring innovationer? (% av de svarande)",
+                     "Who did you collaborate with on innovation? (% of respondents)")},
+}
+_NONE = {"support": "not_supported", "partners": "no_collaboration"}
+
+
+def synthetic_round(figures: pd.DataFrame, questions: pd.DataFrame, *, rng: int = 2025, base_rng: int = 2022, drift: int = 8,
+                    design: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A whole synthetic next round: microdata, the figures tabulated from it, and its questions.
+
+    Starts from :func:`generate_synthetic` of ``figures`` (2022's) with seed ``base_rng`` (the shipped 2022
+    synthetic microdata, so the rounds differ by the drift, not by two draws of what 2022 does not publish); with
+    seed ``rng`` it moves each yes/no
+    item by up to ``drift`` percentage points (flipping answers of respondents who answered it, never a
+    "none" answer or a respondent who chose "none"); then applies ``design`` (default :data:`ROUND_2025`):
+    drops an option, adds one, rewords options and question titles. The figures are the microdata
+    tabulated as the report does (every share published, rounded half up, with its N; ordered charts
+    re-sorted by share), so the microdata reproduce them exactly.
+
+    Returns
+    -------
+    (wide, figures, questions)
+        The microdata (strings, as :func:`generate_synthetic`), the published-figures table and the
+        questions table (indexed by question_id) of the new round.
+    """
+    from kuntalib.barometer.bounds import ORDERED
+    from kuntalib.barometer.estimates import add_derived_items, estimate_shares
+    from kuntalib.barometer.microdata import item_columns, wide_to_long
+
+    d = design or ROUND_2025
+    wide, gen = generate_synthetic(figures, rng=base_rng), np.random.default_rng(rng)
+    for col in [c for c in wide.columns if "__" in c and not c.startswith("promoters__")]:
+        q, c = col.split("__", 1)
+        if c == _NONE.get(q):
+            continue
+        chose_none = wide[f"{q}__{_NONE[q]}"].eq("1") if q in _NONE else pd.Series(False, index=wide.index)
+        n, yes = int(wide[col].ne("").sum()), int(wide[col].eq("1").sum())
+        shift = int(np.clip(yes + int(gen.integers(-drift, drift + 1)) * n // 100, 0.03 * n, 0.97 * n)) - yes  # 3–97 %
+        pool = np.flatnonzero(wide[col].eq("1" if shift < 0 else "0") & ~chose_none)
+        flip = gen.choice(pool, size=min(abs(shift), len(pool)), replace=False)
+        wide.loc[flip, col] = "0" if shift < 0 else "1"
+    dq, dc = d["drop"]
+    aq, ac, *labels, p = d["add"]
+    answered = wide[f"{aq}__{_NONE[aq]}"]
+    new = np.where(answered.eq(""), "", np.where(answered.eq("0") & (gen.random(len(wide)) < p), "1", "0"))
+    wide = wide.drop(columns=f"{dq}__{dc}").assign(**{f"{aq}__{ac}": new})
+    wide = wide[[*wide.columns[:5], *sorted(wide.columns[5:])]]
+
+    template = figures[~((figures.question_id == dq) & (figures.category_id == dc))].copy()
+    added = template[template.question_id == aq].iloc[[0]].assign(category_id=ac, label_fi=labels[0], label_sv=labels[1],
+                                                                   label_en=labels[2])
+    template = pd.concat([template, added], ignore_index=True)
+    year, (old_ref, new_ref) = d["year"], d["reference_years"]
+    for lang in ("fi", "sv", "en"):
+        template[f"label_{lang}"] = template[f"label_{lang}"].str.replace(old_ref, new_ref)
+    for (q, c), words in d["reword_options"].items():
+        template.loc[(template.question_id == q) & (template.category_id == c), ["label_fi", "label_sv", "label_en"]] = words
+    parsed = wide_to_long(wide, item_columns(template), source="synthetic round")
+    est = estimate_shares(add_derived_items(parsed.data)).set_index(["question_id", "category_id", "answer"])
+    keys = list(zip(template.question_id, template.category_id, template.answer, strict=True))
+    template["share"] = [round_half_up(est.loc[k, "share"]) for k in keys]
+    template["n_min"] = template["n_max"] = [int(est.loc[k, "n"]) for k in keys]
+    template[["lower", "upper"]] = np.nan
+    template = template.assign(published="yes", source_slide="SYNTHETIC", note="synthetic round: tabulated from synthetic_microdata.csv")
+    for q, answer in ORDERED.items():
+        mask = template.question_id == q
+        by = template[mask & (template.answer == answer)].sort_values(["share", "chart_order"], kind="stable")
+        rank = dict(zip(by.category_id, range(1, len(by) + 1), strict=True))
+        template.loc[mask, "chart_order"] = template.loc[mask, "category_id"].map(rank)
+    template = template.sort_values(["question_id", "chart_order"], key=lambda s: s.map(
+        {q: i for i, q in enumerate(QUESTION_NUMBERS)}) if s.name == "question_id" else s, kind="stable")
+
+    new_q = questions.copy()
+    for lang in ("fi", "sv", "en"):
+        new_q[f"title_{lang}"] = new_q[f"title_{lang}"].str.replace("2022", year).str.replace(old_ref, new_ref)
+    for q, words in d["reword_questions"].items():
+        new_q.loc[q, ["title_fi", "title_sv", "title_en"]] = words
+    for q in new_q.index:
+        n = template[template.question_id == q]
+        lo, hi = int(n.n_min.min()), int(n.n_max.max())
+        new_q.loc[q, "n_text"] = str(lo) if lo == hi else f"{lo}–{hi}"
+    new_q["other_categories"] = "none"
+    return wide, template.reset_index(drop=True), new_q
+
+
+def write_synthetic_round(folder, figures: pd.DataFrame, questions: pd.DataFrame, *, rng: int = 2025) -> None:
+    """Write :func:`synthetic_round` to ``folder``: synthetic_microdata.csv (';'), published_figures.csv, questions.csv."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wide, figs, qs = synthetic_round(figures, questions, rng=rng)
+    wide.to_csv(folder / "synthetic_microdata.csv", sep=";", index=False, lineterminator="\n", encoding="utf-8")
+    figs.to_csv(folder / "published_figures.csv", index=False, lineterminator="\n", encoding="utf-8")
+    qs.reset_index().to_csv(folder / "questions.csv", index=False, lineterminator="\n", encoding="utf-8")

@@ -2,21 +2,32 @@
 
 Layout::
 
-    outputs/site/index.html                 language choice
-    outputs/site/<lang>/index.html          notebooks, both variants
-    outputs/site/<lang>/<nb>.html           without code (Kuntaliitto's site)
-    outputs/site/<lang>/code/<nb>.html      with code
+    outputs/site/index.html                      language choice
+    outputs/site/jupyterlab.css                  JupyterLab's page style, one file for every page
+    outputs/site/<lang>/index.html               notebooks, both variants
+    outputs/site/<lang>/<nb>.html                without code (Kuntaliitto's site)
+    outputs/site/<lang>/code/<nb>.html           with code
+    outputs/site/<lang>/img/<nb>/<figure>.png    the page's figures, the PNG the notebook showed
+    outputs/site/<lang>/data/<nb>/<table>.csv    the notebook's tables in <lang>, and its workbook <nb>.xlsx
 
-Pages load nothing from other hosts: the template drops require.js, MathJax,
-Mermaid and widget scripts, and images are embedded.
+A page shows each figure as a numbered ``<figure>`` ("Kuva 1.") with its title and caption
+(sources included) under it and short alt text (:func:`kuntalib.present.figure_description`),
+ends with links to its tables, and links to the previous and next notebook of its language.
+Pages load nothing from other hosts: the template drops require.js, MathJax, Mermaid and
+widget scripts, and every link is relative.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import re
+import shutil
+import struct
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, Msg, text
@@ -24,7 +35,10 @@ from kuntalib.i18n import LANGS, Msg, text
 if TYPE_CHECKING:
     from kuntalib.deck import DeckFile
 
-__all__ = ["notebook_title", "export_page", "write_indexes", "publish"]
+__all__ = ["notebook_title", "export_pages", "write_indexes", "publish"]
+
+#: The shared style sheet, relative to the site's root.
+STYLESHEET = "jupyterlab.css"
 
 LANG_NAMES = Msg("site.lang_name")
 
@@ -57,30 +71,143 @@ def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
     return '<nav class="kuntalib">' + " ".join(parts) + "</nav>"
 
 
-def export_page(nb_path: Path, out: Path, *, lang: str, with_code: bool, available: set[str]) -> Path:
-    """Convert one executed notebook to HTML with kuntalib's template."""
+def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
+    """Write every PNG image of the notebook's outputs to ``folder``, in page order; return (output, file, size) triples.
+
+    A figure shown by :func:`kuntalib.present.figure` keeps its name (``<name>.png``), any other
+    image is ``figure-<n>.png``.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    found: list[tuple[Any, Path, tuple[int, int]]] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                n = len(found) + 1
+                name = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("name") or f"figure-{n}"
+                path = folder / f"{name}.png"
+                if any(path == p for _, p, _ in found):
+                    path = folder / f"{name}-{n}.png"
+                data = base64.b64decode(out["data"]["image/png"])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                found.append((out, path, struct.unpack(">II", data[16:24])))
+    return found
+
+
+def _figure_html(n: int, src: str, size: tuple[int, int], meta: dict[str, Any], lang: str) -> str:
+    """An image as ``<figure>``: the image with its alt text, then "Kuva n." with its title and caption."""
+    info, (width, height) = meta.get("kuntalib", {}), size
+    shown = int(meta.get("width") or width)
+    lines = "<br>".join(html.escape(line) for line in info.get("caption", "").splitlines())
+    caption = f'<span class="kl-caption">{lines}</span>' if lines else ""
+    return (f'<figure class="kl-figure"><img src="{src}" alt="{html.escape(meta.get("alt", ""))}" width="{shown}" '
+            f'height="{round(height * shown / width)}"><figcaption><span class="kl-fignum">'
+            f'{html.escape(text("site.figure", lang, n=n))}</span> {html.escape(info.get("title", ""))}{caption}'
+            "</figcaption></figure>")
+
+
+def _tables(stem: str, lang: str, folder: Path) -> list[Path]:
+    """Copy the notebook's tables of ``lang`` (CSV files, then its workbook) to ``folder``; return the copies."""
+    shutil.rmtree(folder, ignore_errors=True)
+    src = paths.tables_dir(stem, lang)
+    files = sorted(src.glob("*.csv")) + sorted(src.glob("*.xlsx")) if src.is_dir() else []
+    if files:
+        folder.mkdir(parents=True)
+    return [Path(shutil.copyfile(f, folder / f.name)) for f in files]
+
+
+def _downloads(files: Sequence[Path], prefix: str, lang: str) -> str:
+    """The "Lataa taulukot" section: the workbook, then the CSV files, each linked at ``prefix + name``."""
+    def link(f: Path) -> str:
+        return f'<a href="{prefix}{f.name}" download>{html.escape(f.name)}</a>'
+
+    items = [f"<li>{link(f)} – {html.escape(text('site.workbook', lang))}</li>" for f in files if f.suffix == ".xlsx"]
+    csvs = [link(f) for f in files if f.suffix == ".csv"]
+    if csvs:
+        items.append(f"<li>{html.escape(text('site.csv', lang))}: {', '.join(csvs)}</li>")
+    return ('<section class="kl-downloads" aria-labelledby="kl-downloads">'
+            f'<h2 id="kl-downloads">{html.escape(text("site.downloads", lang))}</h2>\n<ul>\n' + "\n".join(items) + "\n</ul></section>"
+            if items else "")
+
+
+def _pager(stem: str, order: Sequence[str], titles: dict[str, str], lang: str, index: str) -> str:
+    """Links to the previous and next notebook of the language (same variant) and to its index."""
+    i = order.index(stem)
+    parts = [f'<a href="{index}">{html.escape(text("site.index", lang))}</a>']
+    if i > 0:
+        parts.insert(0, f'<a href="{order[i - 1]}.html" rel="prev"><span aria-hidden="true">← </span>'
+                        f'{html.escape(text("site.previous", lang))}: {html.escape(titles[order[i - 1]])}</a>')
+    if i + 1 < len(order):
+        parts.append(f'<a href="{order[i + 1]}.html" rel="next">{html.escape(text("site.next", lang))}: '
+                     f'{html.escape(titles[order[i + 1]])}<span aria-hidden="true"> →</span></a>')
+    return f'<nav class="kuntalib kl-pager" aria-label="{html.escape(text("site.pager", lang))}">' + " ".join(parts) + "</nav>"
+
+
+def _stylesheet(path: Path, href: str) -> Callable[[str], str]:
+    """For the template: takes the CSS nbconvert would inline (its ``<style>`` elements), keeps it in
+    ``path`` and returns the ``<link>`` to it, so that every page shares one style sheet."""
+    def link(block: str) -> str:
+        css = "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", str(block), re.S))
+        if not path.exists() or path.read_text(encoding="utf-8") != css:
+            path.write_text(css, encoding="utf-8")
+        return f'<link rel="stylesheet" href="{href}">'
+    return link
+
+
+def export_pages(nb_path: Path, *, lang: str, available: set[str], order: Sequence[str]) -> list[Path]:
+    """Publish one executed notebook in ``lang``: its page without and with code, its figures and its tables.
+
+    Parameters
+    ----------
+    nb_path
+        The executed notebook (``outputs/notebooks/<lang>/<nb>.ipynb``).
+    lang
+        Its language.
+    available
+        The languages the notebook has pages in (the language switch).
+    order
+        The stems of the language's notebooks in order (previous and next links).
+
+    Returns
+    -------
+    list of Path
+        Every file written: both pages, the figures, the tables, the shared style sheet.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
-        template_name="kuntalib",
-        extra_template_basedirs=[str(paths.package_dir() / "templates")],
-        exclude_input=not with_code,
-        exclude_input_prompt=not with_code,
-        exclude_output_prompt=True,
-        embed_images=True,
-        language_code=lang,
-    )
+    site, stem = paths.site_dir(), nb_path.stem
     nb = nbformat.read(nb_path, as_version=4)
     nb.metadata["title"] = notebook_title(nb_path)
-    resources = {
-        "kuntalib_nav": _nav(nb_path.stem, lang, with_code, available),
-        "metadata": {"name": nb_path.stem},
-    }
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body, encoding="utf-8")
-    return out
+    titles = {s: notebook_title(p) if (p := paths.executed_dir(lang) / f"{s}.ipynb").exists() else s for s in order}
+    figures = _figures(nb, site / lang / "img" / stem)
+    tables = _tables(stem, lang, site / lang / "data" / stem)
+    written = [p for _, p, _ in figures] + tables
+    for with_code, up in ((False, ""), (True, "../")):
+        for n, (out, png, size) in enumerate(figures, 1):
+            meta = out.get("metadata", {}).get("image/png", {})
+            out["data"] = nbformat.NotebookNode({"text/html": _figure_html(n, f"{up}img/{stem}/{png.name}", size, meta, lang)})
+        exporter = HTMLExporter(
+            template_name="kuntalib",
+            extra_template_basedirs=[str(paths.package_dir() / "templates")],
+            exclude_input=not with_code,
+            exclude_input_prompt=not with_code,
+            exclude_output_prompt=True,
+            embed_images=True,
+            language_code=lang,
+        )
+        resources = {
+            "kuntalib_nav": _nav(stem, lang, with_code, available),
+            "kuntalib_footer": _downloads(tables, f"{up}data/{stem}/", lang) + _pager(stem, order, titles, lang, f"{up}index.html"),
+            "kuntalib_stylesheet": _stylesheet(site / STYLESHEET, f"{up}../{STYLESHEET}"),
+            "metadata": {"name": stem},
+        }
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
+        out_path = site / lang / ("code" if with_code else "") / f"{stem}.html"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(body, encoding="utf-8")
+        written.append(out_path)
+    return [*written, site / STYLESHEET]
 
 
 def _page(title: str, lang: str, body: str) -> str:
@@ -177,9 +304,11 @@ def write_indexes(failed: set[str] | frozenset[str] = frozenset()) -> list[Path]
 
 
 def publish(run_ids: list[str] | None = None, failed: set[str] | frozenset[str] = frozenset()) -> list[Path]:
-    """Export pages for the given ``<stem>/<lang>`` runs (all when None, or missing pages).
+    """Export pages for the given ``<stem>/<lang>`` runs (all when None, or missing pages); return the files written.
 
-    Pages of runs in ``failed`` are left as they are (the last good version) and marked on the index.
+    A page is exported again when its run or the run of a neighbour in its language is in
+    ``run_ids`` (its previous and next links carry their titles). Pages of runs in ``failed`` are
+    left as they are (the last good version) and marked on the index.
     """
     site = paths.site_dir()
     written: list[Path] = []
@@ -187,13 +316,13 @@ def publish(run_ids: list[str] | None = None, failed: set[str] | frozenset[str] 
     for lang in LANGS:
         for nb in paths.executed_dir(lang).glob("*.ipynb") if paths.executed_dir(lang).exists() else []:
             available.setdefault(nb.stem, set()).add(lang)
-    for stem, langs in sorted(available.items()):
-        for lang in sorted(langs):
-            nb = paths.executed_dir(lang) / f"{stem}.ipynb"
-            targets = {False: site / lang / f"{stem}.html", True: site / lang / "code" / f"{stem}.html"}
-            stale = run_ids is None or f"{stem}/{lang}" in run_ids
-            for with_code, out in targets.items():
-                if stale or not out.exists():
-                    written.append(export_page(nb, out, lang=lang, with_code=with_code, available=langs))
+    for lang in LANGS:
+        order = sorted(stem for stem, langs in available.items() if lang in langs)
+        for i, stem in enumerate(order):
+            near = {f"{s}/{lang}" for s in order[max(i - 1, 0): i + 2]}
+            pages = (site / lang / f"{stem}.html", site / lang / "code" / f"{stem}.html")
+            if run_ids is None or near & set(run_ids) or not all(p.exists() for p in pages):
+                written += export_pages(paths.executed_dir(lang) / f"{stem}.ipynb", lang=lang,
+                                        available=available[stem], order=order)
     written += write_indexes(failed)
-    return written
+    return list(dict.fromkeys(written))
