@@ -31,6 +31,7 @@ __all__ = [
     "LANGS",
     "NBSP",
     "PALETTE",
+    "ROLE",
     "TRAFFIC",
     "NOT_PUBLISHED_COLOR",
     "check_lang",
@@ -66,6 +67,22 @@ PALETTE: dict[str, str] = {
     "black": "#000000",
 }
 NOT_PUBLISHED_COLOR = "#BBBBBB"
+
+#: What a colour means, the same on every chart of every notebook: draw by role, not by hue.
+#: ``data`` the observed series (a share, a measurement); ``earlier`` the same measure at an earlier time or
+#: round, or a reference beside it; ``second`` a second series with no value judgement; ``unfavourable``
+#: only where the reading is bad (a barrier, behind target, a failed check, an alert, a decline);
+#: ``favourable`` only where it is good (on target, passed); ``target`` a goal, plan or path (not data);
+#: ``model`` a fitted line or forecast.
+ROLE: dict[str, str] = {
+    "data": PALETTE["blue"],
+    "earlier": PALETTE["sky"],
+    "second": PALETTE["orange"],
+    "unfavourable": PALETTE["vermillion"],
+    "favourable": PALETTE["green"],
+    "target": PALETTE["purple"],
+    "model": PALETTE["black"],
+}
 
 #: Traffic lights: colour-blind safe colours *and* a symbol, never colour alone.
 TRAFFIC: dict[str, tuple[str, str]] = {
