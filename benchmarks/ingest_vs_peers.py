@@ -48,7 +48,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -314,9 +313,10 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
 
 
 def _cpu_seconds() -> float:
-    """CPU time (user + system) of this process and of its child processes that have ended."""
-    own, done = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
+    """CPU time (user + system) of this process and of its child processes that have ended (``os.times``: on Windows
+    the children's share is not reported, so there the CPU column counts this process only)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _child(method: str, path: str, workers: int, sample: int, memory: bool = False) -> dict:

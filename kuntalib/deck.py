@@ -27,7 +27,7 @@ from kuntalib.i18n import LANGS, LOCALES, check_lang, pick, text
 from kuntalib.theme import PALETTE, add_caption, fmt_date, fmt_pct, fmt_range, new_axes
 from kuntalib.yamlsafe import safe_load_file
 
-__all__ = ["DeckError", "DeckFile", "SEED_ENV", "seed_text", "load_deck_file", "plot_timeline", "plot_flow",
+__all__ = ["DeckError", "DeckFile", "SEED_ENV", "seed_text", "load_deck_file", "plot_timeline", "timeline_table", "plot_flow",
            "plot_process", "plot_grid", "check_claims", "case_table"]
 
 SEED_ENV = "KUNTALIB_SEED"
@@ -127,61 +127,192 @@ def _month(value: Any, end: bool = False) -> pd.Timestamp | None:
     return t
 
 
-def plot_timeline(deck: DeckFile, *, ax: Axes | None = None, lang: str = "fi", source: str = "") -> Axes:
-    """Phases as bars (hatched when their timing is uncertain), decisions as markers, forums as dots.
+def _timeline_status(start: pd.Timestamp, end: pd.Timestamp | None, presented: pd.Timestamp | None,
+                     uncertain: bool = False) -> str:
+    """'past', 'current', 'planned' or (timing uncertain, not wholly later) 'uncertain', as of the deck's own
+    date (``presented``); 'past' without one."""
+    if presented is not None and start > presented:
+        return "planned"
+    if uncertain:
+        return "uncertain"
+    if presented is None or end is None or end <= presented:
+        return "past"
+    return "current"
 
-    Each phase with a funding rate says it; a phase without dates is listed under the chart.
+
+def _presented(d: dict[str, Any]) -> pd.Timestamp | None:
+    p = d.get("presented")
+    return _month(p["date"]) if isinstance(p, dict) and p.get("date") else None
+
+
+def _detail(entry: dict[str, Any], lang: str) -> str:
+    return pick(entry["detail"], lang) if entry.get("detail") else ""
+
+
+def _span(p: dict[str, Any], lang: str) -> str:
+    """A phase's dates as the deck gives them: months (2/2018–2/2019, Feb 2018 – Feb 2019) or years (2022/2023)."""
+    if p.get("precision") == "year":
+        return f"{str(p['start'])[:4]}/{str(p['end'])[:4]}" if p.get("end") else str(p["start"])[:4]
+    a, b = _when({"date": p["start"]}, lang), _when({"date": p["end"]}, lang) if p.get("end") else ""
+    return f"{a}–{b}" if b and lang != "en" else f"{a} – {b}" if b else a
+
+
+def plot_timeline(deck: DeckFile, *, ax: Axes | None = None, lang: str = "fi", source: str = "") -> Axes:
+    """Phases as bars, decisions as diamonds, forums as dots labelled with name, date and venue.
+
+    The time axis runs from the first year of the data to the end of its last year. A phase whose
+    timing the deck leaves open is hatched, with the reason beside it; what the deck dates after its own
+    date (``presented``) was planned then: a hatched bar or a hollow dot in the plan colour, and a dashed
+    line marks the deck's date. A phase without dates, and the work the deck names as support
+    (``support``), are listed under the chart.
     """
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    from kuntalib.theme import ROLE
+
     check_lang(lang)
     d = deck.data
+    presented = _presented(d)
     phases = sorted((p for p in d.get("phases", []) if p.get("start")), key=lambda p: _month(p["start"]))
     undated = [p for p in d.get("phases", []) if not p.get("start")]
-    ax = new_axes(ax, figsize=(10, 1.8 + 0.55 * (len(phases) + 2)))
+    milestones = sorted(d.get("milestones", []), key=lambda m: _month(m["date"]))
+    forums = sorted(d.get("forums", []), key=lambda f: _month(f["date"]))
+    times = ([_month(p["start"]) for p in phases] + [_month(p["end"], end=True) for p in phases if p.get("end")]
+             + [_month(m["date"]) for m in milestones] + [_month(f["date"]) for f in forums])
+    first, last = min(times).year, max(times).year
+    left, right = pd.Timestamp(f"{first}-01-01"), pd.Timestamp(f"{last + 1}-01-01")  # the data's years, no more
+    ax = new_axes(ax, figsize=(11, 2.2 + 0.6 * (len(phases) + 2)))
+    fig = ax.figure
+    plan = ROLE["target"]
+    y_ms, y_fo = len(phases), len(phases) + 1
+    ax.set_xlim(mdates.date2num(left), mdates.date2num(right))
+    ax.set_ylim(y_fo + 1.15, -0.7)
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
     for y, p in enumerate(phases):
-        a, b = _month(p["start"]), _month(p["end"], end=True)
-        uncertain = bool(p.get("uncertain"))
-        ax.barh(y, (b - a).days, left=a, height=0.6, color="white" if uncertain else PALETTE["sky"],
-                edgecolor=PALETTE["blue"], hatch="///" if uncertain else None, linewidth=0.8)
+        a, b = _month(p["start"]), _month(p["end"], end=True) if p.get("end") else right
+        planned = _timeline_status(a, b, presented) == "planned"
+        hatched = planned or bool(p.get("uncertain"))
+        colour = plan if planned else ROLE["data"]
+        ax.barh(y, mdates.date2num(b) - mdates.date2num(a), left=mdates.date2num(a), height=0.6,
+                color="white" if hatched else colour, edgecolor=colour, hatch="///" if hatched else None, linewidth=0.8)
         funding = p.get("funding")
+        note = ""
         if funding:
             note = (text("deck.funding", lang, rate=funding["rate"]) if funding.get("rate") is not None
                     else text("deck.funding_unknown", lang))
             note = f"{note} ({pick(funding['by'], lang)})"
-        else:
-            note = ""
-        label = pick(p["label"], lang) + (f" – {pick(p['uncertain'], lang)}" if uncertain else "")
-        ax.text(b + pd.Timedelta(days=30), y, textwrap.fill(label, 60) + (f"\n{note}" if note else ""), va="center",
-                fontsize=7.5)
-    y_ms = len(phases)
-    milestones = sorted(d.get("milestones", []), key=lambda m: _month(m["date"]))
+        span = _span(p, lang).replace(" ", "\u00a0")  # kept on one line
+        label = "\n".join([textwrap.fill(f"{pick(p['label'], lang)}, {span}", 80)]
+                          + [x for x in (note, pick(p["uncertain"], lang) if p.get("uncertain") else "") if x])
+        t = ax.text(mdates.date2num(b + pd.Timedelta(days=30)), y, label, va="center", ha="left", fontsize=7.5, zorder=4,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+        if t.get_window_extent(renderer).x1 > box.x1:  # no room right of the bar: write it on the left
+            t.set_x(mdates.date2num(a - pd.Timedelta(days=30)))
+            t.set_ha("right")
     for k, m in enumerate(milestones, start=1):
-        t = _month(m["date"])
-        ax.plot([t], [y_ms], marker="D", color=PALETTE["vermillion"], markersize=7, zorder=3)
-        ax.text(t, y_ms - 0.32 - 0.22 * (k % 2), str(k), ha="center", fontsize=7, color=PALETTE["vermillion"])
-    ms_text = "; ".join(f"{k}) {_when(m, lang)} {pick(m['label'], lang)}" for k, m in enumerate(milestones, start=1))
-    y_fo = len(phases) + 1
-    for f in d.get("forums", []):
-        ax.plot([_month(f["date"])], [y_fo], marker="o", color=PALETTE["green"], markersize=7, zorder=3)
-    ax.set_yticks(range(len(phases) + 2), [""] * len(phases) + [text("deck.milestone", lang), text("deck.forum", lang)],
+        t = mdates.date2num(_month(m["date"]))
+        ax.plot([t], [y_ms], marker="D", color=ROLE["second"], markersize=7, zorder=3, ls="none")
+        ax.text(t, y_ms - 0.32 - 0.22 * (k % 2), str(k), ha="center", fontsize=7, color="#333333")
+    for k, f in enumerate(forums):
+        when = _month(f["date"])
+        planned = _timeline_status(when, None, presented) == "planned"
+        colour = plan if planned else ROLE["second"]
+        ax.plot([mdates.date2num(when)], [y_fo], marker="o", markersize=8, zorder=3, ls="none",
+                markerfacecolor="white" if planned else colour, markeredgecolor=colour, markeredgewidth=1.5)
+        lines = [pick(f["label"], lang), ", ".join(x for x in (_when(f, lang), _detail(f, lang)) if x)]
+        if planned:
+            lines.append(text("deck.timeline.planned_then", lang))
+        # under and over the row in turn: neighbouring forums (a year apart) have their labels on opposite sides
+        below = k % 2 == 0
+        ax.text(mdates.date2num(when), y_fo + (0.22 if below else -0.22), "\n".join(lines), ha="center",
+                va="top" if below else "bottom", fontsize=7, color=plan if planned else "#333333", zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    if presented is not None:
+        ax.axvline(mdates.date2num(presented), color="#555555", lw=0.9, ls="--", zorder=1)
+        ax.text(mdates.date2num(presented), -0.62, " " + text("deck.timeline.presented", lang, date=fmt_date(presented, lang)),
+                fontsize=7, color="#555555", va="top", ha="left")
+    ax.set_yticks(range(len(phases) + 2), [""] * len(phases) + [text("deck.milestone", lang), text("deck.timeline.forums", lang)],
                   fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(pd.Timestamp("2016-10-01"), pd.Timestamp("2029-06-30"))
-    ax.xaxis.set_major_formatter(lambda v, _p: str(pd.Timestamp(v * 86400e9).year) if v > 0 else "")
+    # Years as labels centred on their span; gridlines at the turn of each year.
+    ax.xaxis.set_major_locator(FixedLocator([mdates.date2num(pd.Timestamp(f"{y}-01-01")) for y in range(first, last + 2)]))
+    ax.xaxis.set_major_formatter(NullFormatter())
+    ax.xaxis.set_minor_locator(FixedLocator([mdates.date2num(pd.Timestamp(f"{y}-07-01")) for y in range(first, last + 1)]))
+    ax.xaxis.set_minor_formatter(lambda v, _p: str(mdates.num2date(v).year))
+    ax.tick_params(axis="x", which="minor", length=0, labelsize=10)
     ax.grid(axis="y", visible=False)
     ax.set_title(pick(d["title"], lang), loc="left")
-    handles = [Patch(facecolor=PALETTE["sky"], edgecolor=PALETTE["blue"], label=text("deck.phase", lang)),
-               Patch(facecolor="white", edgecolor=PALETTE["blue"], hatch="///", label=text("deck.uncertain", lang))]
+    handles = [Patch(facecolor=ROLE["data"], edgecolor=ROLE["data"], label=text("deck.phase", lang)),
+               Patch(facecolor="white", edgecolor=ROLE["data"], hatch="///", label=text("deck.uncertain", lang))]
+    if presented is not None:
+        handles.append(Patch(facecolor="white", edgecolor=plan, hatch="///",
+                             label=text("deck.timeline.planned_legend", lang, date=fmt_date(presented, lang))))
     if milestones:
-        handles.append(Line2D([], [], marker="D", color=PALETTE["vermillion"], markersize=7, label=text("deck.milestone", lang)))
-    ax.legend(handles=handles, loc="upper right", fontsize=7.5, frameon=True)
-    lines = [textwrap.fill(ms_text, 150)] if ms_text else []
+        handles.append(Line2D([], [], marker="D", ls="none", color=ROLE["second"], markersize=7, label=text("deck.milestone", lang)))
+    if forums:
+        handles.append(Line2D([], [], marker="o", ls="none", color=ROLE["second"], markersize=7, label=text("deck.timeline.forum", lang)))
+        if presented is not None and any(_month(f["date"]) > presented for f in forums):
+            handles.append(Line2D([], [], marker="o", ls="none", markerfacecolor="white", markeredgecolor=plan, markeredgewidth=1.5,
+                                  markersize=7, label=text("deck.timeline.forum_planned", lang)))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False)
+    ms_text = "; ".join(f"{k}) {_when(m, lang)} {pick(m['label'], lang)}" + (f", {_detail(m, lang)}" if m.get("detail") else "")
+                        for k, m in enumerate(milestones, start=1))
+    lines = [ms_text] if ms_text else []
     lines += [f"{pick(p['label'], lang)}: {text('deck.not_dated', lang)}"
               + (f", {text('deck.funding', lang, rate=p['funding']['rate'])}" if p.get("funding", {}).get("rate") else "")
               for p in undated]
+    if d.get("support"):
+        lines.append(text("deck.timeline.support", lang) + " " + "; ".join(
+            pick(s["label"], lang) + (f", {_detail(s, lang)}" if s.get("detail") else "") for s in d["support"]))
     if source:
-        lines += textwrap.wrap(text("cite.source", lang, source=source), 150)
+        lines.append(text("cite.source", lang, source=source))
     add_caption(ax, lines, fontsize=7)
     return ax
+
+
+def timeline_table(deck: DeckFile, lang: str) -> pd.DataFrame:
+    """Every entry of a timeline file as a table: when (as the deck gives it), what, the deck's detail, status.
+
+    Columns ``when``, ``event``, ``detail`` (venue, partners, funding) and ``status`` (as of the deck's own
+    date: before it, under way, or planned then), texts in ``lang``; undated entries last.
+    """
+    check_lang(lang)
+    d = deck.data
+    presented = _presented(d)
+    rows: list[tuple[pd.Timestamp | None, dict[str, str]]] = []
+
+    def status(key: str) -> str:
+        return text(f"deck.timeline.status.{key}", lang, date=fmt_date(presented, lang)) if presented is not None else ""
+
+    for p in d.get("phases", []):
+        funding = p.get("funding")
+        parts = [_detail(p, lang)]
+        if funding:
+            parts.append((text("deck.funding", lang, rate=funding["rate"]) if funding.get("rate") is not None
+                          else text("deck.funding_unknown", lang)) + f" ({pick(funding['by'], lang)})")
+        if p.get("uncertain"):
+            parts.append(pick(p["uncertain"], lang))
+        if p.get("start"):
+            a = _month(p["start"])
+            b = _month(p["end"], end=True) if p.get("end") else None
+            key = _timeline_status(a, b, presented, bool(p.get("uncertain")))
+            rows.append((a, {"when": _span(p, lang), "event": pick(p["label"], lang), "detail": "; ".join(x for x in parts if x),
+                             "status": text("deck.uncertain", lang) if key == "uncertain" else status(key)}))
+        else:
+            rows.append((None, {"when": text("deck.not_dated", lang), "event": pick(p["label"], lang),
+                                "detail": "; ".join(x for x in parts if x), "status": ""}))
+    for kind in ("milestones", "forums"):
+        for m in d.get(kind, []):
+            t = _month(m["date"])
+            rows.append((t, {"when": _when(m, lang), "event": pick(m["label"], lang), "detail": _detail(m, lang),
+                             "status": status(_timeline_status(t, None, presented))}))
+    for s in d.get("support", []):
+        rows.append((None, {"when": text("deck.not_dated", lang), "event": pick(s["label"], lang),
+                            "detail": "; ".join(x for x in (text("deck.timeline.support_role", lang), _detail(s, lang)) if x),
+                            "status": ""}))
+    dated = sorted((r for r in rows if r[0] is not None), key=lambda r: r[0])
+    return pd.DataFrame([r for _t, r in dated] + [r for t, r in rows if t is None], columns=["when", "event", "detail", "status"])
 
 
 def plot_grid(parts: list[dict[str, Any]], *, title: str, ax: Axes | None = None, lang: str = "fi", columns: int = 4,
@@ -317,7 +448,8 @@ def case_table(deck: DeckFile, figures: pd.DataFrame, lang: str) -> pd.DataFrame
 
     The share comes from the support chart's row (``question_id == "support"``, the case's ``support``
     category): the published value, or the range the text allows where it is not published.
-    Columns ``presenter``, ``form``, ``share_supporting`` (texts in ``lang``).
+    Columns ``presenter``, ``form``, ``option`` (the support chart's option the case is matched to: kuntalib's
+    reading, named so a reader can check it) and ``share_supporting`` (texts in ``lang``).
     """
     check_lang(lang)
     support = figures[(figures["question_id"] == "support") & (figures["answer"] == "yes")].set_index("category_id")
@@ -328,5 +460,6 @@ def case_table(deck: DeckFile, figures: pd.DataFrame, lang: str) -> pd.DataFrame
         r = support.loc[c["support"]]
         share = (fmt_pct(r["share"], 0, lang) if pd.notna(r["share"])
                  else f"{fmt_range(r['lower'], r['upper'], 0, lang, percent=True)} ({text('theme.not_published', lang)})")
-        rows.append({"presenter": pick(c["presenter"], lang), "form": pick(c["form"], lang), "share_supporting": share})
+        rows.append({"presenter": pick(c["presenter"], lang), "form": pick(c["form"], lang), "option": r[f"label_{lang}"],
+                     "share_supporting": share})
     return pd.DataFrame(rows)

@@ -173,6 +173,7 @@ def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = 
             cited, url = prov.source, prov.address
         src_rows.append([str(src), cited, url, prov.date, prov.licence, text("table.yes" if prov.synthetic else "table.no", lang)])
     heads = [text(k, lang) for k in ("xlsx.file", "xlsx.citation", "xlsx.address", "xlsx.date", "xlsx.licence", "col.synthetic")]
+    src_rows += [[None] * len(heads), [text("xlsx.language_note", lang)] + [None] * (len(heads) - 1)]
     fill(wb.create_sheet(text("xlsx.sources", lang)[:31]), heads, src_rows, [None] * len(heads))
     path = out / f"{_check_name(notebook)}.xlsx"
     wb.save(path)

@@ -103,15 +103,15 @@ def _locale(lang: str) -> Any:
 
 
 def _apply(pattern: Any, value: float, decimals: int, lang: str, **kwargs: Any) -> str:
-    """Format with a CLDR pattern at exactly ``decimals`` decimals, with the locale's minus sign."""
+    """Format with a CLDR pattern at exactly ``decimals`` decimals; a negative number with the true minus sign
+    (U+2212) in every language (CLDR's en writes a hyphen: one page set, one minus)."""
     loc = _locale(lang)
     pat = copy.copy(pattern)
     pat.frac_prec = (decimals, decimals)
     text = pat.apply(Decimal(repr(float(value))), loc, **kwargs)
     if text.startswith("-"):
         digits = re.sub(r"\D", "", text)
-        minus = loc.number_symbols["latn"]["minusSign"]
-        text = text[1:] if set(digits) <= {"0"} else minus + text[1:]
+        text = text[1:] if set(digits) <= {"0"} else "\u2212" + text[1:]
     return text
 
 

@@ -30,7 +30,8 @@ def _root(monkeypatch):
 
 
 def test_the_deck_files_are_found():
-    assert {p.name for p in DECK_FILES} == {"timeline.yml", "foresight_model.yml", "cases.yml", "process.yml", "slides.yml"}
+    assert {p.name for p in DECK_FILES} == {"timeline.yml", "foresight_model.yml", "cases.yml", "process.yml", "strategy_process.yml",
+                                              "slides.yml"}
 
 
 @pytest.mark.parametrize("path", DECK_FILES, ids=lambda p: p.name)

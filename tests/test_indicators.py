@@ -117,8 +117,9 @@ def test_charts_return_axes(lang):
                                         "sv": "Mer välbefinnande och kompetens i psykisk hälsa i fostrings- och undervisningsgemenskaper",
                                         "en": "More wellbeing and mental-health competence in education communities"}[lang]
     title = plot_dashboard(res, lang=lang).get_title(loc="left")
-    assert title == {"fi": "Rautjärvi: strategian toteutuminen 30.9.2023", "sv": "Rautjärvi: strategins genomförande 30.9.2023",
-                     "en": "Rautjärvi: strategy follow-up 30 Sept 2023"}[lang]
+    assert title == {"fi": "Rautjärvi: tavoitteet ja toteutuma 30.9.2023 – liikennevalot kuntalibin säännöin",
+                     "sv": "Rautjärvi: mål och utfall 30.9.2023 – trafikljus enligt kuntalibs regler",
+                     "en": "Rautjärvi: targets and actuals, 30 Sept 2023 – traffic lights by kuntalib's rules"}[lang]
 
 
 def test_jsonstat2_parsing_and_errors():

@@ -60,7 +60,7 @@ def test_barometer_notebook_on_the_next_round_from_its_microdata(tmp_path, monke
     assert {f"compare_{q}" for q in CHARTS} | set(CHARTS) <= drawn and "rounds_2018_2022" not in drawn
     support = (figs / "compare_support.svg").read_text(encoding="utf-8")
     assert "SYNTHETIC DATA" in support and "rounds 2022 and 2025" in support and "Newcombe" in support
-    assert "not in the 2025 figures" in support and "not in the 2022 figures" in support
+    assert "not published for 2025" in support and "not published for 2022" in support
     assert "2025" in (figs / "key_figures.svg").read_text(encoding="utf-8")  # the round's year, not 2022's
     table = pd.read_csv(tmp_path / "out" / "tables" / "01_barometer" / "en" / "comparison_2022.csv")
     both = table[table.in_now & table.in_before]

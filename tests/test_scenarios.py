@@ -32,7 +32,7 @@ from kuntalib.scenarios.model import normalise_space, parse_model
 from tests.conftest import REPO
 
 RAW = REPO / "data" / "raw" / "scenarios"
-MODEL = RAW / "varsinais-suomi" / "maritime_2030.yml"
+MODEL = RAW / "varsinais-suomi" / "maritime_scenarios.yml"
 PROFILE = RAW / "varsinais-suomi" / "competence_profile_2030.yml"
 BUDGET = RAW / "varsinais-suomi" / "budget_2023.csv"
 POPULATION = RAW / "varsinais-suomi" / "population_subregions.csv"
@@ -93,6 +93,19 @@ def test_shipped_model_loads_with_the_four_seed_scenarios():
     assert [s.id for s in m.scenarios] == ["blue_hub", "kituva", "vakaa", "taivaan_laser"]
     assert {v.sector for v in m.variables} == {"ecological", "political", "economic", "social", "technological"}
     assert not m.synthetic
+
+
+def test_a_name_given_in_finnish_only_is_a_proper_name_with_its_gloss_once():
+    from kuntalib.scenarios import scenario_name, scenario_names
+
+    data = tiny()
+    del data["horizon"]
+    data["scenarios"][1]["gloss"] = {"en": "Strange"}
+    m = parse_model(data, "tiny.yml")
+    assert m.horizon is None
+    assert scenario_names(m, "en") == ["Hyvä", "Outo"] and scenario_name(m, "odd", "en", gloss=True) == "Outo (Strange)"
+    assert scenario_name(m, "odd", "sv", gloss=True) == "Outo"  # no sv gloss: the name alone
+    assert set(futures_table(m, "en")["scenario"]) == {"Hyvä", "Outo"}
 
 
 def test_scenario_texts_are_the_seed_text():
@@ -165,6 +178,8 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
          r"judged twice"),
         (lambda d: d["variables"].append(copy.deepcopy(d["variables"][0])), r"variables: duplicate id 'jobs'"),
         (lambda d: d.update({"format": "other/2"}), r"format: expected 'kuntalib.scenarios/1'"),
+        (lambda d: d.update({"horizon": "soon"}), r"horizon: expected a year"),
+        (lambda d: d["scenarios"][0].update({"gloss": {"fi": "x"}}), r"scenarios\[0\] \(good\)\.gloss: unknown language 'fi'"),
     ],
 )
 def test_invalid_model_errors_name_the_place(mutate, message):

@@ -23,6 +23,7 @@ from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
     PALETTE,
+    ROLE,
     add_caption,
     fmt_date,
     fmt_num,
@@ -33,13 +34,15 @@ from kuntalib.theme import (
     percent_axis,
 )
 
-__all__ = ["plot_bars", "plot_diverging", "plot_breakdown", "plot_by_size", "plot_rounds", "plot_comparison", "caption_lines",
+__all__ = ["plot_bars", "plot_diverging", "plot_breakdown", "plot_by_size", "plot_rounds", "plot_comparison", "caption_lines", "n_text",
            "add_barometer_caption", "RESPONDENTS", "SOURCE", "SIZE_CLASSES"]
 
 #: Municipal size classes of the survey files, with their catalogue keys (other values are shown as written).
 SIZE_CLASSES = {"alle 5 000": "barometer.size.under_5000", "5 000–20 000": "barometer.size.5000_20000",
                 "yli 20 000": "barometer.size.over_20000"}
 
+#: An unpublished share whose bounds are at least this wide (percentage points) is said in its row, not drawn as a band.
+WIDE_BOUNDS = 50
 RESPONDENTS = Msg("barometer.charts.respondents")
 SOURCE = Msg("barometer.charts.source")
 SYNTHETIC_SOURCE = Msg("barometer.charts.synthetic_source")
@@ -62,14 +65,15 @@ def respondents_line(press: pd.DataFrame, lang: str) -> str:
 
 def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None = None, synthetic: bool = False,
                   source: str | None = None, counts: dict[str, int] | None = None, n_range: tuple[float, float] | None = None,
-                  intervals: str | None = None, bounds: bool = False) -> list[str]:
+                  intervals: str | None = None, bounds: bool = False, rows: pd.DataFrame | None = None) -> list[str]:
     """Question wording, respondents, N, year and source, as the Danish barometer prints them.
 
     ``source`` is the public citation in ``lang`` (:func:`kuntalib.sources.cite`); without it the
     caption names the publisher and the survey only. From microdata, ``counts``
     (:func:`~kuntalib.barometer.report.respondent_counts`) and ``n_range`` (the items' N in the
     file) replace the published respondents and N, and ``intervals`` says how the interval lines
-    were computed. ``bounds`` adds the line explaining the hatched bands.
+    were computed. ``bounds`` adds the line explaining the hatched bands. ``rows`` (the chart's rows) give the
+    published N in ``lang`` (:func:`n_text`); without them the questions file's ``n_text`` is printed as written.
     """
     lines = [str(question[f"title_{lang}"])]
     if counts is not None:
@@ -82,16 +86,25 @@ def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFr
     else:
         if press is not None:
             lines += textwrap.wrap(respondents_line(press, lang), 150)
-        lines.append(f"N = {question['n_text']} · {year}")
+        lines.append(f"N = {n_text(rows, lang) if rows is not None else question['n_text']} · {year}")
     if bounds:
         lines += textwrap.wrap(text("barometer.charts.bounds_note", lang), 150)
     if synthetic:
         lines.append(SYNTHETIC_SOURCE[lang])
     elif source:
-        lines += textwrap.wrap(text("cite.source", lang, source=source) + " " + text("barometer.charts.reference_years", lang), 150)
+        lines += textwrap.wrap(text("cite.source", lang, source=source), 150)
     else:
         lines.append(SOURCE[lang].format(year=year))
     return lines
+
+
+def n_text(rows: pd.DataFrame, lang: str) -> str:
+    """The published N of a chart's rows in ``lang``: one number, a range, and whether some options have none."""
+    low, high = rows.n_min.min(), rows.n_max.max()
+    if pd.isna(high):
+        return NOT_PUBLISHED[lang]
+    out = fmt_num(high, lang=lang) if low == high else fmt_range(low, high, lang=lang)
+    return out + (" " + text("barometer.charts.n_partly", lang) if rows.n_max.isna().any() else "")
 
 
 def _label(row: pd.Series, lang: str, width: int = 48) -> str:
@@ -126,7 +139,7 @@ def plot_bars(
     *,
     ax: Axes | None = None,
     lang: str = "fi",
-    color: str = PALETTE["blue"],
+    color: str = ROLE["data"],
     synthetic: bool = False,
     other_categories: bool = False,
 ) -> Axes:
@@ -156,8 +169,11 @@ def plot_bars(
             if _has_interval(r):
                 _interval(ax, y, r.lower, r.upper)
             ax.text(right + 1, y, fmt_pct(r.share, lang=lang), va="center", fontsize=9)
-        elif pd.notna(r.lower) and pd.notna(r.upper):
+        elif pd.notna(r.lower) and pd.notna(r.upper) and r.upper - r.lower < WIDE_BOUNDS:
             _unpublished(ax, y, r.lower, r.upper, lang)
+        elif pd.notna(r.lower) and pd.notna(r.upper):  # the text allows almost anything: said, not drawn
+            ax.text(1, y, text("barometer.charts.not_published_wide", lang, range=fmt_range(r.lower, r.upper, lang=lang, percent=True)),
+                    va="center", fontsize=8, color="#555555", style="italic")
         else:  # an estimate the file cannot give (no answers to the item): no bar, no band
             ax.text(1, y, text("barometer.charts.not_in_file", lang), va="center", fontsize=8, color="#555555")
     labels = [_label(r, lang) for _, r in rows.iterrows()]
@@ -191,7 +207,7 @@ def plot_diverging(
     factors = figures.sort_values("chart_order")["category_id"].drop_duplicates().tolist()
     by = figures.set_index(["category_id", "answer"])
     ax = new_axes(ax, figsize=(10, 0.45 * len(factors) + 2))
-    colors = {"promoted": PALETTE["blue"], "barrier": PALETTE["vermillion"]}
+    colors = {"promoted": ROLE["data"], "barrier": ROLE["unfavourable"]}
     for y, cat in enumerate(factors):
         for answer, sign in (("promoted", 1), ("barrier", -1)):
             r = by.loc[(cat, answer)]
@@ -212,6 +228,9 @@ def plot_diverging(
             if pd.notna(nr.share):
                 tag = "*" if bool(nr.get("derived", False)) else ""
                 ax.text(101, y, f"{fmt_pct(nr.share, lang=lang)}{tag}", va="center", fontsize=8, color="#555555")
+            elif pd.notna(nr.lower) and pd.notna(nr.upper):  # not published: the range the figures allow
+                ax.text(101, y, fmt_range(nr.lower, nr.upper, lang=lang, percent=True), va="center", fontsize=7.5, color="#555555",
+                        style="italic")
     labels = [textwrap.fill(str(by.loc[(c, "promoted")][f"label_{lang}"]), 46) for c in factors]
     ax.set_yticks(range(len(factors)), labels, fontsize=8.5)
     ax.axvline(0, color="black", linewidth=0.8)
@@ -339,7 +358,7 @@ def plot_rounds(press: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi"
     if not metrics:
         raise ValueError("press releases hold no metric published for both rounds")
     ax = new_axes(ax, figsize=(9, 1.3 * len(metrics) + 2.2))
-    colors = {"2018": PALETTE["sky"], "2022": PALETTE["blue"]}
+    colors = {"2018": ROLE["earlier"], "2022": ROLE["data"]}
     for i, (new, old, _key) in enumerate(metrics):
         y = len(metrics) - 1 - i
         for dy, year, metric in ((0.18, "2018", old), (-0.18, "2022", new)):
@@ -401,7 +420,7 @@ def plot_comparison(comparison: pd.DataFrame, question: str, questions: tuple[pd
                       & (comparison.answer == ("promoted" if question == "promoters" else "yes"))].sort_values("chart_order")
     rows = rows.reset_index(drop=True)
     ax = new_axes(ax, figsize=(9.5, 0.55 * len(rows) + 1.6))
-    colors = {before: PALETTE["sky"], now: PALETTE["blue"]}
+    colors = {before: ROLE["earlier"], now: ROLE["data"]}
     for i, r in rows.iterrows():
         for dy, year, key in ((0.19, before, "before"), (-0.19, now, "now")):
             share, lo, hi = r[f"share_{key}"], r[f"lower_{key}"], r[f"upper_{key}"]
@@ -430,9 +449,10 @@ def plot_comparison(comparison: pd.DataFrame, question: str, questions: tuple[pd
     ax.legend(handles=[Patch(color=colors[before], label=before), Patch(color=colors[now], label=now)],
               loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)
     q_now, q_before = questions[0].loc[question], questions[1].loc[question]
-    ax.set_title(text("barometer.compare.title", lang, question=str(q_now[f"title_{lang}"]).split(" (")[0], before=before, now=now),
-                 loc="left", pad=24)
-    lines = [text("barometer.compare.n", lang, before=before, now=now, n_before=_n_text(rows, "before", lang), n_now=_n_text(rows, "now", lang))]
+    question_text = " ".join(str(q_now[f"title_{lang}"]).split(" (")[0].replace(now, "").split()).replace(" :", ":")
+    ax.set_title(text("barometer.compare.title", lang, question=question_text, before=before, now=now), loc="left", pad=24)
+    lines = [text("barometer.compare.n", lang, before=before, now=now,
+                  **{f"n_{k}": n_text(rows.rename(columns={f"n_low_{k}": "n_min", f"n_{k}": "n_max"}), lang) for k in ("before", "now")})]
     if question == "promoters":
         lines.append(text("barometer.compare.promoters", lang))
     if bool(rows.reworded_question.any()):
@@ -448,12 +468,3 @@ def plot_comparison(comparison: pd.DataFrame, question: str, questions: tuple[pd
     if sources:
         lines += [text("barometer.compare.source", lang, year=y, source=s) for y, s in zip(years, sources, strict=True)]
     return add_caption(ax, lines)
-
-
-def _n_text(rows: pd.DataFrame, key: str, lang: str) -> str:
-    """The options' N in one round: one number, a range, or "not published"."""
-    low, high = rows[f"n_low_{key}"].min(), rows[f"n_{key}"].max()
-    if pd.isna(high):
-        return NOT_PUBLISHED[lang]
-    low = high if pd.isna(low) else low
-    return fmt_num(high, lang=lang) if low == high else fmt_range(low, high, lang=lang)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.axes import Axes
 
-from kuntalib.barometer.charts import ANSWERS, add_barometer_caption, plot_bars, plot_diverging
+from kuntalib.barometer.charts import ANSWERS, WIDE_BOUNDS, add_barometer_caption, plot_bars, plot_diverging
 from kuntalib.barometer.estimates import add_derived_items, compare_groups, estimate_shares
-from kuntalib.barometer.published import YEAR, promoters_table
+from kuntalib.barometer.published import YEAR, derive_not_relevant, promoters_table
 from kuntalib.i18n import text
 from kuntalib.theme import fmt_num, fmt_pct, fmt_range
 
@@ -16,8 +16,6 @@ __all__ = ["CHARTS", "DEFAULT_FRAMES", "bounds_table", "interval_text", "plot_qu
 
 #: Charts in the order of the deck.
 CHARTS = ("key_figures", "support", "partners", "types", "motivators", "promoters", "achievements")
-_COLORS = {"key_figures": "#009E73", "support": "#0072B2", "partners": "#56B4E9", "types": "#E69F00",
-           "motivators": "#CC79A7", "achievements": "#0072B2"}
 
 
 def plot_question(
@@ -41,6 +39,9 @@ def plot_question(
     """
     if question_id not in CHARTS:
         raise ValueError(f"unknown barometer chart {question_id!r}; one of {', '.join(CHARTS)}")
+    if question_id not in questions.index:
+        raise ValueError(f"this round's questions.csv has no question {question_id!r} (it has {', '.join(questions.index)}): "
+                         "a round drawn as `round` needs the charts' questions; any round can be a `compare` round")
     q = questions.loc[question_id]
     rows = figures[figures.question_id == question_id]
     if question_id == "promoters":
@@ -48,12 +49,13 @@ def plot_question(
     else:
         rows = rows[rows.answer == "yes"]
         partial = str(q.get("other_categories", "none")) == "not_published"
-        ax = plot_bars(rows, ax=ax, lang=lang, color=_COLORS[question_id], synthetic=synthetic, other_categories=partial)
+        ax = plot_bars(rows, ax=ax, lang=lang, synthetic=synthetic, other_categories=partial)
     ax.set_title(str(q[f"title_{lang}"]).split(" (")[0], loc="left", pad=22 if question_id == "promoters" else 6)
     n_range = (float(rows.n_min.min()), float(rows.n_max.max())) if counts is not None else None
-    bounds = counts is None and bool((~rows.published & rows.share.isna()).any())
+    drawn = rows.share.isna() & ((rows.upper - rows.lower < WIDE_BOUNDS) | (question_id == "promoters"))
+    bounds = counts is None and bool((~rows.published & drawn).any())
     return add_barometer_caption(ax, q, lang=lang, year=year, press=press, synthetic=synthetic, source=source,
-                                 counts=counts, n_range=n_range, intervals=intervals, bounds=bounds)
+                                 counts=counts, n_range=n_range, intervals=intervals, bounds=bounds, rows=rows)
 
 
 def interval_text(frames: dict[str, float | None] | None, population: float | None, lang: str) -> str:
@@ -92,17 +94,24 @@ def bounds_table(figures: pd.DataFrame, questions: pd.DataFrame, lang: str) -> p
     def rule_text(rule: str, ref: str, side: str, value: float) -> str:
         return text(f"barometer.bounds.{rule}.{side}", lang, ref=ref_text(ref), value=fmt_pct(value, lang=lang))
 
+    derived = {("promoters", c, "not_relevant"): v for c, v in zip(*derive_not_relevant(figures)[["category_id", "share"]].T.values,
+                                                                      strict=True)}
     rows = []
     for r in figures[figures.share.isna() & figures.lower.notna()].itertuples():
         answer = ANSWERS[r.answer][lang] if r.answer in ANSWERS else ""
+        key = (r.question_id, r.category_id, r.answer)
         rows.append({
             "question": str(questions.loc[r.question_id, f"title_{lang}"]).split(" (")[0],
-            "item": f"{getattr(r, f'label_{lang}')}" + (f" ({answer})" if answer else ""),
-            "bound_range": fmt_range(r.lower, r.upper, lang=lang, percent=True),
-            "lower_by": rule_text(r.lower_rule or "range", r.lower_ref, "lower", r.lower),
-            "upper_by": rule_text(r.upper_rule or "range", r.upper_ref, "upper", r.upper),
+            "option": f"{getattr(r, f'label_{lang}')}" + (f" ({answer})" if answer else ""),
+            # what the chart prints as derived (100 − promoted − barrier), the table says the same way
+            "bound_range": f"{fmt_pct(derived[key], lang=lang)}*" if key in derived else fmt_range(r.lower, r.upper, lang=lang, percent=True),
+            "lower_by": text("barometer.bounds.derived", lang) if key in derived else rule_text(r.lower_rule or "range", r.lower_ref, "lower", r.lower),
+            "upper_by": "" if key in derived else rule_text(r.upper_rule or "range", r.upper_ref, "upper", r.upper),
         })
-    return pd.DataFrame(rows, columns=["question", "item", "bound_range", "lower_by", "upper_by"])
+    table = pd.DataFrame(rows, columns=["question", "option", "bound_range", "lower_by", "upper_by"])
+    # options with the same bounds for the same reasons are one row (the constraint is said once)
+    return table.groupby(["question", "bound_range", "lower_by", "upper_by"], sort=False, as_index=False).agg(
+        option=("option", "; ".join))[["question", "option", "bound_range", "lower_by", "upper_by"]]
 
 
 #: Organisations in each stratum's population: 309 municipalities in 2022 (press_releases.csv); the number

@@ -1,7 +1,12 @@
 """Device-data charts: quality and conformance per vendor, adherence, alerts, BP trend, cost-benefit.
 
 Every function takes ``ax=None`` and ``lang`` and returns the Axes. ``synthetic=True``
-(the default: kuntalib ships only simulated device data) stamps the chart.
+(the default: kuntalib ships only simulated device data) stamps the chart and writes the data line
+"synthetic" under it; every chart has its N and source lines in one style, as notebook 01's captions
+(``N = … · …``, then ``Aineisto: …`` or ``Lähde: …``). Colours follow :data:`kuntalib.theme.ROLE`.
+Amounts of money are written in each language's CLDR currency format (:func:`fmt_money`,
+:func:`fmt_money_range`, :func:`fmt_meur`): fi/sv ``417 €``, ``0–300 €``, ``5,0 milj. €``; en
+``€417``, ``€0–300``, ``€5.0m``; a negative number has the minus sign ``−`` in every language.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from kuntalib.fhir.analysis import TrendResult
+from kuntalib.fhir.catalogue import BY_LOINC
 from kuntalib.fhir.conformance import ConformanceReport
 from kuntalib.fhir.costbenefit import CostBenefitSettings
 from kuntalib.i18n import Msg, check_lang, pick, text
@@ -21,23 +27,22 @@ from kuntalib.theme import (
     NOT_PUBLISHED,
     NOT_PUBLISHED_COLOR,
     PALETTE,
+    ROLE,
     add_caption,
     fmt_eur,
     fmt_num,
     fmt_pct,
-    fmt_range,
     mark_synthetic,
     new_axes,
     percent_axis,
 )
 
 __all__ = ["vendor_label", "reason_label", "plot_quality", "plot_flags", "plot_conformance", "plot_adherence", "plot_alerts", "plot_trend",
-           "plot_tornado"]
+           "plot_tornado", "fmt_signed", "fmt_money", "fmt_money_range", "fmt_meur", "synthetic_line"]
 
 _T = {
     "vendor": Msg("fhir.charts.vendor"),
     "quality": Msg("fhir.charts.quality"),
-    "of_lines": Msg("fhir.charts.of_lines"),
     "flags": Msg("fhir.charts.flags"),
     "conformance": Msg("fhir.charts.conformance"),
     "adherence": Msg("fhir.charts.adherence"),
@@ -47,7 +52,6 @@ _T = {
     "active": Msg("fhir.charts.active"),
     "alerts": Msg("fhir.charts.alerts"),
     "n_alerts": Msg("fhir.charts.n_alerts"),
-    "suppressed": Msg("fhir.charts.suppressed"),
     "trend": Msg("fhir.charts.trend"),
     "weekly_mean": Msg("fhir.charts.weekly_mean"),
     "fit": Msg("fhir.charts.fit"),
@@ -75,7 +79,43 @@ _FLAGS = {
     "clock_ahead_pct": Msg("fhir.charts.flags.clock_ahead_pct"),
     "value_absent_pct": Msg("fhir.charts.flags.value_absent_pct"),
 }
-_REASON_COLOURS = [PALETTE[k] for k in ("vermillion", "orange", "purple", "sky", "blue", "green", "yellow", "black")]
+#: Categories with no value judgement (reasons, flags, rules): the roles of a neutral series first, never the
+#: colours that mean something (unfavourable, favourable, target).
+_CATEGORY_COLOURS = [ROLE["data"], ROLE["second"], ROLE["earlier"], "#777777", ROLE["model"], PALETTE["yellow"]]
+MINUS = "\u2212"
+
+
+def fmt_signed(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """:func:`~kuntalib.theme.fmt_num` with the minus sign ``−`` in every language, whatever the theme's CLDR data
+    say (en_GB's CLDR minus is ``-``): a device-data text never mixes the two."""
+    out = fmt_num(value, decimals, lang)
+    return MINUS + out[1:] if out.startswith("-") else out
+
+
+def fmt_money(value: float, decimals: int = 0, lang: str = "fi") -> str:
+    """An amount in euros in ``lang``'s CLDR currency format: fi/sv ``417 €``, en ``€417``; minus ``−``."""
+    out = fmt_eur(value, decimals, lang)
+    return out.replace("-", MINUS, 1) if out.startswith("-") else out
+
+
+def fmt_money_range(low: float, high: float, decimals: int = 0, lang: str = "fi") -> str:
+    """A range of euros with the currency once, where ``lang`` writes it: fi/sv ``0–300 €``, en ``€0–300``."""
+    number = fmt_signed(high, decimals, lang)
+    return fmt_money(high, decimals, lang).replace(number, f"{fmt_signed(low, decimals, lang)}–{number}", 1)
+
+
+def fmt_meur(value: float, decimals: int = 1, lang: str = "fi", *, high: float | None = None) -> str:
+    """Millions of euros (``value`` in millions) as CLDR's short form writes them: fi ``5,0 milj. €``, sv
+    ``5,0 mn €``, en ``€5.0m``; with ``high`` a range, the unit once (``3,8–5,0 milj. €``, ``€3.8–5.0m``)."""
+    number = fmt_signed(value, decimals, lang)
+    if high is not None:
+        number = f"{number}–{fmt_signed(high, decimals, lang)}"
+    return text("unit.meur_amount", lang, v=number)
+
+
+def synthetic_line(lang: str) -> str:
+    """The data line of a chart of simulated device data: where the numbers come from."""
+    return text("fhir.charts.synthetic_source", lang)
 
 
 def reason_label(reason: str, lang: str) -> str:
@@ -90,16 +130,31 @@ def vendor_label(vendor: str, lang: str) -> str:
     return vendor
 
 
-def _finish(ax: Axes, lang: str, synthetic: bool, caption: list[str] | None = None) -> Axes:
-    if caption:
-        add_caption(ax, caption)
+def _finish(ax: Axes, lang: str, synthetic: bool, caption: list[str] | None = None, *, n: str = "",
+            source: str | list[str] = "") -> Axes:
+    """Caption lines in notebook 01's order: what the chart says, ``N = …``, then where the data come from
+    (synthetic: the simulator; ``source``: cited sources, each already "Lähde: …")."""
+    lines = [*(caption or []), *([n] if n else [])]
+    if synthetic:
+        lines.append(synthetic_line(lang))
+    lines += [x for x in ([source] if isinstance(source, str) else source) if x]
+    if lines:
+        add_caption(ax, lines)
     if synthetic:
         mark_synthetic(ax, lang)
     return ax
 
 
-def plot_quality(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
-    """Stacked bars: rejected lines per vendor as % of its lines, by reason."""
+def _persons_note(key: str, min_persons: int | None, lang: str) -> list[str]:
+    return [text(key, lang, k=fmt_num(min_persons, lang=lang))] if min_persons else []
+
+
+def plot_quality(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True,
+                 min_persons: int | None = None) -> Axes:
+    """Stacked bars: rejected lines per vendor as % of its lines, by reason; each bar says "1,1 % of 30 914 lines".
+
+    ``min_persons`` (the suppression limit of the table drawn) is said under the chart.
+    """
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 1.5 + 0.6 * len(quality)))
     reasons = [c for c in quality.columns if c.startswith("rejected_") and c != "rejected_pct"]
@@ -107,22 +162,26 @@ def plot_quality(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "
     left = np.zeros(len(quality))
     for k, col in enumerate(reasons):
         share = 100 * quality[col].to_numpy() / quality["lines"].to_numpy()
-        ax.barh(y, share, left=left, color=_REASON_COLOURS[k % len(_REASON_COLOURS)], label=reason_label(col.removeprefix("rejected_"), lang))
+        ax.barh(y, share, left=left, color=_CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)],
+                label=reason_label(col.removeprefix("rejected_"), lang))
         left += share
     for yy, total, n in zip(y, left, quality["lines"], strict=True):
-        ax.text(total, yy, f"  {fmt_pct(total, 1, lang=lang)} / {fmt_num(n, lang=lang)}", va="center", fontsize=8)
+        ax.text(total, yy, "  " + text("fhir.charts.rejected_of", lang, pct=fmt_pct(total, 1, lang=lang), n=fmt_num(n, lang=lang)),
+                va="center", fontsize=8)
     ax.set_yticks(y, [vendor_label(v, lang) for v in quality["vendor"]])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(left.max() * 1.5, 1))
+    ax.set_xlim(0, max(left.max() * 1.6, 1))
     percent_axis(ax, "x", 1, lang=lang)
-    ax.set_xlabel(pick(_T["of_lines"], lang))
+    ax.set_xlabel(text("fhir.charts.rejected_axis", lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["quality"], lang), loc="left")
-    return _finish(ax, lang, synthetic)
+    n = text("fhir.charts.n_lines", lang, lines=fmt_num(quality["lines"].sum(), lang=lang), vendors=fmt_num(len(quality), lang=lang))
+    return _finish(ax, lang, synthetic, _persons_note("fhir.charts.only_vendors", min_persons, lang), n=n)
 
 
-def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
-    """Grouped bars: quality flags of accepted lines per vendor (%)."""
+def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True,
+               min_persons: int | None = None) -> Axes:
+    """Grouped bars: quality flags of accepted lines per vendor (% of the vendor's accepted lines)."""
     check_lang(lang)
     flags = [f for f in _FLAGS if f in quality.columns]
     ax = new_axes(ax, figsize=(9, 4.8))
@@ -130,13 +189,16 @@ def plot_flags(quality: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi
     w = 0.8 / len(flags)
     for k, f in enumerate(flags):
         vals = quality[f].to_numpy(float)
-        ax.bar(x + (k - (len(flags) - 1) / 2) * w, vals, width=w, color=_REASON_COLOURS[k], label=pick(_FLAGS[f], lang))
+        ax.bar(x + (k - (len(flags) - 1) / 2) * w, vals, width=w, color=_CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)],
+               label=pick(_FLAGS[f], lang))
     ax.set_xticks(x, [vendor_label(v, lang) for v in quality["vendor"]])
     percent_axis(ax, "y", 0, lang=lang)
-    ax.set_ylabel(pick(_T["of_lines"], lang))
+    ax.set_ylabel(text("fhir.charts.flags_axis", lang))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["flags"], lang), loc="left")
-    return _finish(ax, lang, synthetic)
+    accepted = quality["accepted"].sum() if "accepted" in quality.columns else quality["lines"].sum() - quality["rejected"].sum()
+    n = text("fhir.charts.n_accepted", lang, lines=fmt_num(accepted, lang=lang), vendors=fmt_num(len(quality), lang=lang))
+    return _finish(ax, lang, synthetic, _persons_note("fhir.charts.only_vendors", min_persons, lang), n=n)
 
 
 def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
@@ -145,8 +207,8 @@ def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang:
     v = report.vendors
     ax = new_axes(ax, figsize=(9, 1.5 + 0.8 * len(v)))
     y = np.arange(len(v))
-    cols = [("r4b_valid", "R4B", PALETTE["sky"]), ("profile_ok", Msg("fhir.charts.conformance.profile"), PALETTE["blue"]),
-            ("conformant", Msg("fhir.charts.conformance.both"), PALETTE["green"])]
+    cols = [("r4b_valid", "R4B", ROLE["earlier"]), ("profile_ok", Msg("fhir.charts.conformance.profile"), ROLE["second"]),
+            ("conformant", Msg("fhir.charts.conformance.both"), ROLE["data"])]
     h = 0.25
     for k, (col, label, colour) in enumerate(cols):
         share = 100 * v[col].to_numpy() / v["checked"].to_numpy()
@@ -154,50 +216,82 @@ def plot_conformance(report: ConformanceReport, *, ax: Axes | None = None, lang:
     for yy, r in zip(y, v.itertuples(), strict=True):
         verdict = text("nb.02_device_data.pass" if r.passed else "nb.02_device_data.fail", lang)
         ax.text(101, yy, f"{verdict} (n = {fmt_num(r.checked, lang=lang)})", va="center", fontsize=8, fontweight="bold",
-                color=PALETTE["green"] if r.passed else PALETTE["vermillion"])
-    ax.axvline(100 * report.pass_share, color="black", lw=0.8, ls="--")
+                color=ROLE["favourable"] if r.passed else ROLE["unfavourable"])
+    ax.axvline(100 * report.pass_share, color=ROLE["target"], lw=1.0, ls="--")
     ax.set_yticks(y, [vendor_label(x, lang) for x in v["vendor"]])
     ax.invert_yaxis()
     ax.set_xlim(0, 125)
     ax.set_xticks(range(0, 101, 20))
     percent_axis(ax, "x", lang=lang)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    handles, _labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color=ROLE["target"], lw=1.0, ls="--",
+                          label=text("fhir.charts.pass_limit", lang, share=fmt_pct(100 * report.pass_share, lang=lang))))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["conformance"], lang), loc="left")
-    return _finish(ax, lang, synthetic)
+    checked = sorted(set(int(c) for c in v["checked"]))
+    per = fmt_num(checked[0], lang=lang) if len(checked) == 1 else f"{fmt_num(checked[0], lang=lang)}–{fmt_num(checked[-1], lang=lang)}"
+    n = text("fhir.charts.n_conformance", lang, n=per, vendors=fmt_num(len(v), lang=lang))
+    return _finish(ax, lang, synthetic, n=n)
 
 
-def plot_adherence(summary: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True) -> Axes:
-    """Median share of days measured per week with its interquartile band, and the share still measuring."""
+def measures_text(codes: list[str] | tuple[str, ...], lang: str) -> str:
+    """LOINC codes as the measures they are: "Systolinen verenpaine (LOINC 8480-6)"."""
+    def name(c: str) -> str:
+        label = pick(BY_LOINC[c].label, lang)
+        return f"{label[:1].lower()}{label[1:]} (LOINC {c})"  # inside a sentence
+
+    return ", ".join(name(c) if c in BY_LOINC else f"LOINC {c}" for c in codes)
+
+
+def plot_adherence(summary: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True,
+                   codes: list[str] | tuple[str, ...] = (), min_persons: int | None = None) -> Axes:
+    """Median share of days measured per week with its interquartile band, and the share still measuring.
+
+    ``codes`` (the LOINC codes that make a measurement day) and ``min_persons`` are said under the chart.
+    """
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 4.8))
     s = summary.dropna(subset=["median_pct"])
-    ax.fill_between(s["week"], s["q1_pct"], s["q3_pct"], color=PALETTE["sky"], alpha=0.35, label=pick(_T["iqr"], lang))
-    ax.plot(s["week"], s["median_pct"], color=PALETTE["blue"], marker="o", label=pick(_T["median"], lang))
-    ax.plot(s["week"], s["active_pct"], color=PALETTE["orange"], marker="s", ls="--", label=pick(_T["active"], lang))
+    ax.fill_between(s["week"], s["q1_pct"], s["q3_pct"], color=ROLE["data"], alpha=0.18, lw=0, label=pick(_T["iqr"], lang))
+    ax.plot(s["week"], s["median_pct"], color=ROLE["data"], marker="o", label=pick(_T["median"], lang))
+    ax.plot(s["week"], s["active_pct"], color=ROLE["second"], marker="s", ls="--", label=pick(_T["active"], lang))
     ax.set_ylim(0, 105)
     percent_axis(ax, "y", lang=lang)
     ax.set_xlabel(pick(_T["week"], lang))
     ax.legend(loc="lower left", frameon=True, fontsize=8)
     ax.set_title(pick(_T["adherence"], lang), loc="left")
-    return _finish(ax, lang, synthetic)
+    lines = [text("fhir.charts.measurement_day", lang, measures=measures_text(codes, lang))] if codes else []
+    lines += _persons_note("fhir.charts.weeks_dropped", min_persons, lang)
+    persons = s["persons"].max() if "persons" in s.columns and len(s) else None
+    n = text("fhir.charts.n_adherence", lang, persons=fmt_num(persons, lang=lang), weeks=fmt_num(len(s), lang=lang))
+    return _finish(ax, lang, synthetic, lines, n=n)
 
 
 def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | None = None, lang: str = "fi",
-                synthetic: bool = True) -> Axes:
-    """Stacked bars of alerts per week by rule; weeks with suppressed cells (< 5 persons) marked above the plot."""
+                synthetic: bool = True, min_persons: int = 5, source: str = "") -> Axes:
+    """Stacked bars of alerts per week by rule; weeks with suppressed cells (< ``min_persons``) marked above the plot.
+
+    The legend lists only the rules drawn (a published count above zero); under the chart, the rules whose
+    every cell was suppressed and the rules that raised no alert at all are named. ``source`` is the
+    thresholds' citation line.
+    """
     check_lang(lang)
     ax = new_axes(ax, figsize=(9, 5))
     labels = {r.rule_id: getattr(r, f"label_{lang}") for r in thresholds.itertuples()}
     weeks = np.sort(summary["week"].unique()) if len(summary) else np.array([])
     bottom = np.zeros(len(weeks))
     handles = []
-    for k, rule in enumerate([r for r in labels if r in set(summary["rule_id"])]):
+    counts = summary.groupby("rule_id")["alerts"].sum(min_count=1) if len(summary) else pd.Series(dtype=float)
+    drawn = [r for r in labels if counts.get(r, 0) > 0]
+    for k, rule in enumerate(drawn):
         d = summary[summary["rule_id"] == rule].set_index("week").reindex(weeks)
         vals = d["alerts"].fillna(0).to_numpy(float)
-        colour = _REASON_COLOURS[k % len(_REASON_COLOURS)]
+        colour = _CATEGORY_COLOURS[k % len(_CATEGORY_COLOURS)]
         ax.bar(weeks, vals, bottom=bottom, color=colour, width=0.8)
         handles.append(Patch(color=colour, label=labels[rule]))
         bottom += vals
+    hidden = [labels[r] for r in labels if r in set(summary["rule_id"]) and r not in drawn]
+    silent = [labels[r] for r in labels if r not in set(summary["rule_id"])]
     sup = summary[summary.get("suppressed", pd.Series(False, index=summary.index)).astype(bool)]
     if len(sup):
         # A suppressed cell has no count to draw: mark its week in a strip above the plot, off the count scale.
@@ -206,12 +300,20 @@ def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | N
         ax.scatter(marked.index, np.full(len(marked), 1.04), transform=ax.get_xaxis_transform(), marker="s", s=36,
                    facecolor="white", edgecolor="#555555", hatch="////", clip_on=False, zorder=5)
         handles.append(Line2D([], [], marker="s", linestyle="none", markersize=7, markerfacecolor="white",
-                              markeredgecolor="#555555", label=pick(_T["suppressed"], lang)))
+                              markeredgecolor="#555555", label=text("fhir.charts.suppressed_k", lang, k=fmt_num(min_persons, lang=lang))))
     ax.set_xlabel(pick(_T["week"], lang))
     ax.set_ylabel(pick(_T["n_alerts"], lang))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     ax.set_title(pick(_T["alerts"], lang), loc="left", pad=16)
-    return _finish(ax, lang, synthetic)
+    lines = []
+    if hidden:
+        lines.append(text("fhir.charts.alerts_hidden", lang, k=fmt_num(min_persons, lang=lang), rules=", ".join(hidden)))
+    if silent:
+        lines.append(text("fhir.charts.alerts_none", lang, rules=", ".join(silent)))
+    published = summary["alerts"].sum() if len(summary) else 0
+    n = text("fhir.charts.n_alerts_line", lang, alerts=fmt_num(published, lang=lang), weeks=fmt_num(len(weeks), lang=lang))
+    return _finish(ax, lang, synthetic, lines, n=n, source=source)
 
 
 def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", synthetic: bool = True,
@@ -225,10 +327,10 @@ def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", 
     ax = new_axes(ax, figsize=(9, 4.8))
     d = trend.daily
     weekly = d.assign(w=(d["day"] // 7) + 0.5).groupby("w")["value"].mean()
-    ax.scatter(weekly.index, weekly.to_numpy(), color=PALETTE["blue"], zorder=3, label=pick(_T["weekly_mean"], lang))
+    ax.scatter(weekly.index, weekly.to_numpy(), color=ROLE["data"], zorder=3, label=pick(_T["weekly_mean"], lang))
     line = trend.line(np.linspace(0, d["week"].max(), 50))
-    ax.plot(line["week"], line["fit"], color=PALETTE["vermillion"], label=pick(_T["fit"], lang))
-    ax.fill_between(line["week"], line["low"], line["high"], color=PALETTE["vermillion"], alpha=0.2)
+    ax.plot(line["week"], line["fit"], color=ROLE["model"], label=pick(_T["fit"], lang))
+    ax.fill_between(line["week"], line["low"], line["high"], color=ROLE["model"], alpha=0.12, lw=0)
     lo = float(min(weekly.min(), line["low"].min()))
     hi = float(max(weekly.max(), line["high"].max()))
     if hi - lo < min_span:
@@ -242,10 +344,10 @@ def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", 
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     ax.set_title(pick(_T["trend"], lang), loc="left")
     slope = trend.fixed.set_index("term").loc["week"]
-    caption = [text("fhir.charts.trend_caption", lang, slope=fmt_num(slope.coef, 2, lang=lang),
-                    low=fmt_num(slope.ci_low, 2, lang=lang), high=fmt_num(slope.ci_high, 2, lang=lang),
-                    n=fmt_num(trend.n_patients, lang=lang))]
-    return _finish(ax, lang, synthetic, caption)
+    caption = [text("fhir.charts.trend_caption", lang, slope=fmt_signed(slope.coef, 2, lang=lang),
+                    low=fmt_signed(slope.ci_low, 2, lang=lang), high=fmt_signed(slope.ci_high, 2, lang=lang))]
+    n = text("fhir.charts.n_trend", lang, patients=fmt_num(trend.n_patients, lang=lang), days=fmt_num(trend.n_days, lang=lang))
+    return _finish(ax, lang, synthetic, caption, n=n)
 
 
 def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes | None = None, lang: str = "fi",
@@ -253,7 +355,7 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
     """Tornado chart of one-way sensitivity (:func:`kuntalib.fhir.costbenefit.tornado`), the unknown service cost as a range.
 
     The base case is a grey band over the unpublished service cost, never a single "net benefit".
-    Each input has a bar to its low end (vermillion) and to its high end (blue), taken at the middle
+    Each input has a bar to its low end (``ROLE["second"]``) and to its high end (``ROLE["data"]``), taken at the middle
     of the service-cost range, with whiskers over the whole service-cost range. Input values are
     written at the bar ends; each input names where its base value comes from.
     """
@@ -265,7 +367,7 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
     ax.axvspan(base_min, base_max, color=NOT_PUBLISHED_COLOR, alpha=0.45, lw=0, zorder=0)
     ax.axvline(mid, color="black", lw=0.8, ls=":")
     y = np.arange(len(table))
-    colours = {"low": PALETTE["vermillion"], "high": PALETTE["blue"]}
+    colours = {"low": ROLE["second"], "high": ROLE["data"]}
     for yy, r in zip(y, table.itertuples(), strict=True):
         for end, dy in (("low", -0.17), ("high", 0.17)):
             v = getattr(r, f"net_{end}") / m
@@ -284,35 +386,33 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
     hi = max(table[["net_low_max", "net_high_max"]].max().max() / m, base_max)
     pad = (hi - lo) * 0.22 or 1
     ax.set_xlim(lo - pad, hi + pad)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_signed(v, 0 if float(v).is_integer() else 1, lang=lang))
     ax.set_xlabel(pick(_T["net"], lang))
     ax.set_title(pick(_T["tornado"], lang), loc="left", pad=8)
     cost = table.set_index("input").loc["cost_per_client"] if "cost_per_client" in set(table["input"]) else None
-    base_text = fmt_range(base_min, base_max, 1, lang) if base_max > base_min else fmt_num(base_min, 1, lang)
-    cost_text = (fmt_range(cost.low_value, cost.high_value, 0, lang) + "\u00a0€") if cost is not None else "–"
+    base_text = fmt_meur(base_min, 1, lang, high=base_max) if base_max > base_min else fmt_meur(base_min, 1, lang)
+    cost_text = fmt_money_range(cost.low_value, cost.high_value, 0, lang) if cost is not None else "–"
     handles = [Patch(color=colours["low"], label=text("fhir.charts.low_end", lang)),
                Patch(color=colours["high"], label=text("fhir.charts.high_end", lang)),
                Line2D([], [], color="black", lw=0.8, marker="|", markersize=6, label=text("fhir.charts.cost_spread", lang)),
                Patch(color=NOT_PUBLISHED_COLOR, alpha=0.45,
-                     label=pick(_T["base"], lang).format(v=base_text + " " + text("unit.meur", lang), c=cost_text))]
+                     label=pick(_T["base"], lang).format(v=base_text, c=cost_text))]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
     caption = [pick(_T["cb_caption"], lang).format(c=fmt_num(settings.clients, lang=lang), d=fmt_num(settings.days_avoided, lang=lang),
-                                                   s=fmt_num(settings.clients * settings.days_avoided * settings.cost_per_day / 1e6, 1, lang=lang)),
+                                                   s=fmt_meur(settings.clients * settings.days_avoided * settings.cost_per_day / 1e6, 1, lang)),
                text("fhir.charts.ranges_note", lang)]
-    if source:
-        caption.append(source)
     ax.figure.subplots_adjust(bottom=0.3)
-    return _finish(ax, lang, synthetic, caption)
+    return _finish(ax, lang, synthetic, caption, source=source)
 
 
 def _input_value(name: str, value: float, lang: str) -> str:
     if name in ("cost_per_day", "cost_per_client"):
-        return fmt_eur(value, 0, lang)
+        return fmt_money(value, 0, lang)
     return fmt_num(value, 0 if value >= 10 or float(value).is_integer() else 1, lang=lang)
 
 
 def _source_text(r: object, lang: str) -> str:
     src = pick(_T["sources"][r.source], lang)  # type: ignore[attr-defined]
     if r.input == "cost_per_client":  # type: ignore[attr-defined]
-        return f"{src}: {fmt_range(r.low_value, r.high_value, 0, lang)}\u00a0€"  # type: ignore[attr-defined]
+        return f"{src}: {fmt_money_range(r.low_value, r.high_value, 0, lang)}"  # type: ignore[attr-defined]
     return f"{src}: {_input_value(r.input, r.base_value, lang)}"  # type: ignore[attr-defined]

@@ -103,6 +103,8 @@ class IndicatorFile:
     indicators: list[Indicator]
     sources: dict[str, str] = field(default_factory=dict)
     aims: list[dict[str, Any]] = field(default_factory=list)
+    #: Each reference series' label (``{fi, sv, en}``) by its name, where the file gives one.
+    reference_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def source_text(self, key: str, lang: str, *, markup: bool = False) -> str:
         """Source ``key`` as a reader can follow it: its public citation in ``lang`` (``data/raw/sources/citations.yml``)
@@ -221,7 +223,7 @@ def parse_indicator_file(data: Any, path: Path, *, evaluation_date: Any = None) 
     if not isinstance(raw_sources, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw_sources.items()):
         raise IndicatorFileError(f"{path}: sources must map keys to citation texts")
     sources = dict(raw_sources)
-    refs = {}
+    refs, ref_labels = {}, {}
     raw_refs = data.get("references") or {}
     if not isinstance(raw_refs, dict):
         raise IndicatorFileError(f"{path}: references must be a mapping of series")
@@ -229,6 +231,8 @@ def parse_indicator_file(data: Any, path: Path, *, evaluation_date: Any = None) 
         if not isinstance(ref, dict):
             raise IndicatorFileError(f"{path}: references.{name}: expected a mapping with observations")
         refs[name] = _series(ref.get("observations"), f"{path}: references.{name}.observations", sources, latest)
+        if ref.get("label") is not None:
+            ref_labels[str(name)] = _texts(ref["label"], f"{path}: references.{name}.label")
     aims = []
     raw_aims = data.get("aims") or []
     if not isinstance(raw_aims, list):
@@ -281,4 +285,4 @@ def parse_indicator_file(data: Any, path: Path, *, evaluation_date: Any = None) 
             observations=_series(d.get("observations", []), f"{where}.observations", sources, latest),
             baseline=base, reference=ref, aim=aim, aim_stated=bool(d.get("aim_stated", True)),
         ))
-    return IndicatorFile(path, data.get("municipality") or {}, out, sources, aims)
+    return IndicatorFile(path, data.get("municipality") or {}, out, sources, aims, ref_labels)

@@ -1,10 +1,12 @@
-"""The follow-up as a web page section, like the electronic platform the seed describes.
+"""The follow-up as a web page section: each round's indicators with kuntalib's traffic lights.
 
-:func:`followup_html` gives, for each round, the strategy's aims with their indicators:
-the light of each rule (colour *and* symbol, with its meaning as text for screen
-readers), value, target, date, source and a small trend of the values known in that
-round. The notebook displays it, so the site's no-code page carries it in each language.
-All text is escaped; the section loads nothing from anywhere.
+The municipality's own platform, as the deck describes it, shows the progress of its *measures* with
+traffic lights; the lights here are kuntalib's rules applied to the indicators, and the section says so.
+:func:`followup_html` gives, for each round, the strategy's aims with their indicators (in a later round,
+those with a new value): the light of each rule (colour *and* symbol, with its meaning as text for screen
+readers), value, target, date, source and a small trend of the values known in that round. The notebook
+displays it, so the site's no-code page carries it in each language. All text is escaped; the section
+loads nothing from anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import html
 import numpy as np
 
 from kuntalib.i18n import Msg, check_lang, pick, text
-from kuntalib.indicators.charts import STATUS_TEXT, year_position
+from kuntalib.indicators.charts import STATUS_TEXT, new_values, year_position
 from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
 from kuntalib.indicators.texts import round_table
@@ -28,6 +30,7 @@ _T = {
     "no_trend": Msg("indicators.page.no_trend"),
     "trend": Msg("indicators.page.trend"),
     "grouping": Msg("indicators.page.grouping"),
+    "only_new": Msg("indicators.charts.only_new"),
 }
 _COLS = ("indicator", "target", "actual", "date", "light_target", "light_trajectory", "light_forecast", "trend",
          "source")
@@ -44,12 +47,20 @@ def _short(citation: str, number: int) -> str:
     return f'{html.escape(citation.split(": ", 1)[0])} <a href="#kl-source-{number}">[{number}]</a>'
 
 
+def _shown(results: list[FollowUp]) -> list[list[str] | None]:
+    """The indicators each round shows: all in the first; in a later one those with a value the round before lacked."""
+    return [None] + [new_values(before, after) for before, after in zip(results, results[1:], strict=False)]
+
+
 def _sources(results: list[FollowUp], lang: str) -> tuple[dict[str, int], str]:
     """Number every source the rounds cite; the numbered list of their full citations as HTML."""
     f = results[0].file
     keys: dict[str, int] = {}
-    for result in results:
-        for src in round_table(result, lang)["source"]:
+    for result, only in zip(results, _shown(results), strict=True):
+        table = round_table(result, lang)
+        if only is not None:
+            table = table[table.indicator_id.isin(only)]
+        for src in table["source"]:
             for k in src.split(", "):
                 if k and k not in keys:
                     keys[k] = len(keys) + 1
@@ -89,9 +100,12 @@ def _light(status: str, lang: str) -> str:
             f'title="{meaning}">{html.escape(symbol)}</span>')
 
 
-def _round(result: FollowUp, lang: str, numbers: dict[str, int]) -> str:
+def _round(result: FollowUp, lang: str, numbers: dict[str, int], only: list[str] | None = None) -> str:
     t = round_table(result, lang)
     f = result.file
+    left_out = [] if only is None else list(t[~t.indicator_id.isin(only)].indicator)
+    if only is not None:
+        t = t[t.indicator_id.isin(only)]
     heads = [text(f"indicators.page.col.{c}", lang) for c in _COLS]
     when = fmt_date(result.status_date, lang) if result.status_date is not None else ""
     title = pick(_T["round"], lang).format(d=when)
@@ -115,13 +129,19 @@ def _round(result: FollowUp, lang: str, numbers: dict[str, int]) -> str:
                      *(_light(getattr(r, f"{rule}_status"), lang) for rule in RULES), spark, f"<small>{sources}</small>"]
             parts.append("<tr>" + "".join(c if c.startswith("<th") else f"<td>{c}</td>" for c in cells) + "</tr>")
         parts.append("</tbody></table>")
+    if left_out:
+        parts.append(f"<p>{html.escape(pick(_T['only_new'], lang).format(names=', '.join(left_out)))}</p>")
     parts.append("</section>")
     return "".join(parts)
 
 
 def followup_html(results: list[FollowUp], lang: str) -> str:
-    """The follow-up of every round in ``results`` as one HTML section in ``lang``."""
+    """The follow-up of every round in ``results`` as one HTML section in ``lang``.
+
+    The first round shows every indicator; a later round only those it has a new value for (the others
+    are named under its table), so that a round of mostly "–" does not repeat the one before it.
+    """
     check_lang(lang)
     numbers, listing = _sources(results, lang)
-    return (f'<div class="kl-followup" lang="{lang}">{_STYLE}' + "".join(_round(r, lang, numbers) for r in results)
-            + listing + "</div>")
+    rounds = "".join(_round(r, lang, numbers, only) for r, only in zip(results, _shown(results), strict=True))
+    return f'<div class="kl-followup" lang="{lang}">{_STYLE}' + rounds + listing + "</div>"

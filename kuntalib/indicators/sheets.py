@@ -293,8 +293,11 @@ def write_indicator_workbook(file: IndicatorFile, path: str | Path) -> Path:
         "municipality": pd.DataFrame(municipality, columns=SHEETS["municipality"]),
     }
     if refs:
-        # reference labels are not kept on the Indicator; the reference id stands in for them
-        sheets["references"] = pd.DataFrame([{"id": k, "label_fi": k} for k in refs], columns=SHEETS["references"])
+        # a reference without a label in the file is named by its id
+        labels = file.reference_labels
+        sheets["references"] = pd.DataFrame([{"id": k, **{f"label_{x}": (labels.get(k) or {}).get(x) for x in LANGS},
+                                              "label_fi": (labels.get(k) or {}).get("fi") or k} for k in refs],
+                                            columns=SHEETS["references"])
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, df in sheets.items():
             df.to_excel(xl, sheet_name=name, index=False)

@@ -15,7 +15,8 @@ from kuntalib.indicators.model import Indicator
 from kuntalib.indicators.status import RULES, FollowUp
 from kuntalib.theme import fmt_date, fmt_num, fmt_pct, pct_sign
 
-__all__ = ["value_text", "target_text", "actual_text", "round_table", "compare_rounds", "MISSING"]
+__all__ = ["value_text", "target_text", "actual_text", "round_table", "compare_rounds", "process_table", "PROCESS_SECTIONS",
+           "MISSING"]
 
 MISSING = "–"
 
@@ -107,3 +108,29 @@ def compare_rounds(first: FollowUp, second: FollowUp, lang: str) -> pd.DataFrame
                      "actual_2": rb.actual, "date_2": rb.actual_date, "change": change,
                      **{f"{rule}_{n}": r[f"{rule}_status"] for rule in RULES for n, r in ((1, ra), (2, rb))}})
     return pd.DataFrame(rows)
+
+
+#: The parts of a strategy-process deck file (``kuntalib.deck/1``) that :func:`process_table` shows, in order (its
+#: ``reasons`` and ``events`` are drawn by :func:`kuntalib.deck.plot_process`).
+PROCESS_SECTIONS = ("name", "facts", "process_goals", "direction", "critical_success_factor", "follow_up",
+                    "implementation")
+
+
+def process_table(deck: dict, lang: str) -> pd.DataFrame:
+    """What a strategy-process deck file says in words, one statement a row: topic, statement (texts in ``lang``).
+
+    ``deck`` is the data of a ``kuntalib.deck/1`` file (:func:`kuntalib.deck.load_deck_file`); each section of
+    :data:`PROCESS_SECTIONS` it has (one entry, or a list of them, each with a ``label``) gives rows whose topic
+    is the section's name (``indicators.process.<section>``), written on its first row only. fi is the deck's
+    wording; sv and en are the file's translations. A file without these sections gives an empty table.
+    """
+    check_lang(lang)
+    rows = []
+    for section in PROCESS_SECTIONS:
+        entries = deck.get(section)
+        if not entries:
+            continue
+        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            rows.append({"topic": pick(Msg(f"indicators.process.{section}"), lang) if i == 0 else "",
+                         "statement": pick(entry["label"], lang)})
+    return pd.DataFrame(rows, columns=["topic", "statement"])

@@ -3,6 +3,7 @@
 Public API::
 
     load_model, ForesightModel, ScenarioFileError      # the YAML foresight-model format
+    scenario_name, scenario_names                      # how a page names a scenario
     futures_table, sector_profile, scenario_distance, consistency
     load_profile, skill_matrix, level_overlap, shared_skills, type_counts
     load_budget, load_population, population_change
@@ -15,6 +16,8 @@ from kuntalib.scenarios.analysis import (
     consistency,
     futures_table,
     scenario_distance,
+    scenario_name,
+    scenario_names,
     score_matrix,
     sector_profile,
 )
@@ -26,6 +29,8 @@ __all__ = [
     "ForesightModel",
     "ScenarioFileError",
     "load_model",
+    "scenario_name",
+    "scenario_names",
     "futures_table",
     "score_matrix",
     "sector_profile",

@@ -31,6 +31,8 @@ from kuntalib.i18n import LANGS, Msg, check_lang, pick
 from kuntalib.scenarios.model import ForesightModel
 
 __all__ = [
+    "scenario_name",
+    "scenario_names",
     "futures_table",
     "score_matrix",
     "sector_profile",
@@ -41,6 +43,26 @@ __all__ = [
 ]
 
 NOT_STATED = Msg("scenarios.analysis.not_stated")
+
+
+def scenario_name(model: ForesightModel, scenario_id: str, lang: str = "fi", *, gloss: bool = False) -> str:
+    """The scenario's name in ``lang``, the one every table and chart of a page uses.
+
+    A name given in Finnish only is a proper name, the same in every language. With ``gloss``, the
+    name is followed by its translation in brackets where the file gives one for ``lang`` (a page
+    does this once, where it first names the scenario).
+    """
+    check_lang(lang)
+    sc = model.scenario(scenario_id)
+    name = pick(sc.name, lang)
+    if gloss and sc.gloss.get(lang) and sc.gloss[lang] != name:
+        return f"{name} ({sc.gloss[lang]})"
+    return name
+
+
+def scenario_names(model: ForesightModel, lang: str = "fi", *, gloss: bool = False) -> list[str]:
+    """Every scenario's name (:func:`scenario_name`) in the file's order."""
+    return [scenario_name(model, sc.id, lang, gloss=gloss) for sc in model.scenarios]
 
 
 def futures_table(model: ForesightModel, lang: str = "fi") -> pd.DataFrame:
@@ -63,7 +85,7 @@ def futures_table(model: ForesightModel, lang: str = "fi") -> pd.DataFrame:
                     "variable_id": var.id,
                     "variable": pick(var.label, lang),
                     "scenario_id": sc.id,
-                    "scenario": pick(sc.name, lang),
+                    "scenario": scenario_name(model, sc.id, lang),
                     "state_id": sid,
                     "state": pick(st.label, lang) if st else pick(NOT_STATED, lang),
                     "score": float(st.score) if st else np.nan,

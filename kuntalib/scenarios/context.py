@@ -7,6 +7,11 @@ published". Costs cannot be negative, so when the printed actual total is 0 ever
 unpublished actual cost line must be 0: :func:`load_budget` fills those in and
 marks them ``derived`` — it derives nothing else.
 
+A budget is a plan for a year; what its actual column means depends on the date the source was
+published. :meth:`Budget.as_of` says: before the budget year began no realisation was known (a
+printed 0 is then a column not yet filled in, not money spent, and the actuals are left empty);
+during the year the actuals are to that date; after it they are the year's.
+
 Population CSV columns: ``subregion_id, kind, municipalities, label_fi,
 label_sv, label_en, year, population`` with ``kind`` ``subregion`` or ``region``;
 the sub-regions of each year must add up to the region.
@@ -14,7 +19,8 @@ the sub-regions of each year must add up to the region.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +29,13 @@ import pandas as pd
 from kuntalib.i18n import check_lang
 from kuntalib.scenarios.model import ScenarioFileError
 
-__all__ = ["Budget", "load_budget", "load_population", "population_change", "BUDGET_KINDS"]
+__all__ = ["Budget", "load_budget", "load_population", "population_change", "BUDGET_KINDS", "REALISATION"]
 
 BUDGET_KINDS = ("cost", "total", "funding", "remaining")
+#: What a budget's actual column is at the source's date: ``unknown`` (no date or year given: read as
+#: printed), ``not_started`` (before the budget year: no realisation known), ``in_year`` (to that date),
+#: ``closed`` (after the year).
+REALISATION = ("unknown", "not_started", "in_year", "closed")
 _BUDGET_COLUMNS = ["item_id", "kind", "label_fi", "label_sv", "label_en", "planned_eur", "actual_eur", "note"]
 _POP_COLUMNS = ["subregion_id", "kind", "municipalities", "label_fi", "label_sv", "label_en", "year", "population"]
 
@@ -77,12 +87,37 @@ class Budget:
     funding_planned: float
     funding_actual: float
     remaining: float
+    realisation: str = "unknown"
+    published: dt.date | None = None
+    year: int | None = None
+    printed_actual_total: float = float("nan")
 
     def to_frame(self, lang: str = "fi") -> pd.DataFrame:
         """Cost lines with the label in ``lang``, planned and actual euros and the derived flag."""
         check_lang(lang)
         df = self.items.rename(columns={f"label_{lang}": "item"})
         return df[["item_id", "item", "planned_eur", "actual_eur", "actual_derived"]].copy()
+
+    @property
+    def actual_known(self) -> bool:
+        """Whether the actuals say anything at the source's date (False before the budget year began)."""
+        return self.realisation != "not_started"
+
+    def as_of(self, published: str | dt.date, year: int) -> Budget:
+        """This budget for ``year`` as its source stood on ``published``.
+
+        Before 1 January of ``year`` no realisation was known: every actual (lines, total, remaining)
+        becomes empty and the printed actual total is kept as ``printed_actual_total``; otherwise the
+        actuals stay, ``in_year`` up to 31 December of ``year`` and ``closed`` after it.
+        """
+        when = dt.date.fromisoformat(str(published)) if not isinstance(published, dt.date) else published
+        if when < dt.date(year, 1, 1):
+            items = self.items.assign(actual_eur=np.nan, actual_derived=False)
+            return replace(self, items=items, actual_total=float("nan"), funding_actual=float("nan"),
+                           remaining=float("nan"), realisation="not_started", published=when, year=year,
+                           printed_actual_total=self.actual_total)
+        state = "in_year" if when <= dt.date(year, 12, 31) else "closed"
+        return replace(self, realisation=state, published=when, year=year, printed_actual_total=self.actual_total)
 
     @property
     def utilisation(self) -> float:

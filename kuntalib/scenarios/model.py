@@ -6,7 +6,7 @@
     id: vs_maritime_2030
     synthetic: false                 # true for invented example sets
     title: {fi: ..., sv: ..., en: ...}
-    horizon: 2030
+    horizon: 2030                    # optional: the year the scenarios describe, only where the source gives it
     source: "citation"
     score_scale: {description: {fi: ...}, min: -2, max: 2}
     sectors:                         # PESTE (or any grouping), in display order
@@ -19,7 +19,8 @@
           - {id: shortage, score: -2, label: {fi: ...}}
     scenarios:
       - id: kituva
-        name: {fi: Kituva Varsinais-Suomi, ...}
+        name: {fi: Kituva Varsinais-Suomi}   # sv/en optional: a name given only in fi is a proper name in every language
+        gloss: {sv: Tynande Egentliga Finland, en: Struggling Varsinais-Suomi}  # optional: the name's translation
         text: {fi: "full scenario text", sv: ..., en: ...}
         states:                      # the futures table (tulevaisuustaulukko) row
           energy: {state: shortage, quote: "sentence of text.fi it rests on"}
@@ -108,13 +109,18 @@ class Variable:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A scenario: names, full texts and its state on each variable it states."""
+    """A scenario: names, full texts and its state on each variable it states.
+
+    ``gloss`` translates a name kept as a proper name (given in Finnish only) for sv and en: a page gives
+    it once, where it first names the scenario (:func:`~kuntalib.scenarios.analysis.scenario_names`).
+    """
 
     id: str
     name: dict[str, str]
     text: dict[str, str]
     states: dict[str, str]
     quotes: dict[str, str]
+    gloss: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ class ForesightModel:
     path: Path
     id: str
     title: dict[str, str]
-    horizon: int
+    horizon: int | None
     source: str
     synthetic: bool
     sectors: tuple[tuple[str, dict[str, str]], ...]
@@ -280,7 +286,14 @@ def _scenarios(c: _Checker, data: dict[str, Any], variables: dict[str, Variable]
             if quote not in text["fi"]:
                 c.fail(ew, f"quote {quote[:60]!r} does not occur in the scenario's Finnish text")
             states[var_id], quotes[var_id] = state, quote
-        out.append(Scenario(sid, c.labels(raw.get("name"), f"{where}.name"), text, states, quotes))
+        gloss = c.mapping(raw["gloss"], f"{where}.gloss") if "gloss" in raw else {}
+        bad = sorted(map(str, set(gloss) - {"sv", "en"}))
+        if bad:
+            c.fail(f"{where}.gloss", f"unknown language {bad[0]!r} (a gloss translates the Finnish name: sv, en)")
+        if any(not isinstance(v, str) or not v.strip() for v in gloss.values()):
+            c.fail(f"{where}.gloss", "expected a text for each language")
+        out.append(Scenario(sid, c.labels(raw.get("name"), f"{where}.name"), text, states, quotes,
+                            {k: normalise_space(v) for k, v in gloss.items()}))
     c.unique([s.id for s in out], "scenarios")
     return out
 
@@ -344,8 +357,8 @@ def parse_model(data: Any, path: str | Path = "<memory>") -> ForesightModel:
     by_id = {v.id: v for v in variables}
     scenarios = _scenarios(c, data, by_id)
     horizon = data.get("horizon")
-    if not isinstance(horizon, int) or isinstance(horizon, bool):
-        c.fail("horizon", f"expected a year, got {horizon!r}")
+    if horizon is not None and (not isinstance(horizon, int) or isinstance(horizon, bool)):
+        c.fail("horizon", f"expected a year (or no horizon where the source gives none), got {horizon!r}")
     synthetic = data.get("synthetic", False)
     if not isinstance(synthetic, bool):
         c.fail("synthetic", f"expected true or false, got {synthetic!r}")
