@@ -23,7 +23,6 @@ from tests.conftest import REPO
 
 RAW = REPO / "data" / "raw"
 NOTEBOOK = REPO / "notebooks" / "02_device_data.ipynb"
-FIGURES = REPO / "outputs" / "figures" / "02_device_data"
 SITE = REPO / "outputs" / "site"
 #: How a caption line says where the data come from, per language: synthetic data or a cited source.
 SOURCE_WORDS = {"fi": ("Aineisto:", "Lähde:"), "sv": ("Data:", "Källa:"), "en": ("Data:", "Source:")}
@@ -208,11 +207,11 @@ def test_every_chart_has_a_source_line_and_its_n(lang):
             assert charts.synthetic_line(lang) in lines  # the simulated data say so, in the style of notebook 01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGS)
-def test_every_built_figure_has_a_source_line(lang):
-    svgs = sorted((FIGURES / lang).glob("*.svg"))
-    if not svgs:
-        pytest.skip("notebook 02 is not built (kuntalib build 02_device_data)")
+def test_every_built_figure_has_a_source_line(shipped, lang):
+    assert shipped.report.ok, shipped.report.summary()
+    svgs = sorted((shipped.outputs / "figures" / "02_device_data" / lang).glob("*.svg"))
     names = {p.stem for p in svgs}
     assert {"kotidigi_timeline", "kotidigi_solution", "quality_rejected", "quality_flags", "conformance", "adherence",
             "alerts", "bp_trend", "cost_benefit_tornado"} <= names
