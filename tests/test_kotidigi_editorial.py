@@ -19,6 +19,7 @@ from kuntalib.fhir.conformance import ConformanceReport
 from kuntalib.fhir.costbenefit import load_projection, tornado
 from kuntalib.i18n import LANGS, text
 from kuntalib.present import say
+from kuntalib.theme import fmt_eur, fmt_num
 from tests.conftest import REPO
 
 RAW = REPO / "data" / "raw"
@@ -233,7 +234,7 @@ def test_money_has_one_format_per_language(lang):
     ax = charts.plot_tornado(tornado(s, service_cost=(0, 300)), s, lang=lang)
     texts = _texts(ax) + [t.get_text() for t in ax.get_yticklabels()] + [t.get_text() for t in ax.get_legend().get_texts()]
     texts.append(ax.get_xlabel())
-    texts.append(say("nb.02_device_data.projection", lang, source="x", cost_per_day=charts.fmt_money(416.67, 0, lang),
+    texts.append(say("nb.02_device_data.projection", lang, source="x", cost_per_day=fmt_eur(416.67, 0, lang),
                      cost_range=charts.fmt_money_range(0, 300, 0, lang)))
     texts.append(say("nb.02_device_data.grid", lang))
     money = [t for t in texts if "€" in t]
@@ -241,7 +242,7 @@ def test_money_has_one_format_per_language(lang):
     assert not [t for t in money if re.search(other, t)], [t for t in money if re.search(other, t)]
     units = ("milj. €", "mn €", "€m", "(€)")  # a unit in a label or header, not an amount
     assert all(re.search(ok, t) or any(u in t for u in units) for t in money), money
-    assert charts.fmt_money(417, 0, lang) == {"fi": "417\u00a0€", "sv": "417\u00a0€", "en": "€417"}[lang]
+    assert fmt_eur(417, 0, lang) == {"fi": "417\u00a0€", "sv": "417\u00a0€", "en": "€417"}[lang]
     assert charts.fmt_money_range(0, 300, 0, lang) == {"fi": "0–300\u00a0€", "sv": "0–300\u00a0€", "en": "€0–300"}[lang]
     assert charts.fmt_meur(3.8, 1, lang, high=5.0) == {"fi": "3,8–5,0\u00a0milj.\u00a0€", "sv": "3,8–5,0\u00a0mn\u00a0€",
                                                        "en": "€3.8–5.0m"}[lang]
@@ -252,7 +253,7 @@ def test_negative_numbers_have_the_same_minus_in_every_language(lang):
     ax = charts.plot_trend(_trend(), lang=lang)
     caption = _caption(ax)
     assert "\u22120" in caption and not re.search(r"-\d", caption)
-    assert charts.fmt_signed(-7.1, 2, lang).startswith("\u2212")
+    assert fmt_num(-7.1, 2, lang).startswith("\u2212")
 
 
 # -- item 8: translations marked once ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Every function takes ``ax=None`` and ``lang`` and returns the Axes. ``synthetic=
 (the default: kuntalib ships only simulated device data) stamps the chart and writes the data line
 "synthetic" under it; every chart has its N and source lines in one style, as notebook 01's captions
 (``N = … · …``, then ``Aineisto: …`` or ``Lähde: …``). Colours follow :data:`kuntalib.theme.ROLE`.
-Amounts of money are written in each language's CLDR currency format (:func:`fmt_money`,
+Amounts of money are written in each language's CLDR currency format (:func:`~kuntalib.theme.fmt_eur`,
 :func:`fmt_money_range`, :func:`fmt_meur`): fi/sv ``417 €``, ``0–300 €``, ``5,0 milj. €``; en
 ``€417``, ``€0–300``, ``€5.0m``; a negative number has the minus sign ``−`` in every language.
 """
@@ -38,7 +38,7 @@ from kuntalib.theme import (
 )
 
 __all__ = ["vendor_label", "reason_label", "plot_quality", "plot_flags", "plot_conformance", "plot_adherence", "plot_alerts", "plot_trend",
-           "plot_tornado", "fmt_signed", "fmt_money", "fmt_money_range", "fmt_meur", "synthetic_line"]
+           "plot_tornado", "fmt_money_range", "fmt_meur", "synthetic_line"]
 
 _T = {
     "vendor": Msg("fhir.charts.vendor"),
@@ -82,34 +82,20 @@ _FLAGS = {
 #: Categories with no value judgement (reasons, flags, rules): the roles of a neutral series first, never the
 #: colours that mean something (unfavourable, favourable, target).
 _CATEGORY_COLOURS = [ROLE["data"], ROLE["second"], ROLE["earlier"], "#777777", ROLE["model"], PALETTE["yellow"]]
-MINUS = "\u2212"
-
-
-def fmt_signed(value: float, decimals: int = 0, lang: str = "fi") -> str:
-    """:func:`~kuntalib.theme.fmt_num` with the minus sign ``−`` in every language, whatever the theme's CLDR data
-    say (en_GB's CLDR minus is ``-``): a device-data text never mixes the two."""
-    out = fmt_num(value, decimals, lang)
-    return MINUS + out[1:] if out.startswith("-") else out
-
-
-def fmt_money(value: float, decimals: int = 0, lang: str = "fi") -> str:
-    """An amount in euros in ``lang``'s CLDR currency format: fi/sv ``417 €``, en ``€417``; minus ``−``."""
-    out = fmt_eur(value, decimals, lang)
-    return out.replace("-", MINUS, 1) if out.startswith("-") else out
 
 
 def fmt_money_range(low: float, high: float, decimals: int = 0, lang: str = "fi") -> str:
     """A range of euros with the currency once, where ``lang`` writes it: fi/sv ``0–300 €``, en ``€0–300``."""
-    number = fmt_signed(high, decimals, lang)
-    return fmt_money(high, decimals, lang).replace(number, f"{fmt_signed(low, decimals, lang)}–{number}", 1)
+    number = fmt_num(high, decimals, lang)
+    return fmt_eur(high, decimals, lang).replace(number, f"{fmt_num(low, decimals, lang)}–{number}", 1)
 
 
 def fmt_meur(value: float, decimals: int = 1, lang: str = "fi", *, high: float | None = None) -> str:
     """Millions of euros (``value`` in millions) as CLDR's short form writes them: fi ``5,0 milj. €``, sv
     ``5,0 mn €``, en ``€5.0m``; with ``high`` a range, the unit once (``3,8–5,0 milj. €``, ``€3.8–5.0m``)."""
-    number = fmt_signed(value, decimals, lang)
+    number = fmt_num(value, decimals, lang)
     if high is not None:
-        number = f"{number}–{fmt_signed(high, decimals, lang)}"
+        number = f"{number}–{fmt_num(high, decimals, lang)}"
     return text("unit.meur_amount", lang, v=number)
 
 
@@ -344,8 +330,8 @@ def plot_trend(trend: TrendResult, *, ax: Axes | None = None, lang: str = "fi", 
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     ax.set_title(pick(_T["trend"], lang), loc="left")
     slope = trend.fixed.set_index("term").loc["week"]
-    caption = [text("fhir.charts.trend_caption", lang, slope=fmt_signed(slope.coef, 2, lang=lang),
-                    low=fmt_signed(slope.ci_low, 2, lang=lang), high=fmt_signed(slope.ci_high, 2, lang=lang))]
+    caption = [text("fhir.charts.trend_caption", lang, slope=fmt_num(slope.coef, 2, lang=lang),
+                    low=fmt_num(slope.ci_low, 2, lang=lang), high=fmt_num(slope.ci_high, 2, lang=lang))]
     n = text("fhir.charts.n_trend", lang, patients=fmt_num(trend.n_patients, lang=lang), days=fmt_num(trend.n_days, lang=lang))
     return _finish(ax, lang, synthetic, caption, n=n)
 
@@ -386,7 +372,7 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
     hi = max(table[["net_low_max", "net_high_max"]].max().max() / m, base_max)
     pad = (hi - lo) * 0.22 or 1
     ax.set_xlim(lo - pad, hi + pad)
-    ax.xaxis.set_major_formatter(lambda v, _p: fmt_signed(v, 0 if float(v).is_integer() else 1, lang=lang))
+    ax.xaxis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang))
     ax.set_xlabel(pick(_T["net"], lang))
     ax.set_title(pick(_T["tornado"], lang), loc="left", pad=8)
     cost = table.set_index("input").loc["cost_per_client"] if "cost_per_client" in set(table["input"]) else None
@@ -407,7 +393,7 @@ def plot_tornado(table: pd.DataFrame, settings: CostBenefitSettings, *, ax: Axes
 
 def _input_value(name: str, value: float, lang: str) -> str:
     if name in ("cost_per_day", "cost_per_client"):
-        return fmt_money(value, 0, lang)
+        return fmt_eur(value, 0, lang)
     return fmt_num(value, 0 if value >= 10 or float(value).is_integer() else 1, lang=lang)
 
 
