@@ -493,6 +493,74 @@ def test_duplicate_json_keys_are_ambiguous(tmp_path):
     assert reasons(res) == {2: "duplicate_keys"} and "'status'" in res.rejects["detail"].iloc[0]
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_key_named_twice_anywhere_is_ambiguous(tmp_path, fast_path):
+    ok = orjson.dumps(obs("k"))
+    quantity = b'"valueQuantity":{"value":80.5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}'
+    assert quantity in ok
+    lines = [ok.replace(quantity, quantity.replace(b"80.5", b"90") + b"," + quantity),  # the whole quantity twice
+             ok.replace(b'"value":80.5', b'"value":90,"value":80.5'),                   # a value twice in one quantity
+             ok.replace(b'"value":80.5', b'"value" :90, "value":80.5'),                 # the same, with spaces
+             ok.replace(b'"code":"kg"', b'"c\\u006fde":"kg","code":"kg"'),            # an escaped key
+             ok.replace(b'"id":"k"', b'"id":"k2"')]
+    res = ingest_ndjson(write(tmp_path / "d.ndjson", lines), tmp_path / "out", options=IngestOptions(fast_path=fast_path))
+    assert reasons(res) == {1: "duplicate_keys", 2: "duplicate_keys", 3: "duplicate_keys", 4: "duplicate_keys"}
+    assert list(res.rejects["detail"][:3]) == ["key 'valueQuantity' appears twice in one object",
+                                               *["key 'value' appears twice in one object"] * 2]
+
+
+def test_an_output_folder_holding_other_files_is_refused_before_anything_is_written(tmp_path):
+    from kuntalib.fhir.ingest import MARKER
+
+    src = write(tmp_path / "in" / "o.ndjson", [obs("a")])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("a researcher's notes", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        ingest_ndjson(src, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # nothing written beside it either
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    (out / "notes.txt").unlink()
+    ingest_ndjson(src, out)  # an empty folder is taken
+    assert (out / MARKER).is_file()
+    ingest_ndjson(src, out)  # and so is an earlier output, by its marker
+    (out / MARKER).unlink()
+    ingest_ndjson(src, out)  # an output written before the marker: observations/ and rejects.parquet alone
+    (out / MARKER).unlink()
+    (out / "rejects.parquet").unlink()
+    with pytest.raises(FileExistsError, match="did not write"):
+        ingest_ndjson(src, out)  # part of one is not known as an output
+    (out / MARKER).write_text("", encoding="utf-8")
+    (out / "observations" / "mine.csv").write_text("x", encoding="utf-8")
+    ingest_ndjson(src, out)  # inside the output's own folders the ingest owns everything
+    (out / "draft.docx").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="draft.docx"):
+        ingest_ndjson(src, out)
+    with pytest.raises(NotADirectoryError):
+        ingest_ndjson(src, out / "draft.docx")
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_minus_zero_is_zero_and_numbers_do_not_follow_the_locale(tmp_path, monkeypatch, fast_path):
+    import locale
+
+    from kuntalib.fhir import columns
+
+    other = {"code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]}}  # not catalogued: 0 is plausible
+    lines = [orjson.dumps(obs("a", value=80.5)), orjson.dumps(obs("z", value=0, when="2024-03-02T08:00:00Z", **other)),
+             orjson.dumps(obs("m", when="2024-03-02T08:00:00Z", **other)).replace(b'"value":80.5', b'"value":-0')]
+    path = write(tmp_path / "z.ndjson", lines)
+    comma = {**locale.localeconv(), "decimal_point": ","}  # as after setlocale(LC_ALL, "fi_FI.UTF-8")
+    for decimal_comma in (False, True):
+        if decimal_comma:
+            monkeypatch.setattr(locale, "localeconv", lambda: comma)
+            assert not columns.fast_path_usable()  # the C library's strtod would read 80.5 as 80
+        res = ingest_ndjson(path, tmp_path / "out", options=IngestOptions(fast_path=fast_path))
+        assert reasons(res) == {3: "duplicate_content"}
+        values = res.read()["value"]
+        assert list(values) == [80.5, 0.0] and str(values.iloc[1]) == "0.0"
+
+
 def test_a_bulk_data_export_is_read_through_its_manifest(tmp_path):
     from kuntalib.fhir.ingest import BulkExportError, ingest_bulk_export
 

@@ -15,6 +15,7 @@ answer for every line (the test suite compares them on random input).
 from __future__ import annotations
 
 import functools
+import locale
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,18 @@ try:  # the compiled fast path is optional: without it every line takes the refe
 except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
     _scan = None
 
-__all__ = ["Batch", "NO_TIME", "FAST_PATH", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "scan_settings",
+__all__ = ["Batch", "NO_TIME", "FAST_PATH", "fast_path_usable", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "scan_settings",
            "device_arrays", "hash_strings", "zone_table"]
 
-#: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when True).
+#: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when :func:`fast_path_usable`).
 FAST_PATH = _scan is not None
+
+
+def fast_path_usable() -> bool:
+    """Whether the compiled scanner may read numbers now: it is built and the process's numeric locale writes
+    decimals with a point (the C library's ``strtod`` follows that locale: after
+    ``locale.setlocale(locale.LC_ALL, "fi_FI.UTF-8")`` it would read ``80.5`` as 80)."""
+    return FAST_PATH and locale.localeconv()["decimal_point"] == "."
 
 LINE_TYPES: dict[str, pa.DataType] = {
     "line": pa.int64(), "observation_id": pa.string(), "identifier": pa.string(), "patient": pa.string(),
@@ -130,17 +138,13 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     """A deterministic 64-bit hash (uint64) of each string of an Arrow array, whatever else is in the array.
 
     The value is ``pandas.util.hash_array`` of the string's UTF-8 text (SipHash-2-4 with pandas' fixed
-    key, then its spread): the same in every process, on every machine, with or without the compiled
-    scanner (which computes it straight from the Arrow buffers; without it pandas does, a distinct
-    value at a time). A null hashes as the one-character string ``"\\0"``.
+    key, then its spread), computed by pandas a distinct value at a time: the same in every process, on
+    every machine. A null hashes as the one-character string ``"\\0"``.
     """
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     if len(arr) == 0:
         return np.zeros(0, np.uint64)
-    if _scan is not None:
-        validity, offsets, data = arr.buffers()
-        return np.frombuffer(_scan.hash_strings(len(arr), arr.offset, validity, offsets, data), np.uint64)
     enc = pc.dictionary_encode(pc.fill_null(arr, "\0"))
     uniq = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
     return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
@@ -270,7 +274,8 @@ def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int
     r = dict(zip(_SCAN_ROW, (_strings(c) for c in rcols), strict=True))
     row_line = np.frombuffer(row_line, np.int64)
     code = r["code"]
-    values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64), r["unit"],
+    # + 0.0: minus zero is zero (the reference parser's rule, so "value":-0 and "value":0 are the same content)
+    values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64) + 0.0, r["unit"],
                                                                  np.frombuffer(flags, np.uint8), parser)
     device = s["device"]
     if devices is not None:

@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 from kuntalib.fhir import columns
 from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, ObservationParser, Reject, strip_bom
 
-__all__ = ["IngestResult", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
+__all__ = ["IngestResult", "MARKER", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
            "plan_units", "parse_bundle", "parse_bundles", "read_lines"]
 
@@ -542,7 +542,7 @@ class _Sink:
             yield buf, n
 
     def _feed_blocks(self, parser: ObservationParser, blocks: Iterator[tuple[bytes | bytearray, int]], stream: _Stream) -> None:
-        if not (self.options.fast_path and columns.FAST_PATH):
+        if not (self.options.fast_path and columns.fast_path_usable()):
             self.feed(parser, _split_lines(blocks, stream))
             if stream.cut:
                 self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
@@ -1375,6 +1375,32 @@ def _check_inputs(paths: list[Path], out_dir: Path) -> None:
             raise ValueError(f"{p}: an input inside the output folder {out_dir} would be replaced by the ingest")
 
 
+#: The file that marks a folder as an ingest's output (so a later ingest may replace it), and what an output holds.
+MARKER = ".kuntalib-ingest"
+_OUTPUT = frozenset({MARKER, "observations", "rejects.parquet"})
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse, before anything is written, an ``out_dir`` that holds anything but an earlier ingest's output.
+
+    The ingest replaces its output folder as a whole, so it writes only into a folder that is absent,
+    empty, or an earlier output (marked by :data:`MARKER`; an output of a version before the marker is
+    known by holding nothing but ``observations/`` and ``rejects.parquet``) with nothing else added.
+    """
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: the output must be a folder; this is a file")
+    names = {p.name for p in out_dir.iterdir()}
+    other = sorted(names - _OUTPUT)
+    if not other and names and MARKER not in names and names != _OUTPUT - {MARKER}:
+        other = sorted(names)  # part of an output, without the marker: not known as the ingest's
+    if other:
+        raise FileExistsError(f"{out_dir}: the output folder holds files the ingest did not write ({', '.join(other[:5])}"
+                              f"{', ...' if len(other) > 5 else ''}); the ingest replaces its output folder as a whole, "
+                              "so give a new or empty folder, or move those files out")
+
+
 def _swap_in(work: Path, out_dir: Path) -> None:
     """Replace ``out_dir`` by the finished ``work`` folder; the old output is removed only once the new one is in place."""
     old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
@@ -1387,9 +1413,10 @@ def _swap_in(work: Path, out_dir: Path) -> None:
 def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions, devices: dict[str, tuple[str, str]],
             workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None,
             sources: list[str] | None = None) -> IngestResult:
-    run = runner or local_runner(workers, threads=options.fast_path and columns.FAST_PATH)
+    run = runner or local_runner(workers, threads=options.fast_path and columns.fast_path_usable())
     out_dir = Path(out_dir)
     _check_inputs(paths, out_dir)
+    _check_out_dir(out_dir)
     sources = sources or [str(p) for p in paths]
     if len(set(sources)) != len(sources):
         raise ValueError("two inputs have the same source id; give each file its own (source_ids=)")
@@ -1403,6 +1430,8 @@ def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    (work / MARKER).write_text("The output of kuntalib.fhir.ingest: the next ingest into this folder replaces it.\n",
+                               encoding="utf-8")
     _swap_in(work, out_dir)
     result.out_dir = out_dir
     return result
@@ -1461,7 +1490,8 @@ def ingest_ndjson(paths: str | Path | Iterable[str | Path], out_dir: str | Path,
     never the bare file name (every site's bulk export is ``Observation.ndjson``). ``runner`` runs the
     work units elsewhere (e.g. :func:`kuntalib.fhir.scale.dask_runner`); the default is
     :func:`local_runner` with ``workers`` processes. ``out_dir`` must be on storage every worker sees;
-    it is replaced only when the ingest succeeds, and an input inside it is refused.
+    it is replaced only when the ingest succeeds; an input inside it, or a file in it that no ingest wrote (a
+    researcher's notes, say), is refused before anything is written.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return _ingest("ndjson", paths, Path(out_dir), options or IngestOptions(), devices or {}, workers, range_bytes,

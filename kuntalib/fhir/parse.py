@@ -95,8 +95,9 @@ REASONS: dict[str, str] = {
     "duplicate_content": "same patient, time, codes and values as an earlier line",
 }
 _OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "entered-in-error"})
-#: Keys that stand once at the top level of an Observation: one seen twice makes the exact duplicate-key check run.
-_DUP_KEYS = (b'"status"', b'"subject"', b'"effective', b'"issued"', b'"resourceType"')
+#: A quote then white space (before a key's colon, perhaps), and a ``\\u`` escape (of a quote or colon, perhaps):
+#: where counting ``":`` may not find every key.
+_LOOSE = (b'" ', b'"\t', b'"\n', b'"\r', b"\\u")
 
 
 class _DuplicateKey(Exception):
@@ -113,16 +114,19 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 
 def duplicate_key(raw: bytes) -> str | None:
-    """The first key a JSON object of ``raw`` names twice, or None.
+    """The first key a JSON object anywhere in ``raw`` names twice, or None (also for text that is not JSON).
 
-    A fast filter decides whether the exact, slower check runs: one of the keys that stand once
-    at the top level of an Observation (status, subject, effective[x], issued, resourceType)
-    seen twice anywhere in the line. A key repeated only inside an object the filter does not
-    look at (two ``unit`` keys in one quantity, say) is not found.
+    JSON readers keep one of the two values silently, so the line is ambiguous. A fast test decides
+    whether the exact, slower check runs: orjson keeps one value per key, so its re-encoding of a line
+    that repeats a key has fewer ``":`` (a key's end) than the line; a line where the count cannot tell
+    (white space before a colon, a quote or colon written as a ``\\u`` escape, a number orjson does not
+    take) always gets the exact check.
     """
-    if not any(raw.count(k) > 1 for k in _DUP_KEYS):
-        return None
-
+    try:
+        if not any(x in raw for x in _LOOSE) and raw.count(b'":') == orjson.dumps(orjson.loads(raw)).count(b'":'):
+            return None
+    except orjson.JSONDecodeError:
+        pass
     try:
         json.loads(raw, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
@@ -130,6 +134,8 @@ def duplicate_key(raw: bytes) -> str | None:
     except ValueError:
         return None
     return None
+
+
 _UNKNOWN = ("unknown", "unknown")
 #: ``meta.source`` (and Device identifier systems) of the simulator's vendors: this prefix, then the vendor.
 VENDOR_SOURCE = "urn:kuntalib:vendor:"
@@ -566,5 +572,6 @@ class ObservationParser:
                 raise Reject("value_not_quantity", f"LOINC {code}")
             raise Reject("no_value", f"LOINC {code}")
         unit = q.code if q.code and (q.system is None or "unitsofmeasure" in q.system) else q.unit
-        value, unit, translated = self.canonical(code, float(q.value), unit, f"{q.value} {q.code or q.unit}")
+        # + 0.0: minus zero is zero, so "value":-0 and "value":0 are the same content
+        value, unit, translated = self.canonical(code, float(q.value) + 0.0, unit, f"{q.value} {q.code or q.unit}")
         return (panel, code, value, unit, q.comparator, None, translated, measure is not None)
