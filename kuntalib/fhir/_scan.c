@@ -1050,116 +1050,11 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return res;
 }
 
-/* ---------------------------------------------------------------- string hashes */
-
-/* SipHash-2-4 of ``data`` with pandas' fixed key "0123456789123456", then pandas' splitmix spread: the value
- * pandas.util.hash_array gives the same string (so the ingest's hashes do not depend on the C build). */
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                          \
-    do {                                                                                                  \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                                         \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                                            \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                                            \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                         \
-    } while (0)
-
-static inline uint64_t le64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t pandas_hash(const uint8_t *data, size_t len) {
-    static const uint8_t key[] = "0123456789123456";
-    uint64_t k0 = le64(key), k1 = le64(key + 8);
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-    const uint8_t *end = data + len - (len % 8);
-    uint64_t b = ((uint64_t)len) << 56;
-    for (; data != end; data += 8) {
-        uint64_t m = le64(data);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    for (int i = (int)(len & 7) - 1; i >= 0; i--) b |= ((uint64_t)data[i]) << (i * 8);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    uint64_t h = v0 ^ v1 ^ v2 ^ v3;
-    h ^= h >> 30;
-    h *= 0xBF58476D1CE4E5B9ULL;
-    h ^= h >> 27;
-    h *= 0x94D049BB133111EBULL;
-    return h ^ (h >> 31);
-}
-
-/* hash_strings(n, offset, validity, offsets, data): the hash of each item of an Arrow string array given by
- * its buffers (validity may be None; a null hashes as the one-byte string "\0"), as bytes of n uint64. */
-static PyObject *hash_strings(PyObject *self, PyObject *args) {
-    (void)self;
-    long long n, offset;
-    PyObject *validity_obj, *offsets_obj, *data_obj;
-    if (!PyArg_ParseTuple(args, "LLOOO", &n, &offset, &validity_obj, &offsets_obj, &data_obj)) return NULL;
-    if (n < 0 || offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "hash_strings: negative length or offset");
-        return NULL;
-    }
-    Py_buffer vb = {0}, ob = {0}, db = {0};
-    int have_v = validity_obj != Py_None, have_d = data_obj != Py_None;
-    if (have_v && PyObject_GetBuffer(validity_obj, &vb, PyBUF_SIMPLE)) return NULL;
-    if (PyObject_GetBuffer(offsets_obj, &ob, PyBUF_SIMPLE)) {
-        if (have_v) PyBuffer_Release(&vb);
-        return NULL;
-    }
-    if (have_d && PyObject_GetBuffer(data_obj, &db, PyBUF_SIMPLE)) {
-        if (have_v) PyBuffer_Release(&vb);
-        PyBuffer_Release(&ob);
-        return NULL;
-    }
-    PyObject *res = NULL;
-    const int32_t *off = (const int32_t *)ob.buf;
-    int ok = ob.len >= (Py_ssize_t)(sizeof(int32_t) * (size_t)(offset + n + 1)) && (!have_v || vb.len * 8 >= offset + n);
-    if (ok && n > 0) {
-        int64_t lo = off[offset], hi = off[offset + n];
-        ok = lo >= 0 && hi >= lo && (have_d ? hi <= db.len : hi == lo);
-    }
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "hash_strings: buffers too short for the array");
-    } else if ((res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(8 * n)))) {
-        uint64_t *out = (uint64_t *)PyBytes_AS_STRING(res);
-        const uint8_t *valid = have_v ? (const uint8_t *)vb.buf : NULL, *data = have_d ? (const uint8_t *)db.buf : NULL;
-        static const uint8_t nul = 0;
-        uint64_t null_hash = pandas_hash(&nul, 1);
-        Py_BEGIN_ALLOW_THREADS
-        for (long long i = 0; i < n; i++) {
-            long long j = offset + i;
-            if (valid && !((valid[j >> 3] >> (j & 7)) & 1)) { out[i] = null_hash; continue; }
-            int32_t a = off[j], z = off[j + 1];
-            out[i] = (z > a && data) ? pandas_hash(data + a, (size_t)(z - a)) : pandas_hash(data ? data : &nul, 0);
-        }
-        Py_END_ALLOW_THREADS
-    }
-    if (have_v) PyBuffer_Release(&vb);
-    PyBuffer_Release(&ob);
-    if (have_d) PyBuffer_Release(&db);
-    return res;
-}
-
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(data, start, end, first_line, max_lines, naive_ok, catalogue, plausibility[, zone]) -> (reached, lines, last_line, line_no, span, utc, naive, "
      "synthetic, precision, "
      "line_columns, row_line, value, flags, row_columns, slow)"},
-    {"hash_strings", hash_strings, METH_VARARGS,
-     "hash_strings(n, offset, validity, offsets, data) -> bytes of n uint64: pandas.util.hash_array of each string (null: '\\0')"},
     {NULL, NULL, 0, NULL},
 };
 
