@@ -333,7 +333,7 @@ def plot_grid(parts: list[dict[str, Any]], *, title: str, ax: Axes | None = None
                 va="center", fontsize=8.5)
     ax.set_title(title, loc="left")
     if footer:
-        add_caption(ax, [w for line in footer for w in textwrap.wrap(line, 130)], fontsize=7)
+        add_caption(ax, footer, fontsize=7, width=130)
     return ax
 
 
@@ -367,7 +367,7 @@ def plot_flow(stages: list[dict[str, Any]], *, title: str, ax: Axes | None = Non
         ax.text(0.05, bottom + 0.2 + 0.45 * k, "• " + note, fontsize=8.5, va="center")
     ax.set_title(title, loc="left")
     if footer:
-        add_caption(ax, [w for line in footer for w in textwrap.wrap(line, 130)], fontsize=7)
+        add_caption(ax, footer, fontsize=7, width=130)
     return ax
 
 
@@ -398,10 +398,9 @@ def plot_process(deck: DeckFile, *, ax: Axes | None = None, lang: str = "fi", so
               loc="lower left", fontsize=7.5, frameon=False, ncol=2)
     ax.set_title(pick(deck.data["title"], lang), loc="left")
     lines = [text("deck.reasons", lang) + " " + " · ".join(pick(r["label"], lang) for r in deck.data.get("reasons", []))]
-    lines = textwrap.wrap(lines[0], 150)
     if source:
-        lines += textwrap.wrap(text("cite.source", lang, source=source), 150)
-    add_caption(ax, lines, fontsize=7)
+        lines.append(text("cite.source", lang, source=source))
+    add_caption(ax, lines, fontsize=7, width=150)
     return ax
 
 

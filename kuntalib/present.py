@@ -69,10 +69,15 @@ def _titles(fig: Figure) -> list[str]:
     return list(dict.fromkeys(p for p in map(_words, parts) if p))
 
 
-def _notes(fig: Figure) -> list[str]:
+def _note_texts(fig: Figure) -> list[Any]:
     """Every text the figure carries outside its axes (caption, source line, synthetic stamp), in drawing order."""
     sup = getattr(fig, "_suptitle", None)
-    return [t.get_text().strip() for t in fig.texts if t.get_text().strip() and t is not sup]
+    return [t for t in fig.texts if t.get_text().strip() and t is not sup]
+
+
+def _notes(fig: Figure) -> list[str]:
+    """The words of :func:`_note_texts`."""
+    return [t.get_text().strip() for t in _note_texts(fig)]
 
 
 def figure_alt(fig: Figure | Axes) -> str:
@@ -96,15 +101,20 @@ def figure_text(fig: Figure | Axes) -> tuple[str, str]:
     The title is the figure's titles; where the caption's first line repeats the title with more
     (a survey question with its unit, "… (% vastanneista)"), that line is the title. The caption
     is the rest of the figure's texts (notes, respondents, sources with their addresses), one
-    line per text or caption line: a line the chart wrapped is joined to the one before (it
-    follows a line nearly as long as the longest, or a comma, or starts in lower case).
+    line per caption line: the lines :func:`kuntalib.theme.add_caption` was given, whole; in a text
+    written otherwise, a line the chart wrapped is joined to the one before (it follows a line
+    nearly as long as the longest, or a comma, or starts in lower case).
     """
     fig = fig.figure if isinstance(fig, Axes) else fig
     title, out = ". ".join(_titles(fig)), []
-    for note in _notes(fig):
-        lines = [_words(line) for line in re.sub(r"-\n(?=[A-ZÅÄÖ])", "-", note).split("\n")]
+    for note in _note_texts(fig):
+        given = getattr(note, "kuntalib_lines", None)
+        lines = list(given) if given is not None else [_words(line) for line in note.get_text().strip().split("\n")]
         if title and not out and lines and lines[0].startswith(title):
             title = lines.pop(0)
+        if given is not None:
+            out += lines
+            continue
         width, last = max(map(len, lines), default=0), None
         for line in filter(None, lines):
             wrapped = last is not None and (len(last) >= 0.85 * width or last[-1] in ",:;(-–" or not line[0].isupper() and not line[0].isdigit())
@@ -187,7 +197,7 @@ def figure_description(fig: Figure | Axes, lang: str, *, limit: int = ALT_LENGTH
     The content is what the picture shows: its series (the legend; last when it is long), for a
     line chart the span of its horizontal axis, else each category with the values written on its
     row (a colour-coded grid: after its column labels), or, for a diagram, its words in drawing
-    order; as many items as fit, then "…". A synthetic-data stamp is kept; addresses (URLs) are
+    order; as many whole items as fit, then "…". A synthetic-data stamp is kept; addresses (URLs) are
     left out: the page cites the sources in the figure's caption. Call it on a drawn figure (after
     saving it), so that numeric tick labels are known.
     """
@@ -205,9 +215,8 @@ def figure_description(fig: Figure | Axes, lang: str, *, limit: int = ALT_LENGTH
         return out[: limit - 1].rsplit(" ", 1)[0] + "…"
     for n, item in enumerate(items):
         last = n == len(items) - 1
-        if len(out) + len(item) + (2 if last else 4) > limit:  # the item as far as it fits, then "…"
-            cut = item[: max(limit - len(out) - 3, 0)].rsplit(" ", 1)[0] if limit - len(out) > 30 else ""
-            return f"{out} {cut} …".replace("  ", " ") if len(out) + 2 <= limit else out
+        if len(out) + len(item) + (2 if last else 4) > limit:  # whole items only: "…" says there is more
+            return f"{out} …" if len(out) + 2 <= limit else out
         out += f" {item}{'.' if last else ';'}"
     return out
 

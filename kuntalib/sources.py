@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+
 from kuntalib import paths
 from kuntalib.i18n import LANGS, check_lang, text
 from kuntalib.provenance import Provenance, open_raw, read_provenance
@@ -53,10 +55,14 @@ class Citation:
         when = self.date if len(self.date) == 4 else fmt_date(self.date, lang) if self.date else ""  # a year stays a year
         medium = " ".join(p for p in (self.medium[lang], when) if p)
         title = self.title[lang]
+        foreign = bool(self.title_lang) and self.title_lang != lang
         if markup:
             title = html.escape(title)
-            if self.title_lang and self.title_lang != lang:
+            if foreign:
                 title = f'<span lang="{self.title_lang}">{title}</span>'
+        if foreign:  # the publication's own title, in its language: say which, in the reader's (Babel's names)
+            language = Locale.parse(lang).languages.get(self.title_lang, self.title_lang)
+            title += " " + text("cite.title_lang", lang, language=language)
         out = text("cite.format", lang, publisher=self.publisher[lang], title=title,
                    medium=medium[:1].upper() + medium[1:])
         return f"{out} {self.url}" if self.url else out

@@ -211,24 +211,28 @@ def set_theme() -> None:
     mpl.rcParams.update(KUNTALIB_RC)
 
 
-def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8) -> Axes:
+def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8, width: int | None = None) -> Axes:
     """Write caption lines (question, respondents, N, year, source) under the plot.
 
-    A line longer than the figure is wide is wrapped at spaces (a long citation would otherwise widen
-    the saved image far beyond the plot).
+    A line longer than ``width`` characters, or than the figure is wide, is wrapped at spaces (a long
+    citation would otherwise widen the saved image far beyond the plot; an address is never broken at
+    its hyphens). The lines as given are kept on the text as ``kuntalib_lines``: a page's caption
+    (:func:`kuntalib.present.figure_text`) has them whole, not as the picture wraps them.
     """
     fig = ax.figure
-    width = int(fig.get_figwidth() * 72 / (fontsize * 0.5))  # characters of DejaVu Sans (about half an em each) that fit
-    fig.text(
+    fit = int(fig.get_figwidth() * 72 / (fontsize * 0.5))  # characters of DejaVu Sans (about half an em each) that fit
+    width = min(width or fit, fit)
+    note = fig.text(
         0.01,
         -0.01,
-        "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) for line in lines),
+        "\n".join(textwrap.fill(line, width, break_on_hyphens=False) for line in lines),  # a word longer than a line (an address): cut
         ha="left",
         va="top",
         fontsize=fontsize,
         color="#333333",
         transform=fig.transFigure,
     )
+    note.kuntalib_lines = [" ".join(line.split()) for line in lines if line.strip()]
     return ax
 
 

@@ -118,9 +118,21 @@ def test_alt_text_is_short_and_about_the_picture_and_the_caption_cites(lang, kin
     alt = present.figure_description(fig, lang)
     assert alt.startswith(f"{kind}: Mitkä tekijät motivoivat? (% vastanneista). Vaihtoehto 39: 79 %; Vaihtoehto 38: 78 %;")
     assert len(alt) <= present.ALT_LENGTH and alt.endswith("…") and "http" not in alt and "N = 178" not in alt
+    assert re.search(r"Vaihtoehto \d+: \d+ %; …$", alt)  # whole items, then "…": nothing cut mid-phrase
     assert present.figure_text(fig) == ("Mitkä tekijät motivoivat? (% vastanneista)",
                                         "N = 178 · 2022\nLähde: Kuntaliitto: Innovaatiobarometri. " + url)
     assert present.figure_description(ax, lang, limit=1000).endswith("Vaihtoehto 0: 40 %.")
+
+
+def test_a_caption_line_the_picture_wraps_is_whole_on_the_page():
+    url = "https://www.kuntaliitto.fi/tiedotteet/2022/kunta-alan-innovaatiobarometri-2022-innovaatiotoiminnan-tuloksena"
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_title("Otsikko", loc="left")
+    line = "Lähde: Kuntaliitto: Kunta-alan innovaatiobarometri 2022, jonka tulokset julkaistiin tiedotteessa " + url
+    add_caption(ax, [line, "N = 178 · 2022"])
+    drawn = fig.texts[-1].get_text()
+    assert drawn.split("N = 178")[0].count("\n") >= 3 and "innovaatiobarometri-\n" not in drawn  # wrapped in the picture
+    assert present.figure_text(fig) == ("Otsikko", f"{line}\nN = 178 · 2022")
 
 
 def test_numbers_in_texts_follow_the_language():

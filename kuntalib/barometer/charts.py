@@ -82,17 +82,17 @@ def caption_lines(question: pd.Series, *, lang: str, year: int, press: pd.DataFr
         n = fmt_num(lo, lang=lang) if lo == hi else fmt_range(lo, hi, lang=lang)
         lines.append(text("barometer.charts.n_file", lang, n=n, year=year))
         if intervals:
-            lines += textwrap.wrap(intervals, 150)
+            lines.append(intervals)
     else:
         if press is not None:
-            lines += textwrap.wrap(respondents_line(press, lang), 150)
+            lines.append(respondents_line(press, lang))
         lines.append(f"N = {n_text(rows, lang) if rows is not None else question['n_text']} · {year}")
     if bounds:
-        lines += textwrap.wrap(text("barometer.charts.bounds_note", lang), 150)
+        lines.append(text("barometer.charts.bounds_note", lang))
     if synthetic:
         lines.append(SYNTHETIC_SOURCE[lang])
     elif source:
-        lines += textwrap.wrap(text("cite.source", lang, source=source), 150)
+        lines.append(text("cite.source", lang, source=source))
     else:
         lines.append(SOURCE[lang].format(year=year))
     return lines
@@ -254,7 +254,8 @@ def plot_diverging(
 def add_barometer_caption(ax: Axes, question: pd.Series, *, lang: str, year: int, press: pd.DataFrame | None, synthetic: bool = False,
                           source: str | None = None, **kwargs) -> Axes:
     """Put the caption lines under the chart (separate from drawing the bars); ``kwargs`` as :func:`caption_lines`."""
-    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic, source=source, **kwargs))
+    return add_caption(ax, caption_lines(question, lang=lang, year=year, press=press, synthetic=synthetic, source=source, **kwargs),
+                       width=150)
 
 
 def _item_label(figures: pd.DataFrame, q: str, c: str, lang: str, width: int = 52) -> str:

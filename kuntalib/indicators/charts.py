@@ -92,12 +92,11 @@ def _value_axis(axis: Any, ind: Indicator, lang: str, *, percent_sign: bool = Fa
     axis.set_major_formatter(lambda v, _p: fmt_num(v, 0 if float(v).is_integer() else 1, lang=lang) + sign)
 
 
-def _fill(ax: Axes, lines: list[str], fontsize: float = 7.0) -> list[str]:
+def _caption(ax: Axes, lines: list[str], fontsize: float = 7.0) -> Axes:
     """Caption lines wrapped so that they end at the plot's right edge: a source block is never wider than the plot."""
     fig = ax.figure
     width = max(ax.get_position().x1 - 0.01, 0.3) * fig.get_figwidth()  # inches from the caption's start
-    chars = max(40, int(width * 72 / (fontsize * 0.56)))  # DejaVu Sans: about 0.55 em a character in running text
-    return [w for line in lines for w in (textwrap.wrap(line, chars, break_long_words=False, break_on_hyphens=False) or [""])]
+    return add_caption(ax, lines, fontsize=fontsize, width=max(40, int(width * 72 / (fontsize * 0.56))))  # ~0.55 em a character
 
 
 def source_line(result: FollowUp, lang: str, keys: list[str] | None = None) -> str:
@@ -224,7 +223,7 @@ def plot_dashboard(result: FollowUp, *, ax: Axes | None = None, lang: str = "fi"
     keys += [a.source for i, a in result.actuals.items() if a is not None and i in shown]
     keys += [k for i in result.forecasts if i in shown for k in result.file.get(i).observations.source]
     lines.append(source_line(result, lang, keys))
-    add_caption(ax, _fill(ax, lines), fontsize=7)
+    _caption(ax, lines)
     return ax
 
 
@@ -286,7 +285,7 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
         keys = [t.get("source"), *obs.source]
         if ind.reference is not None:
             keys += list(ind.reference.source)
-        add_caption(ax, _fill(ax, [source_line(result, lang, keys)]), fontsize=7)
+        _caption(ax, [source_line(result, lang, keys)])
     return ax
 
 
@@ -315,7 +314,7 @@ def plot_bullet(ind: Indicator, result: FollowUp, *, ax: Axes | None = None, lan
     _value_axis(ax.xaxis, ind, lang, percent_sign=True)
     ax.set_title(pick(ind.label, lang), loc="left")
     keys = [ind.target.get("source")] + ([actual.source] if actual is not None else [])
-    add_caption(ax, _fill(ax, [source_line(result, lang, keys)]), fontsize=7)
+    _caption(ax, [source_line(result, lang, keys)])
     return ax
 
 
@@ -385,7 +384,7 @@ def plot_backtest(windows: pd.DataFrame, *, used: float, horizon_years: float, r
         lines.append(pick(_BT["tested"], lang).format(names=", ".join(pick(i.label, lang) for i in inds)))
     keys = sorted({k for ind in inds for k in ind.observations.source})
     lines.append(source_line(result, lang, keys))
-    add_caption(ax, _fill(ax, lines), fontsize=7)
+    _caption(ax, lines)
     return ax
 
 
@@ -457,5 +456,5 @@ def plot_impact_chain(chain: ImpactChain | dict[str, Any], *, ax: Axes | None = 
                                          linestyle="-" if drawn else "--", lw=1.2))
     ax.set_title(pick(c["title"], lang), loc="left", fontsize=11)
     lines = chain_notes(c, lang) + ([note] if note else []) + ([text("cite.source", lang, source=source)] if source else [])
-    add_caption(ax, _fill(ax, lines), fontsize=7)
+    _caption(ax, lines)
     return ax

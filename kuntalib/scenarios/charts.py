@@ -109,7 +109,7 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _caption(ax: Axes, source: str, lang: str, extra: list[str] | None = None) -> None:
-    add_caption(ax, [*(extra or []), *textwrap.wrap(f"{pick(_T['source'], lang)}: {source}", 150)])
+    add_caption(ax, [*(extra or []), f"{pick(_T['source'], lang)}: {source}"], width=150)
 
 
 def _finish(ax: Axes, model: ForesightModel, lang: str, caption: bool, extra: list[str] | None = None,
