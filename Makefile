@@ -48,7 +48,7 @@ browser: $(STAMP)  ## headless Chromium (Debian package, if missing and root) an
 
 test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, notebooks, browser)
 	$(BIN)/ruff check $(LINTED)
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=25  # the slowest tests, for the time from clone to passing tests
 
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
 	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"

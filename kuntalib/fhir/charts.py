@@ -285,13 +285,15 @@ def plot_alerts(summary: pd.DataFrame, thresholds: pd.DataFrame, *, ax: Axes | N
         marked = counts[counts > 0]
         ax.scatter(marked.index, np.full(len(marked), 1.04), transform=ax.get_xaxis_transform(), marker="s", s=36,
                    facecolor="white", edgecolor="#555555", hatch="////", clip_on=False, zorder=5)
-        handles.append(Line2D([], [], marker="s", linestyle="none", markersize=7, markerfacecolor="white",
-                              markeredgecolor="#555555", label=text("fhir.charts.suppressed_k", lang, k=fmt_num(min_persons, lang=lang))))
+        handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="////",
+                             label=text("fhir.charts.suppressed_k", lang, k=fmt_num(min_persons, lang=lang))))
     ax.set_xlabel(pick(_T["week"], lang))
     ax.set_ylabel(pick(_T["n_alerts"], lang))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-    ax.set_title(pick(_T["alerts"], lang), loc="left", pad=16)
+    if bottom.max(initial=0) > 0:
+        ax.set_ylim(0, bottom.max() * 1.08)  # the tallest bar stays clear of the frame
+    ax.set_title(pick(_T["alerts"], lang), loc="left", pad=28 if len(sup) else 12)  # above the strip of marks
     lines = []
     if hidden:
         lines.append(text("fhir.charts.alerts_hidden", lang, k=fmt_num(min_persons, lang=lang), rules=", ".join(hidden)))
