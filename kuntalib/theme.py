@@ -214,9 +214,9 @@ def set_theme() -> None:
 def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8, width: int | None = None) -> Axes:
     """Write caption lines (question, respondents, N, year, source) under the plot.
 
-    A line longer than ``width`` characters, or than the figure is wide, is wrapped at spaces (a long
-    citation would otherwise widen the saved image far beyond the plot; an address is never broken at
-    its hyphens). The lines as given are kept on the text as ``kuntalib_lines``: a page's caption
+    A line longer than ``width`` characters, or than the figure is wide, is wrapped at spaces, never at
+    hyphens (a long citation would otherwise widen the saved image far beyond the plot); a word longer
+    than a line, a long address, is cut at the line's end. The lines as given are kept on the text as ``kuntalib_lines``: a page's caption
     (:func:`kuntalib.present.figure_text`) has them whole, not as the picture wraps them.
     """
     fig = ax.figure
