@@ -37,9 +37,11 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def pick(labels: LangText, lang: str) -> str:
-    """The label in ``lang``, falling back to Finnish."""
+def pick(labels: LangText | str, lang: str) -> str:
+    """The label in ``lang``, falling back to Finnish; a plain text is the same in every language."""
     check_lang(lang)
+    if isinstance(labels, str):
+        return labels
     return labels.get(lang) or labels["fi"]
 
 
