@@ -206,6 +206,42 @@ def test_pages_number_figures_link_tables_and_neighbours(tmp_path, monkeypatch):
     html = (site / "fi" / "n2.html").read_text(encoding="utf-8")
     assert "Seuraava: Otsikko n3" in html and "Lataa taulukot" in html and 'href="../jupyterlab.css"' in html
     assert "data:image" not in html and len(html) < 60_000  # figures and JupyterLab's style are files of their own
+    assert len((site / "jupyterlab.css").read_bytes()) < 30_000  # only the rules the pages use (all of it: ~250 kB)
+
+
+def test_the_style_sheet_keeps_what_a_page_uses():
+    from kuntalib.pipeline.css import used_css
+
+    css = """
+:root { --ink: var(--grey-9); --grey-9: #111; --unused: red; --accent: blue; }
+.jp-Cell { color: var(--ink); }
+.jp-Cell:hover { background: var(--accent); }
+.jp-Cell::before, .jp-Dialog { content: ""; }
+a:after { content: " ↗"; }
+.jp-Dialog { display: none; }
+.jp-Cell > p { margin: 0; }
+.jp-Cell > span { margin: 1px; }
+#main .x { padding: 0; }
+p:-moz-unknown-state { color: red; }
+@media print { .jp-Cell { color: black; } .jp-Dialog { color: red; } }
+@media (max-width: 1px) { .jp-Menu { color: red; } }
+@keyframes spin { to { transform: rotate(1turn); } }
+@keyframes fade { to { opacity: 0; } }
+.jp-Cell p { animation: fade 1s; }
+"""
+    css += ":root { --code-ink: green; --attr-ink: teal; }"
+    pages = ['<html><head><style>.highlight .k { color: var(--code-ink); }</style></head><body>'
+             '<div class="jp-Cell"><p style="color: var(--attr-ink)">x</p><a href="#">y</a></div></body></html>']
+    out = used_css(css, pages)
+    kept = " ".join(out.split())
+    assert ".jp-Cell { color: var(--ink); }" in kept and ".jp-Cell:hover" in kept and ".jp-Cell::before, .jp-Dialog" in kept
+    assert "a:after" in kept and ".jp-Cell > p" in kept and "p:-moz-unknown-state" in kept  # unreadable: kept
+    assert ".jp-Cell > span" not in kept and "#main" not in kept and ".jp-Dialog { display" not in kept
+    assert "@media print{ .jp-Cell { color: black; } }" in kept.replace("print {", "print{") and ".jp-Menu" not in kept
+    assert "--ink: var(--grey-9)" in kept and "--grey-9: #111" in kept and "--accent: blue" in kept and "--unused" not in kept
+    assert "--code-ink: green" in kept and "--attr-ink: teal" in kept  # read by the page's own style
+    assert "@keyframes fade" in kept and "@keyframes spin" not in kept
+    assert used_css(out, pages) == out  # once is enough: the sheet kept is the sheet kept again
 
 
 def test_every_raw_file_has_a_public_citation_without_repository_paths(monkeypatch):

@@ -3,7 +3,7 @@
 Layout::
 
     outputs/site/index.html                      language choice
-    outputs/site/jupyterlab.css                  JupyterLab's page style, one file for every page
+    outputs/site/jupyterlab.css                  JupyterLab's page style, one file for every page (the rules they use)
     outputs/site/<lang>/index.html               notebooks, both variants
     outputs/site/<lang>/<nb>.html                without code (Kuntaliitto's site)
     outputs/site/<lang>/code/<nb>.html           with code
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS, Msg, text
+from kuntalib.pipeline.css import used_css
 
 if TYPE_CHECKING:
     from kuntalib.deck import DeckFile
@@ -337,4 +338,11 @@ def publish(run_ids: list[str] | None = None, failed: set[str] | frozenset[str] 
                 written += export_pages(paths.executed_dir(lang) / f"{stem}.ipynb", lang=lang,
                                         available=available[stem], order=order)
     written += write_indexes(failed)
+    sheet = site / STYLESHEET
+    if sheet.exists():  # only the rules some page uses (JupyterLab's whole sheet is ~250 kB)
+        pages = sorted(p for lang in LANGS for p in (site / lang).glob("**/*.html"))
+        css = used_css(sheet.read_text(encoding="utf-8"), (p.read_text(encoding="utf-8") for p in pages))
+        if css != sheet.read_text(encoding="utf-8"):
+            sheet.write_text(css, encoding="utf-8")
+            written.append(sheet)
     return list(dict.fromkeys(written))

@@ -1,0 +1,205 @@
+"""The part of a style sheet that some page uses: the site ships JupyterLab's CSS without what no page needs.
+
+nbconvert's page style is JupyterLab's whole style sheet (about 250 kB: widgets, menus, dialogs,
+the dark theme). :func:`used_css` keeps
+
+* every rule with a selector that matches an element of at least one page (selectors are read by
+  tinycss2 and matched by soupsieve, Beautiful Soup's selector engine); a state the page takes only
+  when read (``:hover``, ``:focus``, ...) or a pseudo-element (``::before``) is matched by its
+  element, and a selector soupsieve cannot read is kept;
+* every ``@media`` and ``@supports`` block with such a rule, ``@page``, ``@font-face``, and a
+  ``@keyframes`` whose name a kept rule uses;
+* of the custom properties (``--jp-...``), those a kept rule or a page's own style (its ``<style>``
+  elements, ``style`` attributes) reads with ``var()``, directly or through another property.
+
+The same sheet and pages give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import soupsieve
+import tinycss2
+from bs4 import BeautifulSoup
+
+__all__ = ["used_css"]
+
+#: Pseudo-classes of a state a reader gives an element, and the pseudo-elements CSS 2 wrote with one colon (matched by
+#: the element alone).
+_STATES = frozenset({"before", "after", "first-line", "first-letter", "hover", "focus", "focus-visible", "focus-within", "active", "visited", "target", "link",
+                     "any-link", "placeholder-shown", "autofill", "user-invalid", "user-valid"})
+_KEEP_BLOCKS = frozenset({"media", "supports"})
+_KEEP_AT = frozenset({"page", "font-face", "charset", "import", "namespace"})
+
+
+def _selectors(prelude: list) -> list[list]:
+    """A rule's prelude as its selectors (token lists), split at the commas outside brackets."""
+    out: list[list] = [[]]
+    for tok in prelude:
+        if tok.type == "literal" and tok.value == ",":
+            out.append([])
+        else:
+            out[-1].append(tok)
+    return out
+
+
+def _matchable(tokens: list) -> str:
+    """A selector without its pseudo-elements and reader-state pseudo-classes, as text for soupsieve."""
+    kept: list = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "literal" and tok.value == ":":
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            if nxt is not None and nxt.type == "literal" and nxt.value == ":":  # ::pseudo-element
+                i += 3
+                continue
+            name = (nxt.lower_value if nxt is not None and nxt.type == "ident"
+                    else nxt.lower_name if nxt is not None and nxt.type == "function" else "")
+            if name in _STATES or name.startswith("-"):
+                i += 2
+                continue
+        kept.append(tok)
+        i += 1
+    text = tinycss2.serialize(kept).strip()
+    # a selector that was only a pseudo-element applies to every element
+    return text if text and not text.endswith((">", "+", "~")) else "*"
+
+
+class _Pages:
+    """The pages as soupsieve reads them, and the classes and ids they use (a selector that names a class no page
+    uses is known to match nothing without looking)."""
+
+    def __init__(self, pages: Iterable[str]) -> None:
+        self.soups = [BeautifulSoup(page, "html.parser") for page in pages]
+        self.classes = {c for soup in self.soups for tag in soup.find_all(class_=True) for c in tag["class"]}
+        self.ids = {tag["id"] for soup in self.soups for tag in soup.find_all(id=True)}
+        #: The custom properties the pages' own styles read (nbconvert's code colours are a ``<style>`` of the page).
+        self.reads: set[str] = set()
+        for soup in self.soups:
+            for style in soup.find_all("style"):
+                for rule in tinycss2.parse_stylesheet(style.get_text(), skip_comments=True):
+                    self.reads |= _var_names(getattr(rule, "content", None) or ())
+            for tag in soup.find_all(style=True):
+                self.reads |= _var_names(tinycss2.parse_component_value_list(tag["style"]))
+
+    def _may_match(self, tokens: list) -> bool:
+        for before, tok in zip([None, *tokens[:-1]], tokens, strict=True):
+            if tok.type == "ident" and before is not None and before.type == "literal" and before.value == ".":
+                if tok.value not in self.classes:
+                    return False
+            elif tok.type == "hash" and tok.value not in self.ids:
+                return False
+        return True
+
+    def used(self, prelude: list) -> bool:
+        """Whether a selector of a rule's ``prelude`` matches an element of some page (or cannot be read)."""
+        for tokens in _selectors(prelude):
+            if not self._may_match(tokens):
+                continue
+            try:
+                compiled = soupsieve.compile(_matchable(tokens))
+            except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError):
+                return True  # a selector soupsieve cannot read: kept
+            if any(compiled.select_one(soup) is not None for soup in self.soups):
+                return True
+        return False
+
+
+def _rules(nodes: Iterable, pages: _Pages) -> list[tuple]:
+    """The rules of ``nodes`` some page uses: ``(rule, None)``, or ``(block, [its used rules])`` for ``@media``
+    and ``@supports``, or ``(at-rule, None)`` for the other at-rules kept."""
+    kept: list[tuple] = []
+    for node in nodes:
+        if node.type == "qualified-rule" and pages.used(node.prelude):
+            kept.append((node, None))
+        elif node.type == "at-rule" and node.lower_at_keyword in _KEEP_BLOCKS and node.content is not None:
+            inner = _rules(tinycss2.parse_rule_list(node.content, skip_comments=True, skip_whitespace=True), pages)
+            if inner:
+                kept.append((node, inner))
+        elif node.type == "at-rule" and (node.lower_at_keyword in _KEEP_AT or node.lower_at_keyword == "keyframes"):
+            kept.append((node, None))
+    return kept
+
+
+def _declarations(rules: list[tuple]) -> Iterable:
+    """Every declaration of the qualified rules of ``rules``, in blocks too."""
+    for node, inner in rules:
+        if inner is not None:
+            yield from _declarations(inner)
+        elif node.type == "qualified-rule":
+            yield from (d for d in tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
+                        if d.type == "declaration")
+
+
+def _var_names(tokens: Iterable) -> set[str]:
+    """The custom properties ``tokens`` read with ``var()`` (nested ones included)."""
+    names: set[str] = set()
+    for tok in tokens:
+        if tok.type == "function":
+            if tok.lower_name == "var":
+                names |= {t.value for t in tok.arguments if t.type == "ident" and t.value.startswith("--")}
+            names |= _var_names(tok.arguments)
+        elif tok.type in ("() block", "[] block", "{} block"):
+            names |= _var_names(tok.content)
+    return names
+
+
+def _text(rules: list[tuple], needed: set[str], keyframes: set[str]) -> str:
+    """``rules`` as CSS, one a line, with only the ``needed`` custom properties and the used ``keyframes``."""
+    out = []
+    for node, inner in rules:
+        if inner is not None:
+            body = _text(inner, needed, keyframes)
+            if body:
+                out.append(f"@{node.at_keyword}{tinycss2.serialize(node.prelude)}{{\n{body}}}\n")
+        elif node.type == "at-rule":
+            if node.lower_at_keyword != "keyframes" or tinycss2.serialize(node.prelude).strip() in keyframes:
+                out.append(tinycss2.serialize([node]) + "\n")
+        else:
+            decls = tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
+            unread = [d for d in decls if d.type == "declaration" and d.name.startswith("--") and d.name not in needed]
+            if not unread:
+                out.append(tinycss2.serialize([node]) + "\n")
+                continue
+            # what a browser reads of the rule (it skips a declaration it cannot parse), less the unread properties
+            decls = [d for d in decls if d.type != "error" and d not in unread]
+            if decls:
+                body = "".join(tinycss2.serialize([d]).rstrip(";") + ";" for d in decls)
+                out.append(f"{tinycss2.serialize(node.prelude).strip()}{{{body}}}\n")
+    return "".join(out)
+
+
+def used_css(css: str, pages: Iterable[str]) -> str:
+    """The rules of style sheet ``css`` that some page of ``pages`` (HTML texts) uses (see the module's text).
+
+    Parameters
+    ----------
+    css
+        The style sheet.
+    pages
+        The HTML of every page that links it.
+
+    Returns
+    -------
+    str
+        The kept rules, one a line, each as tinycss2 writes it.
+    """
+    site = _Pages(pages)
+    rules = _rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True), site)
+    declared: dict[str, list] = {}
+    needed: set[str] = set(site.reads)
+    for d in _declarations(rules):
+        if d.name.startswith("--"):
+            declared.setdefault(d.name, []).append(d.value)
+        else:
+            needed |= _var_names(d.value)
+    todo = list(needed)
+    while todo:  # a property read by a needed property is needed
+        new = set().union(*(_var_names(v) for v in declared.get(todo.pop(), []))) - needed
+        needed |= new
+        todo += new
+    keyframes = {t.value for d in _declarations(rules) if d.lower_name in ("animation", "animation-name")
+                 for t in d.value if t.type == "ident"}
+    return _text(rules, needed, keyframes)
