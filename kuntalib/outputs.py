@@ -107,12 +107,25 @@ def _deterministic_zip(path: Path) -> None:
     tmp.replace(path)
 
 
+_LIGHT = "indicators.charts.status_text.{}"
+#: Code columns of the tables and the catalogue key of each code's words (``{}`` is the code): the workbook, written for
+#: readers, shows the words; the CSV files keep the codes. A code without a key stays as it is.
+VALUE_LABELS: dict[str, str] = {
+    **{c: _LIGHT for c in ("status", "target_status", "trajectory_status", "forecast_status", "target_1", "target_2",
+                           "trajectory_1", "trajectory_2", "forecast_1", "forecast_2")},
+    "actual_status": "scenarios.realisation.{}",
+    "device_type": "fhir.simulate.device_types.{}",
+    "input": "fhir.charts.inputs.{}",
+}
+
+
 def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = ()) -> Path:
     """Gather the notebook's CSV tables of ``lang`` into one Excel workbook for Excel users.
 
     ``outputs/tables/<notebook>/<lang>/<notebook>.xlsx`` has one sheet per CSV (named as the file),
     headers in ``lang`` from the catalogue (``col.<name>``; a column named by the data, such as a
-    scenario id, keeps its name), numbers as numbers with a thousands format, and a last sheet
+    scenario id, keeps its name), the codes of :data:`VALUE_LABELS`' columns in words (a traffic
+    light ``red`` is "jäljessä", as on the chart), numbers as numbers with a thousands format, and a last sheet
     listing the sources: each raw file's public citation, address, date, licence and whether it is
     synthetic. The CSV files stay as they are (machine-readable, decimal point).
 
@@ -147,6 +160,9 @@ def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = 
     have = messages(lang)
     for csv in sorted(out.glob("*.csv")):
         df = pd.read_csv(csv, encoding="utf-8", keep_default_na=True)
+        for c in df.columns.intersection(list(VALUE_LABELS)):
+            words = {v: have[k] for v in df[c].dropna().unique() if (k := VALUE_LABELS[c].format(v)) in have}
+            df[c] = df[c].map(lambda v, words=words: words.get(v, v))
         header = [text(f"col.{c}", lang) if f"col.{c}" in have else str(c) for c in df.columns]
         formats: list[str | None] = []
         for c in df.columns:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kuntalib import paths, present
-from kuntalib.i18n import LANGS
+from kuntalib.i18n import LANGS, messages
 from kuntalib.theme import add_caption
 from tests.conftest import REPO
 from tests.test_i18n import foreign_phrases
@@ -163,6 +163,31 @@ def test_workbook_has_localised_headers_sources_and_stable_bytes(tmp_path, monke
     assert "City Population" in src[1] and src[2].startswith("https://www.citypopulation.de/")
     with zipfile.ZipFile(path) as z:
         assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def test_workbook_gives_codes_in_words_and_the_csv_keeps_them(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from kuntalib.outputs import VALUE_LABELS, save_table, write_workbook
+    from kuntalib.scenarios.context import REALISATION
+
+    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    lights = ["red", "yellow", "green", "unknown", "not_estimable"]
+    csv = save_table(pd.DataFrame({"indicator": ["a"] * 5, "status": lights, "target_1": lights[::-1]}), "status",
+                     notebook="04_strategy_followup", lang="fi")
+    save_table(pd.DataFrame({"item_id": list(REALISATION), "actual_status": list(REALISATION)}), "budget",
+               notebook="03_scenarios", lang="en")
+    ws = load_workbook(write_workbook("04_strategy_followup", "fi"))["status"]
+    assert [c.value for c in ws["B"][1:]] == ["jäljessä", "lähellä", "tavoitteessa", "ei tietoa", "ei arvioitavissa"]
+    assert [c.value for c in ws["C"][1:]] == ["ei arvioitavissa", "ei tietoa", "tavoitteessa", "lähellä", "jäljessä"]
+    assert ws["A2"].value == "a" and "red" in csv.read_text(encoding="utf-8")  # the CSV keeps the codes
+    ws = load_workbook(write_workbook("03_scenarios", "en"))["budget"]
+    assert [c.value for c in ws["A"][1:]] == list(REALISATION) and "the budget year had not begun" in [c.value for c in ws["B"]]
+    for lang in LANGS:  # every code of every labelled column has its words in every language
+        have = messages(lang)
+        assert all(VALUE_LABELS["actual_status"].format(code) in have for code in REALISATION)
+        assert all(VALUE_LABELS["status"].format(code) in have for code in lights)
 
 
 def _executed(path: Path, title: str, images: list[tuple[str, str]]) -> None:
