@@ -28,6 +28,11 @@ prints median seconds, lines a second, median peak memory and the ratio of kunta
   the fields the ingest reads (:data:`READ_SCHEMA`; no schema inference) and each library's default
   threads (``pyarrow.json.read_json``; DuckDB ``read_json(..., columns=...)`` to an Arrow table). Compared
   with ``kuntalib-scan``, not ratioed;
+* ``duckdb-lines`` — the design #31 leans to: the lines cut as the ingest cuts them (a block of bytes, its
+  line ends found by numpy), handed to DuckDB as one Arrow string column (no copy) and read there with
+  ``json_transform`` into :data:`READ_SCHEMA`'s structure, one row per line, so that every line keeps its
+  number and a line DuckDB cannot read is a NULL of its own (``TRY``), not a failed file. Parse only
+  (``json_transform``: ``json_transform_strict`` fails a line for every optional key it lacks);
 * ``fhir.resources`` — strict R4B validation, one resource at a time (timed on a sample);
 * ``fhiry`` — ``Fhirndjson`` flattening (timed on a sample, it is slow);
 
@@ -57,6 +62,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 DUCKDB_SQL = """
@@ -103,6 +109,15 @@ READ_SCHEMA = pa.schema([
     ("issued", pa.string()), ("valueQuantity", _quantity()),
     ("component", pa.list_(pa.struct([("code", pa.struct([("coding", _coding())])), ("valueQuantity", _quantity())]))),
 ])
+
+
+def json_structure(t: pa.DataType) -> object:
+    """The ``json_transform`` structure of an Arrow type of :data:`READ_SCHEMA` (derived, never written twice)."""
+    if pa.types.is_list(t):
+        return [json_structure(t.value_type)]
+    if pa.types.is_struct(t):
+        return {f.name: json_structure(f.type) for f in t}
+    return duckdb_type(t)
 
 
 def duckdb_type(t: pa.DataType) -> str:
@@ -171,7 +186,7 @@ _INGESTS = ("kuntalib", "kuntalib-pyparser", "kuntalib+dask")
 #: Parts of kuntalib timed alone (not peers: no ratio is printed against them).
 _PARTS = ("kuntalib-scan", "parquet-write")
 #: The parse alone by libraries that could take it over (compared with the scanner, not ratioed).
-_DELEGATES = ("arrow-json", "duckdb-parse")
+_DELEGATES = ("arrow-json", "duckdb-parse", "duckdb-lines")
 
 
 def _inputs(path: str) -> tuple[list[Path], str, Path]:
@@ -250,6 +265,24 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         handled = con.sql(f"SELECT * FROM read_json('{glob}', format='newline_delimited', columns={{{spec}}})").to_arrow_table().num_rows
     elif method == "arrow-json":
         handled = sum(pj.read_json(f, parse_options=parse_options).num_rows for f in files)
+    elif method == "duckdb-lines":
+        con = duckdb.connect()
+        con.execute(f"SET threads TO {workers}")
+        structure = json.dumps(json_structure(pa.struct(list(READ_SCHEMA))))
+        handled = 0
+        for f in files:
+            data = np.fromfile(f, np.uint8)
+            ends = np.flatnonzero(data == 10)
+            starts = np.concatenate([[0], ends[:-1] + 1]) if len(ends) else np.zeros(0, np.int64)
+            for lo in range(0, len(starts), 50_000):  # the ingest's chunk of lines
+                s, e = starts[lo:lo + 50_000], ends[lo:lo + 50_000]
+                offsets = np.concatenate([s, e[-1:]]).astype(np.int64)
+                body = pa.LargeStringArray.from_buffers(len(s), pa.py_buffer(offsets - offsets[0]),
+                                                        pa.py_buffer(data[offsets[0]:offsets[-1]]))
+                # in batches of DuckDB's vector size, so that its threads share the work (one batch: one thread)
+                lines_table = pa.Table.from_batches(pa.table({"line": body}).to_batches(max_chunksize=2048))  # noqa: F841
+                got = con.sql(f"SELECT TRY(json_transform(line, '{structure}')) AS o FROM lines_table").to_arrow_table()
+                handled += got.num_rows
     elif method.startswith("duckdb"):
         con = duckdb.connect()
         con.execute(f"SET threads TO {workers}")
@@ -341,7 +374,7 @@ def main() -> None:
     ap.add_argument("--files-of", type=int, default=0, metavar="N",
                     help="cut the Observation file into files of N lines, as a Bulk Data export (0: one file)")
     ap.add_argument("--methods", default="kuntalib,kuntalib-pyparser,kuntalib+dask,duckdb,duckdb-fullscan,msgspec-decode,"
-                                         "kuntalib-scan,parquet-write,arrow-json,duckdb-parse,fhir.resources,fhiry")
+                                         "kuntalib-scan,parquet-write,arrow-json,duckdb-parse,duckdb-lines,fhir.resources,fhiry")
     ap.add_argument("--child")
     ap.add_argument("--file")
     ap.add_argument("--out")
