@@ -119,11 +119,28 @@ def test_translate_gives_the_language_and_leaves_out_false_conditions(tmp_path, 
 def test_a_condition_is_parameters_and_logic_only(tmp_path, monkeypatch, expr):
     nb_path = _project(tmp_path, monkeypatch)
     cell = prose_cells(nbformat.read(nb_path, as_version=4))[1]
-    _edit(nb_path, cell.number, lambda cells, i: cells[i].metadata.update({"kuntalib": {"when": expr}}))
+    _edit(nb_path, cell.number, lambda cells, i: setattr(cells[i], "source", f"*Vain kun* `{expr}`\n\n{cells[i].source}"))
     params = {n: p.default for n, p in read_parameters(nb_path).items()}
     with pytest.raises(ProseError, match=rf"cell {cell.number} .*condition"):
         translate(nb_path, "sv", params)
     assert any("condition" in p for p in problems(nb_path))
+
+
+def test_a_condition_is_the_first_line_a_reader_sees_and_never_on_a_page(tmp_path, monkeypatch):
+    nb_path = _project(tmp_path, monkeypatch)
+    nb = nbformat.read(nb_path, as_version=4)
+    cell = next(c for c in prose_cells(nb) if c.when == "process_file")
+    raw = nb.cells[cell.number - 1].source
+    assert raw.startswith("*Vain kun* `process_file`\n") and cell.text in raw and "Vain kun" not in cell.text
+    assert cell.text in {str(m.id) for m in read_catalogue(nb_path, "sv")}  # the catalogues hold the text alone
+    params = {n: p.default for n, p in read_parameters(nb_path).items()}
+    for lang in ("fi", "sv", "en"):
+        page = "\n".join(c.source for c in translate(nb_path, lang, params).cells if c.cell_type == "markdown")
+        assert "Vain kun" not in page, lang
+    # the earlier form, a condition in the metadata, which JupyterLab does not show, is refused with the way to write it
+    _edit(nb_path, cell.number, lambda cells, i: cells[i].metadata.update({"kuntalib": {"when": "process_file"}}))
+    with pytest.raises(ProseError, match=rf"cell {cell.number} .*first line, \*Vain kun\* `process_file`"):
+        translate(nb_path, "fi", params)
 
 
 def test_conditions_over_parameters():

@@ -10,10 +10,11 @@ merges a changed notebook into it (``kuntalib prose update``, ``make catalog``):
 comes in untranslated, an edited cell keeps its old translation marked *fuzzy* (stale) until a
 translator checks it, and a removed cell's entry is dropped.
 
-A Markdown cell may hold a condition in its metadata, ``{"kuntalib": {"when": "timeline_file"}}``:
-a Python expression over the notebook's parameters (names, literals, comparisons, ``and``,
-``or``, ``not``). The build leaves the cell out of a run where it is false, so an optional
-section's text appears only when its data is given.
+A Markdown cell may start with a condition, a line of its own that JupyterLab shows as the reader's
+first sight of the cell: ``*Vain kun* `timeline_file``` ("only when"), then the text. The condition is a
+Python expression over the notebook's parameters (names, literals, comparisons, ``and``, ``or``,
+``not``). The build leaves the cell out of a run where it is false, so an optional section's text
+appears only when its data is given; the line itself is never on a page, nor in the catalogues.
 
 Cells tagged ``source-only`` (the note for JupyterLab users atop each notebook) are neither
 translated nor run by the build.
@@ -22,6 +23,7 @@ translated nor run by the build.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from kuntalib.i18n import LANGS, LOCALES
 from kuntalib.pipeline.params import read_parameters
 from kuntalib.provenance import sha256_file
 
-__all__ = ["SOURCE_LANG", "TARGET_LANGS", "ProseError", "Cell", "prose_cells", "template", "read_catalogue",
+__all__ = ["SOURCE_LANG", "TARGET_LANGS", "CONDITION", "ProseError", "Cell", "prose_cells", "template", "read_catalogue",
            "update_catalogues", "problems", "keeps", "translate", "catalogue_digest"]
 
 SOURCE_LANG = "fi"
@@ -44,6 +46,10 @@ _WIDTH = 100
 #: What a ``when`` condition may use: names of parameters, literals, comparisons and boolean logic.
 _ALLOWED = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Compare, ast.Eq, ast.NotEq, ast.In, ast.NotIn,
             ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Tuple, ast.List)
+
+
+#: A condition, as the first line of a prose cell: ``*Vain kun* `expression```.
+CONDITION = re.compile(r"\*Vain kun\*[ \t]+`(?P<when>[^`\n]+)`[ \t]*(?:\n\s*|$)")
 
 
 class ProseError(ValueError):
@@ -71,14 +77,29 @@ def _source(cell: dict[str, Any]) -> str:
 
 
 def prose_cells(nb: dict[str, Any]) -> list[Cell]:
-    """The notebook's translatable Markdown cells (not the ``source-only`` note, not empty ones)."""
+    """The notebook's translatable Markdown cells (not the ``source-only`` note, not empty ones), each with the
+    condition of its first line (:data:`CONDITION`) and its text without that line.
+
+    Raises
+    ------
+    ProseError
+        A cell keeps its condition in its metadata (``kuntalib.when``, the earlier form, which JupyterLab
+        does not show): the message says how to write it.
+    """
     cells = []
     for i, cell in enumerate(nb.get("cells", []), start=1):
         if cell.get("cell_type") != "markdown" or SOURCE_ONLY in cell.get("metadata", {}).get("tags", []):
             continue
         text = _source(cell).strip()
+        if "when" in cell.get("metadata", {}).get("kuntalib", {}):
+            when = cell["metadata"]["kuntalib"]["when"]
+            raise ProseError(f"cell {i} ({text[:50]!r}): its condition is in its metadata, where a reader does not "
+                             f"see it; write it as the cell's first line, *Vain kun* `{when}`, and remove kuntalib.when")
+        found = CONDITION.match(text)
+        if found:
+            text = text[found.end():].strip()
         if text:
-            cells.append(Cell(i, text, cell.get("metadata", {}).get("kuntalib", {}).get("when")))
+            cells.append(Cell(i, text, found["when"].strip() if found else None))
     return cells
 
 
@@ -235,6 +256,8 @@ def translate(notebook: Path, lang: str, params: dict[str, Any]) -> dict[str, An
                     raise ProseError(f"{paths.prose_catalogue(notebook.stem, lang)}: {notebook.name} {prose.label}: "
                                      f"{lang} translation {gap}")
                 cell.source = str(cat[prose.text].string)
+            else:
+                cell.source = prose.text  # without its condition line
         kept.append(cell)
     nb.cells = kept
     return nb
