@@ -157,9 +157,10 @@ def fmt_range(low: float, high: float, decimals: int = 0, lang: str = "fi", *, p
 
 
 def fmt_date(value: Any, lang: str = "fi") -> str:
-    """A date as ``lang`` writes it, from CLDR (Babel): fi and sv ``30.6.2022``, en ``30 Jun 2022``."""
+    """A date as ``lang`` writes it, from CLDR (Babel): fi and sv ``30.6.2022``, en ``30 June 2022`` (British usage
+    writes the month in full in running text; CLDR's medium form abbreviates it, ``30 Jun 2022``, ``14 Sept 2022``)."""
     d = pd.Timestamp(value).date()
-    return format_date(d, format="medium" if lang == "en" else "short", locale=_locale(lang))
+    return format_date(d, format="long" if lang == "en" else "short", locale=_locale(lang))
 
 
 def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0, lang: str = "fi") -> Axes:

@@ -118,7 +118,7 @@ def test_timeline_process_and_diagrams_draw_what_the_files_say():
               and len(ln.get_xdata()) == 1]
     assert len(hollow) == len(undated) == 3
     texts = " ".join(t.get_text() for t in ax.texts)
-    assert "Feb 2021" in texts and "2019" in texts and "30 Jun 2022" in texts
+    assert "Feb 2021" in texts and "2019" in texts and "30 June 2022" in texts
     foresight = load_deck_file(RAW / "scenarios" / "varsinais-suomi" / "foresight_model.yml")
     ax = plot_flow(foresight["work_model"]["stages"], title="t", lang="fi")
     assert {"Luotaus", "Merkityksellistäminen", "Haltuunotto"} <= {t.get_text() for t in ax.texts}
@@ -168,7 +168,7 @@ def test_numbers_the_deck_does_not_give_are_not_credited_to_it():
     assert str(int(values["clients_per_year"])) not in digits and str(int(values["annual_savings_eur"])) not in digits
     said = {"fi": "seminaariesitys (Kuntamarkkinat 14.9.2022) anna näitä lukuja",
             "sv": "seminariepresentationen (Kuntamarkkinat 14.9.2022) ger inte dessa siffror",
-            "en": "the seminar presentation (Kuntamarkkinat, 14 Sept 2022) does not give these figures"}
+            "en": "the seminar presentation (Kuntamarkkinat, 14 September 2022) does not give these figures"}
     for lang, words in said.items():
         text = cite(prov, lang)
         assert text.startswith("Smart Tampere: ") and words in text, text

@@ -119,7 +119,7 @@ def test_charts_return_axes(lang):
     title = plot_dashboard(res, lang=lang).get_title(loc="left")
     assert title == {"fi": "Rautjärvi: tavoitteet ja toteutuma 30.9.2023 – liikennevalot kuntalibin säännöin",
                      "sv": "Rautjärvi: mål och utfall 30.9.2023 – trafikljus enligt kuntalibs regler",
-                     "en": "Rautjärvi: targets and actuals, 30 Sept 2023 – traffic lights by kuntalib's rules"}[lang]
+                     "en": "Rautjärvi: targets and actuals, 30 September 2023 – traffic lights by kuntalib's rules"}[lang]
 
 
 def test_jsonstat2_parsing_and_errors():

@@ -73,7 +73,7 @@ def test_forums_are_named_dated_placed_and_the_later_one_planned(timeline, lang)
     ax = plot_timeline(timeline, lang=lang)
     texts = _texts(ax)
     dates = {"fi": ["10.9.2020", "9.11.2021", "9.11.2022"], "sv": ["10.9.2020", "9.11.2021", "9.11.2022"],
-             "en": ["10 Sept 2020", "9 Nov 2021", "9 Nov 2022"]}[lang]
+             "en": ["10 September 2020", "9 November 2021", "9 November 2022"]}[lang]
     for forum, date in zip(timeline["forums"], dates, strict=True):
         label = forum["label"][lang]
         assert any(label in t and date in t and forum["detail"][lang] in t for t in texts), (label, date)
