@@ -411,7 +411,7 @@ def _when(e: dict[str, Any], lang: str) -> str:
         return s[:4]
     if precision == "month":
         t = _month(s)
-        return format_date(t.date(), "MMM y" if lang == "en" else "M/y", locale=LOCALES[lang])
+        return format_date(t.date(), "MMMM y" if lang == "en" else "M/y", locale=LOCALES[lang])  # en: "February 2021"
     return fmt_date(s, lang)
 
 

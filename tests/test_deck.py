@@ -118,7 +118,7 @@ def test_timeline_process_and_diagrams_draw_what_the_files_say():
               and len(ln.get_xdata()) == 1]
     assert len(hollow) == len(undated) == 3
     texts = " ".join(t.get_text() for t in ax.texts)
-    assert "Feb 2021" in texts and "2019" in texts and "30 June 2022" in texts
+    assert "February 2021" in texts and "2019" in texts and "30 June 2022" in texts
     foresight = load_deck_file(RAW / "scenarios" / "varsinais-suomi" / "foresight_model.yml")
     ax = plot_flow(foresight["work_model"]["stages"], title="t", lang="fi")
     assert {"Luotaus", "Merkityksellistäminen", "Haltuunotto"} <= {t.get_text() for t in ax.texts}

@@ -137,6 +137,13 @@ def test_a_condition_is_the_first_line_a_reader_sees_and_never_on_a_page(tmp_pat
     for lang in ("fi", "sv", "en"):
         page = "\n".join(c.source for c in translate(nb_path, lang, params).cells if c.cell_type == "markdown")
         assert "Vain kun" not in page, lang
+    windows = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("*Vain kun* `process_file`\r\n\r\nTeksti.")])
+    assert [(c.when, c.text) for c in prose_cells(windows)] == [("process_file", "Teksti.")]  # a line end written \r\n
+    with pytest.raises(ProseError, match="no text"):
+        prose_cells(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("*Vain kun* `process_file`\n")]))
+    for near in ("_Vain kun_ `process_file`", "*vain kun:* `process_file`", "**Vain kun** ``process_file``"):
+        _edit(nb_path, cell.number, lambda cells, i, near=near: setattr(cells[i], "source", f"{near}\n\n{cell.text}"))
+        assert any("looks like a condition" in p for p in problems(nb_path)), near
     # the earlier form, a condition in the metadata, which JupyterLab does not show, is refused with the way to write it
     _edit(nb_path, cell.number, lambda cells, i: cells[i].metadata.update({"kuntalib": {"when": "process_file"}}))
     with pytest.raises(ProseError, match=rf"cell {cell.number} .*first line, \*Vain kun\* `process_file`"):

@@ -49,7 +49,9 @@ _ALLOWED = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Compare, ast.E
 
 
 #: A condition, as the first line of a prose cell: ``*Vain kun* `expression```.
-CONDITION = re.compile(r"\*Vain kun\*[ \t]+`(?P<when>[^`\n]+)`[ \t]*(?:\n\s*|$)")
+CONDITION = re.compile(r"\*Vain kun\*[ \t]+`(?P<when>[^`\r\n]+)`[ \t]*(?:\r?\n\s*|$)")
+#: A first line that looks meant as a condition but is not written as one (``_Vain kun_``, ``*vain kun:*``, ...).
+_NEAR_CONDITION = re.compile(r"[\W_]*vain\s+kun[\W_]*`", re.IGNORECASE)
 
 
 class ProseError(ValueError):
@@ -98,6 +100,8 @@ def prose_cells(nb: dict[str, Any]) -> list[Cell]:
         found = CONDITION.match(text)
         if found:
             text = text[found.end():].strip()
+            if not text:
+                raise ProseError(f"cell {i}: a condition ({found['when']!r}) with no text after it")
         if text:
             cells.append(Cell(i, text, found["when"].strip() if found else None))
     return cells
@@ -196,6 +200,9 @@ def problems(notebook: Path, langs: tuple[str, ...] = TARGET_LANGS) -> list[str]
     names = set(read_parameters(notebook))
     out = []
     for cell in cells:
+        if cell.when is None and _NEAR_CONDITION.match(cell.text):
+            out.append(f"{notebook}: {cell.label}: the first line looks like a condition but is not one; write it "
+                       "*Vain kun* `expression` (asterisks, a space, the expression in single backticks)")
         if cell.when is not None:
             try:
                 _check_when(cell.when, notebook, cell, names)
