@@ -113,6 +113,8 @@ _LIGHT = "indicators.charts.status_text.{}"
 VALUE_LABELS: dict[str, str] = {
     **{c: _LIGHT for c in ("status", "target_status", "trajectory_status", "forecast_status", "target_1", "target_2",
                            "trajectory_1", "trajectory_2", "forecast_1", "forecast_2")},
+    "rule": "indicators.charts.rule_text.{}",
+    "reason": "fhir.reason.{}",
     "actual_status": "scenarios.realisation.{}",
     "device_type": "fhir.simulate.device_types.{}",
     "input": "fhir.charts.inputs.{}",

@@ -193,7 +193,7 @@ def test_followup_page_is_in_its_language_and_escaped(file):
     assert page.count('<section class="round">') == 2 and page.count("<table>") == 3 + 1
     assert "Mål och utfall 30.6.2022, trafikljus enligt kuntalibs regler (utvärderad 14.9.2022)" in page
     assert "utan nytt värde: Flyttningsöverskott, Personer i arbetsför ålder, Arbetsplatser" in page
-    assert 'aria-label="på målet"' in page and 'aria-label="kan inte skattas"' in page
+    assert 'aria-label="når målet"' in page and 'aria-label="kan inte skattas"' in page
     assert page.count("<svg") == 2 + 1  # population and income tax have a series; the later round shows population
     hostile = parse_indicator_file({"indicators": [{
         "id": "x", "label": {"fi": "<img src=x onerror=alert(1)>"}, "unit": {"fi": "kpl"}, "direction": "higher",

@@ -250,9 +250,13 @@ a:after { content: " ↗"; }
 p:-moz-unknown-state { color: red; }
 @media print { .jp-Cell { color: black; } .jp-Dialog { color: red; } }
 @media (max-width: 1px) { .jp-Menu { color: red; } }
-@keyframes spin { to { transform: rotate(1turn); } }
-@keyframes fade { to { opacity: 0; } }
+@keyframes fade { to { opacity: var(--fade-to); } }
+:root { --fade-to: 0; }
 .jp-Cell p { animation: fade 1s; }
+:is(.jp-Cell:hover, .jp-Dialog) p { color: red; }
+.x-none:checked { color: red; }
+@layer base { .jp-Cell { margin: 0; } .jp-Dialog { margin: 1px; } }
+@property --angle { syntax: "<angle>"; inherits: false; initial-value: 0deg; }
 """
     css += ":root { --code-ink: green; --attr-ink: teal; }"
     pages = ['<html><head><style>.highlight .k { color: var(--code-ink); }</style></head><body>'
@@ -265,7 +269,9 @@ p:-moz-unknown-state { color: red; }
     assert "@media print{ .jp-Cell { color: black; } }" in kept.replace("print {", "print{") and ".jp-Menu" not in kept
     assert "--ink: var(--grey-9)" in kept and "--grey-9: #111" in kept and "--accent: blue" in kept and "--unused" not in kept
     assert "--code-ink: green" in kept and "--attr-ink: teal" in kept  # read by the page's own style
-    assert "@keyframes fade" in kept and "@keyframes spin" not in kept
+    assert "@keyframes fade" in kept and "--fade-to: 0" in kept  # at-rules other than blocks are kept whole
+    assert ":is(.jp-Cell:hover, .jp-Dialog) p" in kept  # a reader's state inside :is(): kept
+    assert "@layer base{ .jp-Cell { margin: 0; } }" in kept.replace("base {", "base{") and "@property --angle" in kept
     assert used_css(out, pages) == out  # once is enough: the sheet kept is the sheet kept again
 
 

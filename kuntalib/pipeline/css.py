@@ -6,9 +6,10 @@ the dark theme). :func:`used_css` keeps
 * every rule with a selector that matches an element of at least one page (selectors are read by
   tinycss2 and matched by soupsieve, Beautiful Soup's selector engine); a state the page takes only
   when read (``:hover``, ``:focus``, ...) or a pseudo-element (``::before``) is matched by its
-  element, and a selector soupsieve cannot read is kept;
-* every ``@media`` and ``@supports`` block with such a rule, ``@page``, ``@font-face``, and a
-  ``@keyframes`` whose name a kept rule uses;
+  element, a selector with such a state inside ``:is()``, ``:where()`` or ``:has()`` is kept, and a
+  selector soupsieve cannot read is kept;
+* every ``@media``, ``@supports``, ``@layer``, ``@container`` (...) block with such a rule, and every other
+  at-rule whole (``@page``, ``@font-face``, ``@keyframes``, ``@property``, ...);
 * of the custom properties (``--jp-...``), those a kept rule or a page's own style (its ``<style>``
   elements, ``style`` attributes) reads with ``var()``, directly or through another property.
 
@@ -27,10 +28,12 @@ __all__ = ["used_css"]
 
 #: Pseudo-classes of a state a reader gives an element, and the pseudo-elements CSS 2 wrote with one colon (matched by
 #: the element alone).
-_STATES = frozenset({"before", "after", "first-line", "first-letter", "hover", "focus", "focus-visible", "focus-within", "active", "visited", "target", "link",
-                     "any-link", "placeholder-shown", "autofill", "user-invalid", "user-valid"})
-_KEEP_BLOCKS = frozenset({"media", "supports"})
-_KEEP_AT = frozenset({"page", "font-face", "charset", "import", "namespace"})
+_STATES = frozenset({"before", "after", "first-line", "first-letter", "hover", "focus", "focus-visible", "focus-within",
+                     "active", "visited", "target", "target-within", "link", "any-link", "placeholder-shown", "autofill",
+                     "user-invalid", "user-valid", "checked", "indeterminate", "open", "closed", "popover-open", "modal",
+                     "fullscreen", "valid", "invalid", "default", "playing", "paused"})
+#: At-rules holding rules: kept with the rules of theirs that some page uses. Any other at-rule is kept whole.
+_BLOCKS = frozenset({"media", "supports", "layer", "container", "scope", "starting-style", "document"})
 
 
 def _selectors(prelude: list) -> list[list]:
@@ -42,6 +45,22 @@ def _selectors(prelude: list) -> list[list]:
         else:
             out[-1].append(tok)
     return out
+
+
+def _nested_state(tokens: list) -> bool:
+    """Whether a pseudo-class of :data:`_STATES` or a pseudo-element stands inside a function of ``tokens``."""
+    for tok in tokens:
+        if tok.type == "function":
+            inner = tok.arguments
+            for before, nxt in zip(inner, inner[1:], strict=False):
+                if before.type == "literal" and before.value == ":" and (
+                        (nxt.type == "literal" and nxt.value == ":") or
+                        (nxt.type in ("ident", "function") and getattr(nxt, "lower_value", getattr(nxt, "lower_name", ""))
+                         in _STATES)):
+                    return True
+            if _nested_state(inner):
+                return True
+    return False
 
 
 def _matchable(tokens: list) -> str:
@@ -98,6 +117,8 @@ class _Pages:
         for tokens in _selectors(prelude):
             if not self._may_match(tokens):
                 continue
+            if _nested_state(tokens):
+                return True  # a reader's state inside :is() and the like: soupsieve would call it never matched
             try:
                 compiled = soupsieve.compile(_matchable(tokens))
             except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError):
@@ -114,20 +135,27 @@ def _rules(nodes: Iterable, pages: _Pages) -> list[tuple]:
     for node in nodes:
         if node.type == "qualified-rule" and pages.used(node.prelude):
             kept.append((node, None))
-        elif node.type == "at-rule" and node.lower_at_keyword in _KEEP_BLOCKS and node.content is not None:
+        elif node.type == "at-rule" and node.lower_at_keyword in _BLOCKS and node.content is not None:
             inner = _rules(tinycss2.parse_rule_list(node.content, skip_comments=True, skip_whitespace=True), pages)
             if inner:
                 kept.append((node, inner))
-        elif node.type == "at-rule" and (node.lower_at_keyword in _KEEP_AT or node.lower_at_keyword == "keyframes"):
+        elif node.type == "at-rule":
             kept.append((node, None))
     return kept
 
 
 def _declarations(rules: list[tuple]) -> Iterable:
-    """Every declaration of the qualified rules of ``rules``, in blocks too."""
+    """Every declaration of the qualified rules of ``rules``, in blocks too, and of the at-rules kept whole."""
     for node, inner in rules:
         if inner is not None:
             yield from _declarations(inner)
+        elif node.type == "at-rule" and node.content is not None:  # @keyframes, @page, @font-face, ...
+            for part in tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True):
+                if part.type == "declaration":
+                    yield part
+                elif part.type == "qualified-rule":  # a keyframe
+                    yield from (d for d in tinycss2.parse_blocks_contents(part.content, skip_comments=True,
+                                                                          skip_whitespace=True) if d.type == "declaration")
         elif node.type == "qualified-rule":
             yield from (d for d in tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
                         if d.type == "declaration")
@@ -146,17 +174,16 @@ def _var_names(tokens: Iterable) -> set[str]:
     return names
 
 
-def _text(rules: list[tuple], needed: set[str], keyframes: set[str]) -> str:
-    """``rules`` as CSS, one a line, with only the ``needed`` custom properties and the used ``keyframes``."""
+def _text(rules: list[tuple], needed: set[str]) -> str:
+    """``rules`` as CSS, one a line, with only the ``needed`` custom properties."""
     out = []
     for node, inner in rules:
         if inner is not None:
-            body = _text(inner, needed, keyframes)
+            body = _text(inner, needed)
             if body:
                 out.append(f"@{node.at_keyword}{tinycss2.serialize(node.prelude)}{{\n{body}}}\n")
         elif node.type == "at-rule":
-            if node.lower_at_keyword != "keyframes" or tinycss2.serialize(node.prelude).strip() in keyframes:
-                out.append(tinycss2.serialize([node]) + "\n")
+            out.append(tinycss2.serialize([node]) + "\n")
         else:
             decls = tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
             unread = [d for d in decls if d.type == "declaration" and d.name.startswith("--") and d.name not in needed]
@@ -200,6 +227,4 @@ def used_css(css: str, pages: Iterable[str]) -> str:
         new = set().union(*(_var_names(v) for v in declared.get(todo.pop(), []))) - needed
         needed |= new
         todo += new
-    keyframes = {t.value for d in _declarations(rules) if d.lower_name in ("animation", "animation-name")
-                 for t in d.value if t.type == "ident"}
-    return _text(rules, needed, keyframes)
+    return _text(rules, needed)
