@@ -113,6 +113,9 @@ _LIGHT = "indicators.charts.status_text.{}"
 VALUE_LABELS: dict[str, str] = {
     **{c: _LIGHT for c in ("status", "target_status", "trajectory_status", "forecast_status", "target_1", "target_2",
                            "trajectory_1", "trajectory_2", "forecast_1", "forecast_2")},
+    "answer": "barometer.answers.{}",
+    "suppression": "fhir.suppression.{}",
+    "kind": "scenarios.kind.{}",
     "rule": "indicators.charts.rule_text.{}",
     "reason": "fhir.reason.{}",
     "actual_status": "scenarios.realisation.{}",

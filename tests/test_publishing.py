@@ -184,6 +184,11 @@ def test_workbook_gives_codes_in_words_and_the_csv_keeps_them(tmp_path, monkeypa
     assert ws["A2"].value == "a" and "red" in csv.read_text(encoding="utf-8")  # the CSV keeps the codes
     ws = load_workbook(write_workbook("03_scenarios", "en"))["budget"]
     assert [c.value for c in ws["A"][1:]] == list(REALISATION) and "the budget year had not begun" in [c.value for c in ws["B"]]
+    save_table(pd.DataFrame({"question_id": ["promoters"] * 3, "answer": ["promoted", "barrier", "not_relevant"],
+                             "share_now": [1.0, 2.0, 3.0]}), "comparison_2018", notebook="01_barometer", lang="sv")
+    ws = load_workbook(write_workbook("01_barometer", "sv"))["comparison_2018"]
+    assert [c.value for c in ws["B"]] == ["svar", "främjade", "var ett hinder", "inte relevant"]
+    assert ws["C1"].value == "andel i denna omgång (%)"
     for lang in LANGS:  # every code of every labelled column has its words in every language
         have = messages(lang)
         assert all(VALUE_LABELS["actual_status"].format(code) in have for code in REALISATION)
