@@ -47,20 +47,24 @@ def _selectors(prelude: list) -> list[list]:
     return out
 
 
+def _pseudo(tokens: list, i: int) -> tuple[str, int] | None:
+    """At a ``:`` in ``tokens[i]``: (the pseudo-class's lowercased name, or ``"::"`` for a pseudo-element, and how many
+    tokens it spans) when it is a pseudo-element or a reader's state (:data:`_STATES`, a vendor's ``:-moz-...``);
+    else None."""
+    tok = tokens[i]
+    if not (tok.type == "literal" and tok.value == ":") or i + 1 >= len(tokens):
+        return None
+    nxt = tokens[i + 1]
+    if nxt.type == "literal" and nxt.value == ":":
+        return "::", 3
+    name = nxt.lower_value if nxt.type == "ident" else nxt.lower_name if nxt.type == "function" else ""
+    return (name, 2) if name in _STATES or name.startswith("-") else None
+
+
 def _nested_state(tokens: list) -> bool:
-    """Whether a pseudo-class of :data:`_STATES` or a pseudo-element stands inside a function of ``tokens``."""
-    for tok in tokens:
-        if tok.type == "function":
-            inner = tok.arguments
-            for before, nxt in zip(inner, inner[1:], strict=False):
-                if before.type == "literal" and before.value == ":" and (
-                        (nxt.type == "literal" and nxt.value == ":") or
-                        (nxt.type in ("ident", "function") and getattr(nxt, "lower_value", getattr(nxt, "lower_name", ""))
-                         in _STATES)):
-                    return True
-            if _nested_state(inner):
-                return True
-    return False
+    """Whether a pseudo-element or a reader's state stands inside a function of ``tokens`` (``:is(.a:hover)``)."""
+    return any(tok.type == "function" and (any(_pseudo(tok.arguments, i) for i in range(len(tok.arguments)))
+                                           or _nested_state(tok.arguments)) for tok in tokens)
 
 
 def _matchable(tokens: list) -> str:
@@ -68,18 +72,11 @@ def _matchable(tokens: list) -> str:
     kept: list = []
     i = 0
     while i < len(tokens):
-        tok = tokens[i]
-        if tok.type == "literal" and tok.value == ":":
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-            if nxt is not None and nxt.type == "literal" and nxt.value == ":":  # ::pseudo-element
-                i += 3
-                continue
-            name = (nxt.lower_value if nxt is not None and nxt.type == "ident"
-                    else nxt.lower_name if nxt is not None and nxt.type == "function" else "")
-            if name in _STATES or name.startswith("-"):
-                i += 2
-                continue
-        kept.append(tok)
+        found = _pseudo(tokens, i)
+        if found:
+            i += found[1]
+            continue
+        kept.append(tokens[i])
         i += 1
     text = tinycss2.serialize(kept).strip()
     # a selector that was only a pseudo-element applies to every element
@@ -144,21 +141,23 @@ def _rules(nodes: Iterable, pages: _Pages) -> list[tuple]:
     return kept
 
 
+def _contents(content: list) -> list:
+    """The declarations and nested rules of a block's ``content`` (comments and white space left out)."""
+    return tinycss2.parse_blocks_contents(content, skip_comments=True, skip_whitespace=True)
+
+
 def _declarations(rules: list[tuple]) -> Iterable:
-    """Every declaration of the qualified rules of ``rules``, in blocks too, and of the at-rules kept whole."""
+    """Every declaration of the qualified rules of ``rules``, in blocks too, and of the at-rules kept whole
+    (``@page``, ``@font-face``; a ``@keyframes``' keyframes)."""
     for node, inner in rules:
         if inner is not None:
             yield from _declarations(inner)
-        elif node.type == "at-rule" and node.content is not None:  # @keyframes, @page, @font-face, ...
-            for part in tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True):
+        elif node.content is not None:
+            for part in _contents(node.content):
                 if part.type == "declaration":
                     yield part
                 elif part.type == "qualified-rule":  # a keyframe
-                    yield from (d for d in tinycss2.parse_blocks_contents(part.content, skip_comments=True,
-                                                                          skip_whitespace=True) if d.type == "declaration")
-        elif node.type == "qualified-rule":
-            yield from (d for d in tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
-                        if d.type == "declaration")
+                    yield from (d for d in _contents(part.content) if d.type == "declaration")
 
 
 def _var_names(tokens: Iterable) -> set[str]:
@@ -185,7 +184,7 @@ def _text(rules: list[tuple], needed: set[str]) -> str:
         elif node.type == "at-rule":
             out.append(tinycss2.serialize([node]) + "\n")
         else:
-            decls = tinycss2.parse_blocks_contents(node.content, skip_comments=True, skip_whitespace=True)
+            decls = _contents(node.content)
             unread = [d for d in decls if d.type == "declaration" and d.name.startswith("--") and d.name not in needed]
             if not unread:
                 out.append(tinycss2.serialize([node]) + "\n")

@@ -341,8 +341,9 @@ def publish(run_ids: list[str] | None = None, failed: set[str] | frozenset[str] 
     sheet = site / STYLESHEET
     if sheet.exists():  # only the rules some page uses (JupyterLab's whole sheet is ~250 kB)
         pages = sorted(p for lang in LANGS for p in (site / lang).glob("**/*.html"))
-        css = used_css(sheet.read_text(encoding="utf-8"), (p.read_text(encoding="utf-8") for p in pages))
-        if css != sheet.read_text(encoding="utf-8"):
+        full = sheet.read_text(encoding="utf-8")
+        css = used_css(full, (p.read_text(encoding="utf-8") for p in pages))
+        if css != full:
             sheet.write_text(css, encoding="utf-8")
             written.append(sheet)
     return list(dict.fromkeys(written))
