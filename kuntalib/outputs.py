@@ -24,7 +24,7 @@ from kuntalib import paths
 from kuntalib.i18n import messages, text
 from kuntalib.provenance import read_provenance
 from kuntalib.sources import CitationError, citation_for
-from kuntalib.theme import check_lang
+from kuntalib.theme import check_lang, place_captions
 
 __all__ = ["save_figure", "save_table", "write_workbook", "check_publishable", "IDENTIFIER_COLUMNS"]
 
@@ -39,9 +39,10 @@ def _check_name(name: str) -> str:
 
 
 def save_figure(fig: Figure | Axes, name: str, *, notebook: str, lang: str) -> list[Path]:
-    """Write ``fig`` as PNG and SVG without date metadata; return the paths."""
+    """Write ``fig`` as PNG and SVG without date metadata, its caption lines clear of the plot
+    (:func:`kuntalib.theme.place_captions`); return the paths."""
     check_lang(lang)
-    figure = fig.figure if isinstance(fig, Axes) else fig
+    figure = place_captions(fig.figure if isinstance(fig, Axes) else fig)
     out = paths.figures_dir(notebook, lang)
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"{_check_name(name)}.png"

@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 
 from kuntalib.i18n import check_lang, messages, text
 from kuntalib.outputs import save_figure
-from kuntalib.theme import SYNTHETIC, fmt_date, fmt_num
+from kuntalib.theme import SYNTHETIC, caption_layout, fmt_date, fmt_num
 
-__all__ = ["show", "say", "figure", "figure_alt", "figure_text", "figure_description", "ALT_LENGTH", "table_html", "table", "header", "missing_text", "value_text"]
+__all__ = ["show", "say", "figure", "picture_box", "figure_alt", "figure_text", "figure_description", "ALT_LENGTH", "table_html", "table", "header", "missing_text", "value_text"]
 
 #: Width at which notebooks show a figure, in pixels per inch of figure size (the PNG is saved at more).
 DISPLAY_DPI = 100
@@ -227,13 +227,41 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def picture_box(fig: Figure, size: tuple[int, int], dpi: float) -> list[int] | None:
+    """The part of the saved PNG that is the picture without its caption lines, as (left, top, right, bottom) pixels.
+
+    The caption lines (:func:`kuntalib.theme.add_caption`) are a page's ``<figcaption>``, so the
+    site's copy of the image leaves them out (:func:`kuntalib.pipeline.site._figures`); the PNG in
+    ``outputs/figures`` keeps them, so a copied file still names its source. The box is everything
+    else the figure draws, with the same margin as the saved image, measured as ``savefig`` lays
+    the figure out (tight box at ``dpi``). ``None`` when the figure has no caption lines, or is not
+    saved to its tight box (:func:`kuntalib.theme.set_theme` saves so; otherwise the caption, drawn
+    below the figure's edge, is not in the image).
+    """
+    import matplotlib as mpl
+
+    layout = caption_layout(fig, dpi) if mpl.rcParams["savefig.bbox"] == "tight" else None
+    if layout is None:
+        return None
+    (whole, rest, caption_top), pad, (width, height) = layout, mpl.rcParams["savefig.pad_inches"], size
+    top = whole.y1 + pad  # the image's top edge, in the figure's inches
+
+    def px(y: float) -> int:
+        return math.floor((top - y) * dpi)
+
+    return [max(0, math.floor((rest.x0 - whole.x0) * dpi)), max(0, px(rest.y1 + pad)),
+            min(width, width - math.floor((whole.x1 - rest.x1) * dpi)), min(height, px(rest.y0 - pad), px(caption_top))]
+
+
 def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str | None = None,
            **fields: Any) -> None:
     """Save a figure (PNG and SVG), show it with alt text, then its narrative.
 
     The image's display metadata carry its alt text (:func:`figure_description`) and, under
-    ``kuntalib``, its name, title and caption (:func:`figure_text`): the site shows it as a
-    numbered ``<figure>`` with that caption (:mod:`kuntalib.pipeline.site`); JupyterLab shows the image.
+    ``kuntalib``, its name, title and caption (:func:`figure_text`) and the box of the picture
+    without its caption lines (:func:`picture_box`): the site shows that part of the image as a
+    numbered ``<figure>`` with the caption as text (:mod:`kuntalib.pipeline.site`); JupyterLab
+    shows the whole image.
 
     Parameters
     ----------
@@ -252,11 +280,13 @@ def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str
     fig = ax.figure if isinstance(ax, Axes) else ax
     png = save_figure(fig, name, notebook=notebook, lang=lang)[0]
     title, caption = figure_text(fig)
-    meta = {"alt": figure_description(fig, lang), "kuntalib": {"name": name, "title": title, "caption": caption}}
     data = png.read_bytes()
-    width, _height = _png_size(data)
+    width, height = _png_size(data)
     dpi = float(fig.get_dpi()) if fig.get_dpi() else DISPLAY_DPI
     saved_dpi = float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else dpi
+    meta = {"alt": figure_description(fig, lang), "kuntalib": {"name": name, "title": title, "caption": caption}}
+    if caption and (box := picture_box(fig, (width, height), saved_dpi)):
+        meta["kuntalib"]["picture"] = box
     display(Image(data=data, format="png", width=round(width * DISPLAY_DPI / saved_dpi), metadata=meta))
     plt.close(fig)
     if about:

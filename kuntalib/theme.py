@@ -23,7 +23,9 @@ from babel.dates import format_date
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
 
 from kuntalib.i18n import LANGS, LOCALES, Msg, check_lang, pick
 
@@ -47,6 +49,9 @@ __all__ = [
     "percent_axis",
     "set_theme",
     "add_caption",
+    "caption_layout",
+    "place_captions",
+    "CAPTION_GAP",
     "mark_synthetic",
     "NOT_PUBLISHED",
     "SYNTHETIC",
@@ -235,6 +240,51 @@ def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8, width: int |
     )
     note.kuntalib_lines = [" ".join(line.split()) for line in lines if line.strip()]
     return ax
+
+
+#: Space between the plot's lowest drawing (axis label, legend) and the caption's first line, in inches.
+CAPTION_GAP = 0.08
+
+
+def caption_layout(fig: Figure, dpi: float | None = None) -> tuple[Bbox, Bbox, float] | None:
+    """Where the caption lines (:func:`add_caption`) sit against the rest of the figure, as ``savefig`` measures.
+
+    Returns the tight box of the whole figure and of everything but the caption lines, in
+    inches, and the top of the caption lines in inches; laid out at ``dpi`` (the figure's
+    own by default). ``None`` when the figure has no caption lines.
+    """
+    notes = [t for t in fig.texts if getattr(t, "kuntalib_lines", None) and t.get_visible()]
+    if not notes:
+        return None
+    old = fig.get_dpi()
+    fig.set_dpi(dpi or old)
+    try:
+        renderer = fig.canvas.get_renderer()
+        whole = fig.get_tightbbox(renderer)
+        top = max(t.get_window_extent(renderer).y1 for t in notes) / fig.get_dpi()
+        for t in notes:
+            t.set_visible(False)
+        rest = fig.get_tightbbox(renderer)
+    finally:
+        for t in notes:
+            t.set_visible(True)
+        fig.set_dpi(old)
+    return whole, rest, top
+
+
+def place_captions(fig: Figure) -> Figure:
+    """Move the caption lines down, when needed, so they start :data:`CAPTION_GAP` below everything else drawn.
+
+    :func:`add_caption` puts them just under the figure's edge; an axis label or legend that
+    reaches below that edge would otherwise touch or overlap them. Called before a figure is
+    saved (:func:`kuntalib.outputs.save_figure`), once everything is drawn.
+    """
+    layout = caption_layout(fig)
+    if layout is not None and (overlap := layout[2] - (layout[1].y0 - CAPTION_GAP)) > 0:
+        for t in fig.texts:
+            if getattr(t, "kuntalib_lines", None):
+                t.set_y(t.get_position()[1] - overlap / fig.get_figheight())
+    return fig
 
 
 def mark_synthetic(ax: Axes, lang: str = "fi") -> Axes:

@@ -135,6 +135,77 @@ def test_a_caption_line_the_picture_wraps_is_whole_on_the_page():
     assert present.figure_text(fig) == ("Otsikko", f"{line}\nN = 178 · 2022")
 
 
+def test_a_caption_starts_below_the_plot_however_low_its_axis_label_reaches(tmp_path, monkeypatch):
+    import matplotlib as mpl
+
+    from kuntalib.outputs import save_figure
+    from kuntalib.theme import CAPTION_GAP, caption_layout, set_theme
+
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    with mpl.rc_context():
+        set_theme()
+        low, ax = plt.subplots(figsize=(4, 3))  # the axis label reaches below the figure's edge
+        ax.set_xlabel("osuus vastanneista (%)")
+        add_caption(ax, ["Lähde: Kuntaliitto", "N = 178"])
+        _, rest, top = caption_layout(low)
+        assert top > rest.y0  # drawn over the axis label
+        save_figure(low, "low", notebook="n1", lang="fi")
+        _, rest, top = caption_layout(low)
+        assert top == pytest.approx(rest.y0 - CAPTION_GAP, abs=0.01)
+        clear, ax = plt.subplots()
+        add_caption(ax, ["Lähde: Kuntaliitto"])
+        where = clear.texts[0].get_position()
+        save_figure(clear, "clear", notebook="n1", lang="fi")
+        assert clear.texts[0].get_position() == where  # already clear: not moved
+
+
+def test_the_site_shows_a_figure_without_the_caption_lines_its_figcaption_gives(tmp_path, monkeypatch):
+    import IPython.display
+    import matplotlib as mpl
+    import nbformat
+    from PIL import Image
+
+    from kuntalib.pipeline.site import _figures
+    from kuntalib.theme import set_theme
+
+    def draw(caption: bool):
+        fig, ax = plt.subplots()  # the theme's size, as the charts draw
+        ax.barh(["edisti", "oli esteenä"], [58, 12])
+        ax.set_title("Mikä edisti?", loc="left")
+        ax.set_xlabel("osuus vastanneista (%)")
+        if caption:
+            add_caption(ax, ["Lähde: Kuntaliitto: Kunta-alan innovaatiobarometri 2022. " + "Pitkä lähdeviite " * 12, "N = 178 · 2022"])
+        return fig
+
+    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    with mpl.rc_context():
+        set_theme()  # as the notebooks draw: saved to the figure's tight box
+        present.figure(draw(caption=True), "edisti", notebook="n1", lang="fi")
+        bare = io.BytesIO()
+        draw(caption=False).savefig(bare, format="png")
+        plain, _ = plt.subplots(figsize=(2, 1))
+        present.figure(plain, "plain", notebook="n1", lang="fi")
+    data, meta = shown[0]._repr_png_()
+    assert "N = 178 · 2022" in meta["kuntalib"]["caption"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": data}, metadata={"image/png": meta})])])
+    [(_, web_path, size)] = _figures(nb, tmp_path / "img")
+    saved, web = Image.open(paths.figures_dir("n1", "fi") / "edisti.png"), Image.open(web_path)
+    bare = Image.open(bare)
+    # The site's copy is the picture as it is without its caption lines (to a pixel of rounding)...
+    assert abs(web.width - bare.width) <= 1 and abs(web.height - bare.height) <= 1 and web.height < saved.height - 40
+    left, top, right, bottom = meta["kuntalib"]["picture"]
+    kept = np.asarray(saved.convert("RGB").crop((left, top, right, bottom)), dtype=int)
+    assert np.abs(kept - np.asarray(web.convert("RGB"), dtype=int)).mean() < 2  # the same pixels, in a 256-colour palette
+    # ... and no sliver of the caption at its foot.
+    assert np.asarray(web.convert("L"))[-3:].min() == 255
+    assert size == (round(meta["width"] * web.width / saved.width), round(web.height * size[0] / web.width))
+    # A figure with no caption lines is kept whole.
+    assert "picture" not in shown[1]._repr_png_()[1]["kuntalib"]
+
+
 def test_numbers_in_texts_follow_the_language():
     assert present.say("nb.02_device_data.simulated", "fi", clients=150, devices=464, sent=83007).startswith(
         "Simuloitiin 150 asiakasta, 464 laitetta ja 83\u00a0007 FHIR-resurssia")

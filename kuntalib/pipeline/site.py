@@ -76,6 +76,9 @@ def _nav(stem: str, lang: str, with_code: bool, available: set[str]) -> str:
 def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
     """Write every PNG image of the notebook's outputs to ``folder``, in page order; return (output, file, size) triples.
 
+    The size is the one the page shows the image at, in CSS pixels: the notebook's display width,
+    for the part of the image the site keeps (:func:`_web_png`).
+
     A figure shown by :func:`kuntalib.present.figure` keeps its name (``<name>.png``), any other
     image is ``figure-<n>.png``.
     """
@@ -85,36 +88,42 @@ def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
         for out in cell.get("outputs", []):
             if "image/png" in out.get("data", {}):
                 n = len(found) + 1
-                name = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("name") or f"figure-{n}"
+                info = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {})
+                name = info.get("name") or f"figure-{n}"
                 path = folder / f"{name}.png"
                 if any(path == p for _, p, _ in found):
                     path = folder / f"{name}-{n}.png"
-                data = base64.b64decode(out["data"]["image/png"])
+                raw = base64.b64decode(out["data"]["image/png"])
+                data = _web_png(raw, info.get("picture"))
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(_web_png(data))
-                found.append((out, path, struct.unpack(">II", data[16:24])))
+                path.write_bytes(data)
+                (full, _), (width, height) = struct.unpack(">II", raw[16:24]), struct.unpack(">II", data[16:24])
+                shown = round(int(out.get("metadata", {}).get("image/png", {}).get("width") or full) * width / full)
+                found.append((out, path, (shown, round(height * shown / width))))
     return found
 
 
-def _web_png(data: bytes) -> bytes:
-    """The chart's PNG in at most 256 colours (Pillow's median cut, no dithering): charts are flat colours and
-    text, so the picture looks the same at about a third of the bytes. Deterministic: the same input, the same bytes."""
+def _web_png(data: bytes, box: Sequence[int] | None = None) -> bytes:
+    """The chart's PNG for the web: cut to ``box`` (left, top, right, bottom pixels; the picture without
+    the caption lines the page gives as text, :func:`kuntalib.present.picture_box`), in at most 256 colours
+    (Pillow's median cut, no dithering): charts are flat colours and text, so the picture looks the same
+    at about a third of the bytes. Deterministic: the same input, the same bytes."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
         out = io.BytesIO()
-        im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, "PNG", optimize=True)
+        picture = im.convert("RGB").crop(tuple(box)) if box else im.convert("RGB")
+        picture.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, "PNG", optimize=True)
     return out.getvalue()
 
 
 def _figure_html(n: int, src: str, size: tuple[int, int], meta: dict[str, Any], lang: str) -> str:
     """An image as ``<figure>``: the image with its alt text, then "Kuva n." with its title and caption."""
     info, (width, height) = meta.get("kuntalib", {}), size
-    shown = int(meta.get("width") or width)
     lines = "<br>".join(html.escape(line) for line in info.get("caption", "").splitlines())
     caption = f'<span class="kl-caption">{lines}</span>' if lines else ""
-    return (f'<figure class="kl-figure"><img src="{src}" alt="{html.escape(meta.get("alt", ""))}" width="{shown}" '
-            f'height="{round(height * shown / width)}"><figcaption><span class="kl-fignum">'
+    return (f'<figure class="kl-figure"><img src="{src}" alt="{html.escape(meta.get("alt", ""))}" width="{width}" '
+            f'height="{height}"><figcaption><span class="kl-fignum">'
             f'{html.escape(text("site.figure", lang, n=n))}</span> {html.escape(info.get("title", ""))}{caption}'
             "</figcaption></figure>")
 
