@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +109,8 @@ def _deterministic_zip(path: Path) -> None:
 
 
 _LIGHT = "indicators.charts.status_text.{}"
-#: Code columns of the tables and the catalogue key of each code's words (``{}`` is the code): the workbook, written for
-#: readers, shows the words; the CSV files keep the codes. A code without a key stays as it is.
+#: Code columns of the tables and the catalogue key of each code's words (``{}`` is the code): the pages' tables and
+#: the workbook, written for readers, show the words (:func:`in_words`); the CSV files keep the codes.
 VALUE_LABELS: dict[str, str] = {
     **{c: _LIGHT for c in ("status", "target_status", "trajectory_status", "forecast_status", "target_1", "target_2",
                            "trajectory_1", "trajectory_2", "forecast_1", "forecast_2")},
@@ -119,10 +119,29 @@ VALUE_LABELS: dict[str, str] = {
     "kind": "scenarios.kind.{}",
     "rule": "indicators.charts.rule_text.{}",
     "reason": "fhir.reason.{}",
+    "fault": "fhir.fault.{}",
     "actual_status": "scenarios.realisation.{}",
     "device_type": "fhir.simulate.device_types.{}",
     "input": "fhir.charts.inputs.{}",
+    "basis": "fhir.rule_basis.{}",
 }
+
+
+def in_words(df: pd.DataFrame, lang: str, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``df`` with the codes of its :data:`VALUE_LABELS` columns in ``lang``'s words; a code without a key stays as it is.
+
+    ``labels`` adds or replaces columns' key patterns (``{"fault": "fhir.fault.{}"}``); a code of
+    those columns without a key raises ``KeyError``, so that no code reaches a reader unasked.
+    """
+    have, out = messages(lang), df.copy()
+    for c, pattern in {**VALUE_LABELS, **(labels or {})}.items():
+        if c not in out.columns:
+            continue
+        asked = bool(labels) and c in labels
+        words = {v: text(k, lang) for v in out[c].dropna().unique() if isinstance(v, str)
+                 and ((k := pattern.format(v)) in have or asked)}
+        out[c] = out[c].map(lambda v, words=words: words.get(v, v))
+    return out
 
 
 def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = ()) -> Path:
@@ -165,10 +184,7 @@ def write_workbook(notebook: str, lang: str, *, sources: Sequence[str | Path] = 
 
     have = messages(lang)
     for csv in sorted(out.glob("*.csv")):
-        df = pd.read_csv(csv, encoding="utf-8", keep_default_na=True)
-        for c in df.columns.intersection(list(VALUE_LABELS)):
-            words = {v: have[k] for v in df[c].dropna().unique() if (k := VALUE_LABELS[c].format(v)) in have}
-            df[c] = df[c].map(lambda v, words=words: words.get(v, v))
+        df = in_words(pd.read_csv(csv, encoding="utf-8", keep_default_na=True), lang)
         header = [text(f"col.{c}", lang) if f"col.{c}" in have else str(c) for c in df.columns]
         formats: list[str | None] = []
         for c in df.columns:

@@ -25,7 +25,7 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from kuntalib.i18n import check_lang, messages, text
-from kuntalib.outputs import save_figure
+from kuntalib.outputs import in_words, save_figure
 from kuntalib.theme import SYNTHETIC, caption_layout, fmt_date, fmt_num
 
 __all__ = ["show", "say", "figure", "picture_box", "figure_alt", "figure_text", "figure_description", "ALT_LENGTH", "table_html", "table", "header", "missing_text", "value_text"]
@@ -345,10 +345,12 @@ def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None
         The columns to show, in order (default: all).
     labels
         Columns whose values are codes, each with the catalogue key pattern that names them in
-        ``lang``, e.g. ``{"fault": "fhir.fault.{}"}``.
+        ``lang``, e.g. ``{"fault": "fhir.fault.{}"}``, besides :data:`kuntalib.outputs.VALUE_LABELS`
+        (:func:`kuntalib.outputs.in_words`), which every table uses.
     """
     check_lang(lang)
     cols = list(columns) if columns is not None else list(df.columns)
+    df = in_words(df[cols], lang, labels)
     heads = [header(str(c), lang, headers) for c in cols]
 
     def dec(c: str) -> int | None:
@@ -359,17 +361,18 @@ def table_html(df: pd.DataFrame, lang: str, *, headers: Mapping[str, str] | None
     for rec in df[cols].itertuples(index=False, name=None):
         cells = []
         for c, v in zip(cols, rec, strict=True):
-            if labels and c in labels and isinstance(v, str):
-                v = text(labels[c].format(v), lang)
             style = ' class="num"' if numeric[c] else ""
             cells.append(f"<td{style}>{html.escape(_cell(v, lang, dec(c)))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in heads)
+    # The class is named twice so that these rules outweigh JupyterLab's ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon
+    # td {text-align: right}" (the same weight; this style comes later), in JupyterLab and on the site alike.
     return (
-        '<div class="kl-table"><style>.kl-table table{border-collapse:collapse;margin:.5em 0 1.5em}'
-        ".kl-table th,.kl-table td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}"
-        ".kl-table td.num{text-align:right;white-space:nowrap}.kl-table caption{text-align:left;font-weight:bold}</style>"
+        '<div class="kl-table"><style>.kl-table.kl-table table{border-collapse:collapse;margin:.5em 0 1.5em}'
+        ".kl-table.kl-table th,.kl-table.kl-table td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;"
+        "vertical-align:top}.kl-table.kl-table td.num{text-align:right;white-space:nowrap}"
+        ".kl-table.kl-table caption{text-align:left;font-weight:bold}</style>"
         f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 

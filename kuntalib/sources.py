@@ -42,6 +42,12 @@ class Citation:
     #: Language of the title when it is the publication's own (one title for every language), else "".
     title_lang: str = ""
 
+    def language_note(self, lang: str) -> str:
+        """"(på finska)": the publication's language in the reader's (Babel's names), when it is another; else ""."""
+        if not self.title_lang or self.title_lang == lang:
+            return ""
+        return text("cite.title_lang", lang, language=Locale.parse(lang).languages.get(self.title_lang, self.title_lang))
+
     def text(self, lang: str, *, markup: bool = False) -> str:
         """The citation in ``lang``: fi "Kuntaliitto: Otsikko. Seminaariesitys, Kuntamarkkinat 14.9.2022. https://…".
 
@@ -60,9 +66,8 @@ class Citation:
             title = html.escape(title)
             if foreign:
                 title = f'<span lang="{self.title_lang}">{title}</span>'
-        if foreign:  # the publication's own title, in its language: say which, in the reader's (Babel's names)
-            language = Locale.parse(lang).languages.get(self.title_lang, self.title_lang)
-            title += " " + text("cite.title_lang", lang, language=language)
+        if foreign:  # the publication's own title, in its language: say which, in the reader's
+            title += " " + self.language_note(lang)
         out = text("cite.format", lang, publisher=self.publisher[lang], title=title,
                    medium=medium[:1].upper() + medium[1:])
         return f"{out} {self.url}" if self.url else out

@@ -167,7 +167,7 @@ def test_numbers_the_deck_does_not_give_are_not_credited_to_it():
     values = pd.read_csv(path).set_index("parameter")["value"]
     assert str(int(values["clients_per_year"])) not in digits and str(int(values["annual_savings_eur"])) not in digits
     said = {"fi": "seminaariesitys (Kuntamarkkinat 14.9.2022) anna näitä lukuja",
-            "sv": "seminariepresentationen (Kuntamarkkinat 14.9.2022) ger inte dessa siffror",
+            "sv": "seminariepresentationen (Kommunmarknaden 14.9.2022) ger inte dessa siffror",
             "en": "the seminar presentation (Kuntamarkkinat, 14 September 2022) does not give these figures"}
     for lang, words in said.items():
         text = cite(prov, lang)

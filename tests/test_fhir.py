@@ -104,6 +104,23 @@ def test_ingest_accounts_for_every_line(cohort, ingested):
     assert lines["tz_assumed"].sum() == accepted_truth["naive_time"].sum() > 0
 
 
+def test_the_faults_table_says_what_became_of_each_injected_fault(cohort, ingested):
+    truth, rejects = cohort.measurements, ingested.rejects
+    source = rejects.source.iloc[0]
+    table = analysis.fault_outcomes(truth, rejects, source=source).set_index("fault")
+    assert table.resources.to_dict() == truth.fault.replace("", "none").value_counts().to_dict()
+    assert (table.drop(columns="resources").sum(axis=1) == table.resources).all()  # every line once
+    assert {c.removeprefix("rejected_"): int(n) for c, n in table.filter(like="rejected_").sum().items()} == ingested.by_reason().to_dict()
+    assert table.loc["duplicate", "rejected_duplicate"] == table.loc["duplicate", "resources"]
+    kept = ["none", "clock_drift", "missing_timezone", "late_arrival", "absent_component"]
+    assert (table.loc[table.index.intersection(kept), "accepted"] == table.loc[table.index.intersection(kept), "resources"]).all()
+    wrong = truth[truth.fault == "wrong_unit"]
+    outside = sum(not lo <= v <= hi for v, (lo, hi) in zip(wrong.value, [MEASURES[m].plausible for m in wrong.measure], strict=True))
+    assert 0 < table.loc["wrong_unit", "rejected_implausible"] == outside  # a mislabelled low glucose can stay plausible
+    with pytest.raises(ValueError, match=f"{source}: line {len(truth) + 1} is not a resource"):
+        analysis.fault_outcomes(truth, pd.concat([rejects, rejects.tail(1).assign(line=len(truth) + 1)]), source=source)
+
+
 def test_ingest_values_match_the_truth(cohort, ingested):
     truth = cohort.measurements
     ok = truth[truth["fault"].isin(["", "clock_drift", "missing_timezone", "late_arrival"])]

@@ -24,6 +24,7 @@ from kuntalib.indicators.charts import (
 from kuntalib.indicators.page import followup_html
 from kuntalib.indicators.register import (
     SourceRegisterError,
+    checked_values,
     key_citation,
     load_source_register,
     register_path,
@@ -77,6 +78,13 @@ def test_every_value_names_its_primary_publisher_and_secondary_ones_are_listed(f
         assert all(TRANSCRIBED[lang] in t.lower() for t in table.transcribed_from)
     population = secondary_values(file, register, "fi").set_index("transcribed_from")
     assert any("30.9.2023: 3\u00a0047" in v for v in population["values"]), "the 30.9.2023 round's value is listed"
+
+
+def test_a_quoted_sentence_says_its_language_where_the_page_has_another(followup):
+    file, register = followup
+    assert checked_values(file, register, "fi").quote.tolist() == ["Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %."]
+    for lang, note in (("sv", "(på finska)"), ("en", "(in Finnish)")):
+        assert checked_values(file, register, lang).quote.tolist() == [f"Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %. {note}"]
 
 
 def test_a_register_must_cover_every_source_and_check_real_values(followup, tmp_path):

@@ -35,6 +35,7 @@ __all__ = [
     "suppress_small",
     "suppress_hierarchy",
     "publishable",
+    "fault_outcomes",
     "check_publishable",
     "IDENTIFIER_COLUMNS",
 ]
@@ -333,3 +334,42 @@ def publishable(table: pd.DataFrame) -> pd.DataFrame:
     if "suppressed" not in table.columns:
         return table
     return table[~table["suppressed"].astype(bool)]
+
+
+def fault_outcomes(measurements: pd.DataFrame, rejects: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """What the ingest did with each fault the simulator injected: resources sent, accepted, rejected by reason.
+
+    Parameters
+    ----------
+    measurements
+        The simulator's truth, one row per resource sent (``obs_no``, ``fault``; no fault is ``""``).
+    rejects
+        The ingest's rejected lines (``source``, ``line``, ``reason``).
+    source
+        The Observation NDJSON as the ingest names it. Its line ``n`` is the simulator's resource
+        ``obs_no == n - 1`` (the writer keeps that order); a resource whose line was not rejected was
+        accepted, since the ingest accounts for every line. A line rejected for two reasons counts
+        under its first.
+
+    Returns
+    -------
+    DataFrame
+        One row per fault (``none`` first, then as the simulator lists them): ``fault``,
+        ``resources``, ``accepted``, then ``rejected_<reason>`` per rejection reason, most lines first.
+    """
+    from kuntalib.fhir.simulate import FAULTS
+
+    rej = rejects.loc[rejects["source"] == source].drop_duplicates("line")
+    fault = measurements.set_index("obs_no")["fault"].replace("", "none")
+    outside = rej.loc[~(rej["line"] - 1).isin(fault.index), "line"]
+    if len(outside):
+        raise ValueError(f"{source}: line {int(outside.iloc[0])} is not a resource the simulator sent ({len(fault)} lines)")
+    outcome = pd.Series("accepted", index=fault.index)
+    outcome.loc[rej["line"].to_numpy() - 1] = rej["reason"].to_numpy()
+    table = pd.crosstab(fault, outcome)
+    reasons = [c for c in table.sum().sort_values(ascending=False, kind="stable").index if c != "accepted"]
+    order = [f for f in ("none", *FAULTS) if f in table.index] + sorted(set(table.index) - {"none", *FAULTS})
+    table = table.reindex(index=order, columns=["accepted", *reasons], fill_value=0)
+    table.insert(0, "resources", table.sum(axis=1))
+    table.columns = [c if c in ("resources", "accepted") else f"rejected_{c}" for c in table.columns]
+    return table.rename_axis(index="fault", columns=None).reset_index()

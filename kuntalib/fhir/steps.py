@@ -6,6 +6,7 @@ parameters it uses and the results of the steps above it, and returns a dict of 
 (DataFrames) and JSON values. The graph::
 
     simulate ── fhir_files ──┬── tidy ──┬── quality
+        │                    │          ├── faults_caught (also simulate and fhir_files: NDJSON lines)
         │                    │          ├── adherence   (also simulate: start, days, time zone)
         │                    │          ├── alerts      (also simulate; thresholds file)
         │                    │          └── trend       (also simulate)
@@ -20,7 +21,7 @@ of published ones.
 
 Tables by step: ``simulate``: ``faults`` (resources sent, by injected fault), ``clients``,
 ``devices``, ``measurements`` (the simulator's truth; not published); ``tidy``:
-``rejected_by_reason``; ``quality``: ``quality_by_vendor``, ``quality_by_vendor_device``;
+``rejected_by_reason``; ``faults_caught``: ``faults_caught``; ``quality``: ``quality_by_vendor``, ``quality_by_vendor_device``;
 ``conformance``: ``conformance_vendors``, ``conformance_issues``; ``adherence``:
 ``adherence_by_week``; ``alerts``: ``alerts_by_week``, ``thresholds``; ``trend``: ``trend_fixed``,
 ``trend_daily`` (the model's input, not published); ``cost_benefit``: ``cost_benefit_sensitivity``,
@@ -40,6 +41,7 @@ from kuntalib.fhir.analysis import (
     TrendResult,
     adherence_summary,
     alert_summary,
+    fault_outcomes,
     fit_bp_trend,
     load_thresholds,
     quality_table,
@@ -55,7 +57,7 @@ from kuntalib.fhir.resources import write_bundles, write_ndjson
 from kuntalib.fhir.simulate import Cohort, CohortConfig, load_cohort_config, simulate_cohort
 from kuntalib.upstream import Upstream
 
-__all__ = ["simulate", "fhir_files", "tidy", "quality", "conformance", "adherence", "alerts", "trend", "cost_benefit",
+__all__ = ["simulate", "fhir_files", "tidy", "faults_caught", "quality", "conformance", "adherence", "alerts", "trend", "cost_benefit",
            "cohort", "observations", "rejected_lines", "conformance_result", "trend_result", "GRID_CLIENTS", "GRID_DAYS", "FHIR_FORMATS"]
 
 #: Axes of the two-way cost-benefit grid: clients a year, hospital days avoided per client.
@@ -141,6 +143,14 @@ def observations(tidy: Upstream) -> pd.DataFrame:
 def rejected_lines(tidy: Upstream) -> pd.DataFrame:
     """The rejected lines (with their reasons) that :func:`tidy` kept."""
     return pd.read_parquet(_tidy_folder(tidy) / "rejects.parquet")
+
+
+def faults_caught(sim: Upstream, fhir: Upstream, tidy: Upstream) -> dict[str, Any]:
+    """Table ``faults_caught``: for each fault the simulator injected, its resources accepted and rejected by reason
+    (:func:`~kuntalib.fhir.analysis.fault_outcomes`). Sent as NDJSON only (a line is a resource); empty for Bundles."""
+    if fhir["format"] != "ndjson":
+        return {"faults_caught": pd.DataFrame({"fault": pd.Series(dtype=str)})}
+    return {"faults_caught": fault_outcomes(sim["measurements"], rejected_lines(tidy), source=fhir["sent"][0])}
 
 
 def quality(tidy: Upstream, *, min_persons: int = 5) -> dict[str, Any]:

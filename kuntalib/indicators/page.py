@@ -69,12 +69,15 @@ def _sources(results: list[FollowUp], lang: str) -> tuple[dict[str, int], str]:
 
 
 
+#: The class is named twice so that these rules outweigh JupyterLab's own for tables (right-aligned cells), as
+#: :func:`kuntalib.present.table_html` does.
 _STYLE = (
-    "<style>.kl-followup table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    ".kl-followup th,.kl-followup td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:middle}"
+    "<style>.kl-followup.kl-followup table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    ".kl-followup.kl-followup th,.kl-followup.kl-followup td{border-bottom:1px solid #ddd;padding:.25em .5em;"
+    "text-align:left;vertical-align:middle}"
     ".kl-followup .light{display:inline-block;width:1.6em;height:1.6em;line-height:1.6em;border-radius:50%;"
     "text-align:center;font-weight:bold;border:1px solid #333;color:#000}"
-    ".kl-followup caption{text-align:left;font-weight:bold;padding:.3em 0}</style>"
+    ".kl-followup.kl-followup caption{text-align:left;font-weight:bold;padding:.3em 0}</style>"
 )
 
 
