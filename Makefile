@@ -48,10 +48,10 @@ browser: $(STAMP)  ## headless Chromium (Debian package, if missing and root) an
 
 test: $(STAMP) browser  ## run the whole test suite (lint, unit, pipeline, notebooks, browser)
 	$(BIN)/ruff check $(LINTED)
-	$(BIN)/python -m pytest -q -rs --durations=25  # the slowest tests, for the time from clone to passing tests
+	$(BIN)/python -m pytest -n auto -q -rs --durations=25  # on every core (pytest-xdist); the slowest tests, for the time from clone to passing tests
 
 test-fast: $(STAMP)  ## tests without the slow notebook and browser tests
-	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
+	$(BIN)/python -m pytest -n auto -q -rs -m "not slow and not browser"
 
 catalog: $(STAMP)  ## after editing a notebook's text or adding keys to kuntalib/locale/kuntalib.pot: merge into each language's .po (then translate)
 	$(BIN)/kuntalib prose update

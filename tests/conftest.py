@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -130,16 +131,32 @@ class ShippedBuild:
 
 @pytest.fixture(scope="session")
 def shipped(tmp_path_factory) -> ShippedBuild:
-    """Build all notebooks as shipped, in all three languages, into a scratch folder (slow: about 80 s)."""
+    """Build all notebooks as shipped, in all three languages, into a scratch folder (slow: about 80 s).
+
+    Made once per test session: with pytest-xdist (``make test`` runs ``-n 2``) the first worker that needs it
+    builds it under a file lock (filelock) in the session's shared temporary folder, and the others read it.
+    """
+    import pickle
+
+    from filelock import FileLock
+
     from kuntalib.pipeline.runner import discover, plan, run_build
     from kuntalib.pipeline.site import publish
 
-    root = tmp_path_factory.mktemp("shipped")
-    build = ShippedBuild(root, None)
-    with build.env():
-        build.report = run_build(plan(discover(), ("fi", "sv", "en")), progress=False)
-        publish()  # as kuntalib build does after the runs
-    return build
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shipped"
+    report = root / "report.pickle"  # written last: its presence means the build is whole
+    with FileLock(f"{root}.lock"):
+        if report.exists():
+            return ShippedBuild(root, pickle.loads(report.read_bytes()))
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        build = ShippedBuild(root, None)
+        with build.env():
+            build.report = run_build(plan(discover(), ("fi", "sv", "en")), progress=False)
+            publish()  # as kuntalib build does after the runs
+        report.write_bytes(pickle.dumps(build.report))
+        return build
 
 
 def near_a_clock_change(when, zone: str):

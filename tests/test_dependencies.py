@@ -28,7 +28,8 @@ RUN_WITHOUT_IMPORT = {
     "distributed": "the Dask Client that kuntalib.fhir.scale.dask_runner takes (docs/scale-out.md imports it)",
 }
 #: Declared development tools that no test imports.
-DEV_TOOLS = {"ruff": "the linter of make lint and make test"}
+DEV_TOOLS = {"ruff": "the linter of make lint and make test",
+             "pytest-xdist": "runs the test suite on both cores (make test: pytest -n 2)"}
 
 
 def normalise(name: str) -> str:

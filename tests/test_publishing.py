@@ -479,7 +479,8 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(shipped):
         pytest.skip(f"axe-core not available: {exc}")
     site = shipped.outputs / "site"
     bad: dict[str, list] = {}
-    n = 0
+    n = cells = 0
+    misaligned: list[str] = []
     with served(site) as (base, browser):
         page = browser.new_page()
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
@@ -493,6 +494,11 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(shipped):
             serious = [v for v in violations if v["impact"] in ("serious", "critical")]
             if serious:
                 bad[rel] = serious
+            # a table's words read from the left and its numbers line up on the right (JupyterLab's style right-aligns all)
+            aligned = page.eval_on_selector_all(".kl-table td", "els => els.map(e => [e.classList.contains('num'), getComputedStyle(e).textAlign])")
+            misaligned += [rel for num, align in aligned if align != ("right" if num else "left")][:1]
+            cells += len(aligned)
             n += 1
     assert n == 1 + 3 * (1 + 4 * 2)
     assert not bad, bad
+    assert cells > 100 and not misaligned, misaligned

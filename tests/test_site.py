@@ -145,7 +145,6 @@ def test_site_in_headless_chromium(site):
         page.route("**/*", guard)
         page.on("requestfailed", lambda r: failed.append(r.url) if r.url.startswith(base) else None)
         seen: set[str] = set()
-        tables = 0
         todo = [base + "index.html"]
         while todo:
             url = todo.pop()
@@ -159,10 +158,6 @@ def test_site_in_headless_chromium(site):
             assert resp is not None and resp.status == 200, f"{url}: {resp and resp.status}"
             broken = page.eval_on_selector_all("img", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).length")
             assert broken == 0, f"{url}: {broken} image(s) do not show"
-            # a table's words read from the left, its numbers line up on the right (not JupyterLab's right-aligned cells)
-            aligned = page.eval_on_selector_all(".kl-table td", "els => els.map(e => [e.classList.contains('num'), getComputedStyle(e).textAlign])")
-            assert all(align == ("right" if num else "left") for num, align in aligned), f"{url}: {aligned[:6]}"
-            tables += len(aligned)
             hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
             for href in hrefs:
                 href = href.split("#")[0]
@@ -172,7 +167,6 @@ def test_site_in_headless_chromium(site):
                     external.append(href)
     assert not external, f"external requests or links: {external}"
     assert not failed, f"failed requests: {failed}"
-    assert tables > 0, "no table's cells were looked at"
     assert len([u for u in seen if u.endswith(".html")]) == 1 + 3 + 3 * 2
     assert len(seen) == 1 + 3 + 3 * 2 + 3  # and each language's table values.csv
     n_images = 0

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,6 +164,9 @@ def test_the_tax_chart_says_it_cannot_answer_and_labels_its_axis_as_years(rounds
     assert "Ei havaintoa vertailuvuosilta: kunnan arvot 2016–2018, vertailuarvot 2019, 2021–2022" in notes
     assert "30.6" not in ax.get_xlabel() and ax.get_xlabel() == "vuosi"
     assert ax.get_ylabel().endswith("%")
+    for line in ax.lines[1:]:  # the national average and the limit: values for 2019 and 2021-2022, no line across 2020
+        x = line.get_xdata()
+        assert [int(v) for v in x[~np.isnan(x)]] == [2019, 2021, 2022] and np.isnan(x[1])
     ax = plot_trajectory(later.file.get("population"), later.forecasts.get("population"), lang="fi", result=later)
     assert "30.6." in ax.get_xlabel()  # a mid-year value is drawn there, so the label says where
 

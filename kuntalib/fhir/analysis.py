@@ -354,7 +354,7 @@ def fault_outcomes(measurements: pd.DataFrame, rejects: pd.DataFrame, *, source:
     Returns
     -------
     DataFrame
-        One row per fault (``none`` first, then as the simulator lists them): ``fault``,
+        One row per fault, most resources first (as the simulator's own fault table): ``fault``,
         ``resources``, ``accepted``, then ``rejected_<reason>`` per rejection reason, most lines first.
     """
     from kuntalib.fhir.simulate import FAULTS
@@ -371,5 +371,6 @@ def fault_outcomes(measurements: pd.DataFrame, rejects: pd.DataFrame, *, source:
     order = [f for f in ("none", *FAULTS) if f in table.index] + sorted(set(table.index) - {"none", *FAULTS})
     table = table.reindex(index=order, columns=["accepted", *reasons], fill_value=0)
     table.insert(0, "resources", table.sum(axis=1))
+    table = table.sort_values("resources", ascending=False, kind="stable")
     table.columns = [c if c in ("resources", "accepted") else f"rejected_{c}" for c in table.columns]
     return table.rename_axis(index="fault", columns=None).reset_index()

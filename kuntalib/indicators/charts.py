@@ -69,6 +69,14 @@ def year_position(dates: pd.Series | pd.DatetimeIndex | list) -> np.ndarray:
     return (d.year - 1 + d.day_of_year / days).to_numpy(float)
 
 
+def yearly_line(x: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` with a gap (NaN) between values more than a year apart, so that a line joins a yearly
+    series only where no year is missing (the national average of 2019 and of 2021 is not drawn across 2020)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    cut = np.flatnonzero(np.diff(x) > 1 + 1e-6) + 1
+    return np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+
+
 def _year_axis(ax: Axes, lang: str, dates: Any = None) -> None:
     """Whole years on the x axis; the label says where a mid-year value sits only when the chart has one."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -234,7 +242,8 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
     A year-end value sits at its year's tick, a 30 June value half a year before it, a target at its
     target year (:func:`year_position`); the axis label mentions mid-year values only when there are some.
     A target relative to a reference series (at most 1 pp above the national average) is drawn as the
-    reference and the limit it sets in the years the reference gives; where no observation falls in those
+    reference and the limit it sets in the years the reference gives, with no line across a missing year
+    (:func:`yearly_line`); where no observation falls in those
     years the chart says so, since it cannot then say whether the target was met. With ``result`` the
     caption gives the round's sources and date. Legends sit beside the plot, never on the data.
     """
@@ -257,10 +266,10 @@ def plot_trajectory(ind: Indicator, fc: Forecast | None = None, *, ax: Axes | No
         dates += list(ref.date)
         names = result.file.reference_labels if result is not None else {}
         ref_label = pick(names[t["reference"]], lang) if t.get("reference") in names else pick(_T["reference"], lang)
-        ax.plot(year_position(ref.date), ref.value, "s:", color=ROLE["earlier"], markersize=4, label=ref_label)
+        ax.plot(*yearly_line(year_position(ref.date), ref.value), "s:", color=ROLE["earlier"], markersize=4, label=ref_label)
         limit = ind.target_text(lang) or value_text(float(t["value"]), ind, lang)
-        ax.plot(year_position(ref.date), ref.value + float(t["value"]), "s--", color=ROLE["target"], markersize=4,
-                label=pick(_T["limit"], lang).format(t=limit))
+        ax.plot(*yearly_line(year_position(ref.date), ref.value + float(t["value"])), "s--", color=ROLE["target"],
+                markersize=4, label=pick(_T["limit"], lang).format(t=limit))
         observed, referenced, both = reference_overlap(ind)
         if observed and not both:  # the chart cannot answer whether the target was met: say so on it
             gap = (max(observed) + min(referenced)) / 2 if max(observed) < min(referenced) else float(np.mean(referenced))
