@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kuntalib.barometer import steps
@@ -31,6 +33,44 @@ def test_no_finnish_words_in_a_foreign_caption(shipped, lang):
         caption = _caption(plot_question(q, figures, pub.questions, lang=lang))
         for word in ("julkaistu", "vakiintuneisuus", "Viitevuodet", "Kuntaliittos"):
             assert word not in caption, (q, word, caption)
+
+
+@pytest.mark.parametrize(("lang", "right", "left"), [("fi", "nollaviivasta oikealle edistäneiden osuus (sininen)",
+                                                        "vasemmalle esteenä olleiden (oranssi)"),
+                                                       ("sv", "till höger om nollan andelen som främjade (blått)",
+                                                        "till vänster andelen som hindrade (orange)"),
+                                                       ("en", "to the right of zero the share that promoted it (blue)",
+                                                        "to the left of zero the share that hindered it (orange)")])
+def test_the_promoters_text_says_which_side_and_colour_the_drawing_gives(shipped, lang, right, left):
+    """The page's words for the promoters figure and the figure agree: promoted to the right of zero in blue,
+    barrier to the left in orange (a hue between red and yellow), in every language."""
+    import colorsys
+
+    from babel.messages.pofile import read_po
+    from matplotlib.colors import to_rgb
+
+    from kuntalib.theme import ROLE
+    from tests.conftest import REPO
+
+    nb = json.loads((REPO / "notebooks" / "01_barometer.ipynb").read_text(encoding="utf-8"))
+    [fi] = [t for c in nb["cells"] if c["cell_type"] == "markdown" and "nollaviivasta oikealle" in (t := "".join(c["source"]))]
+    if lang == "fi":
+        words = fi
+    else:
+        with (REPO / "notebooks" / "locale" / lang / "LC_MESSAGES" / "01_barometer.po").open("rb") as f:
+            words = read_po(f)[fi].string
+    assert right in words and left in words
+    set_theme()
+    pub, figures = shipped
+    ax = plot_question("promoters", figures, pub.questions, lang=lang)
+    bars = [p for p in ax.patches if not p.get_hatch() and p.get_width() != 0]
+    promoted = [p for p in bars if p.get_facecolor()[:3] == to_rgb(ROLE["data"])]
+    barrier = [p for p in bars if p.get_facecolor()[:3] == to_rgb(ROLE["unfavourable"])]
+    assert promoted and barrier and len(promoted) + len(barrier) == len(bars)
+    assert all(min(p.get_x(), p.get_x() + p.get_width()) >= 0 for p in promoted)
+    assert all(max(p.get_x(), p.get_x() + p.get_width()) <= 0 for p in barrier)
+    hue = {role: colorsys.rgb_to_hsv(*to_rgb(ROLE[role]))[0] * 360 for role in ("data", "unfavourable")}
+    assert 180 <= hue["data"] <= 250 and 10 <= hue["unfavourable"] <= 45, hue  # blue; orange
 
 
 def test_a_share_the_text_leaves_open_is_said_not_drawn(shipped):

@@ -445,6 +445,31 @@ def test_pages_number_figures_link_their_tables_and_each_other(shipped):
 
 
 @pytest.mark.slow
+def test_no_finnish_catalogue_text_on_a_swedish_or_english_figure(shipped):
+    """Every text of every sv/en figure (its SVG) is free of the catalogue's Finnish: no fragment of a Finnish
+    message (12 characters or more, between its fields) that the language's own messages do not also use.
+    The same scan finds such fragments on the fi figures, so it can see them."""
+    from xml.etree import ElementTree as ET
+
+    from kuntalib.i18n import messages
+
+    def texts(svg: Path) -> str:
+        return " ".join(" ".join(" ".join(e.itertext()) for e in ET.parse(svg).iter() if e.tag.endswith("text")).split())
+
+    fi = messages("fi")
+    for lang in ("sv", "en"):
+        own = messages(lang)
+        mine = "\n".join(own.values())
+        finnish = {" ".join(f.split()) for k, v in fi.items() if own.get(k) != v
+                   for f in re.split(r"\{[^}]*\}|\n", v) if len(f.strip()) >= 12 and f.strip() not in mine}
+        svgs = sorted((shipped.outputs / "figures").glob(f"*/{lang}/*.svg"))
+        assert len(svgs) > 30
+        found = [(svg.relative_to(shipped.outputs).as_posix(), f) for svg in svgs if (t := texts(svg)) for f in finnish if f in t]
+        assert not found, found[:10]
+        assert sum(f in texts(svg) for svg in (shipped.outputs / "figures").glob("*/fi/*.svg") for f in finnish) > 50
+
+
+@pytest.mark.slow
 def test_figures_and_workbooks_for_every_notebook_and_language(shipped):
     from openpyxl import load_workbook
 

@@ -83,9 +83,9 @@ def test_every_value_names_its_primary_publisher_and_secondary_ones_are_listed(f
 
 def test_a_quoted_sentence_says_its_language_where_the_page_has_another(followup):
     file, register = followup
-    assert checked_values(file, register, "fi").quote.tolist() == ["Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %."]
+    assert checked_values(file, register, "fi").publication_sentence.tolist() == ["Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %."]
     for lang, note in (("sv", "(på finska)"), ("en", "(in Finnish)")):
-        assert checked_values(file, register, lang).quote.tolist() == [f"Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %. {note}"]
+        assert checked_values(file, register, lang).publication_sentence.tolist() == [f"Keskimääräinen kunnallisveroprosentti on ensi vuonna 20,01 %. {note}"]
 
 
 def test_a_register_must_cover_every_source_and_check_real_values(followup, tmp_path):

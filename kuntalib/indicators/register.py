@@ -243,8 +243,8 @@ def secondary_values(file: IndicatorFile, register: SourceRegister, lang: str) -
 def checked_values(file: IndicatorFile, register: SourceRegister, lang: str) -> pd.DataFrame:
     """The values of secondary sources found in a primary publication: what, when, how much, where and its words.
 
-    Columns: indicator, date, value, checked_in (the publication's citation in ``lang``), quote (the
-    publication's own words, with "(på finska)" when its language is not ``lang``).
+    Columns: indicator, date, value, checked_in (the publication's citation in ``lang``),
+    publication_sentence (the publication's own words, with "(på finska)" when its language is not ``lang``).
     """
     check_lang(lang)
     rows = []
@@ -253,5 +253,5 @@ def checked_values(file: IndicatorFile, register: SourceRegister, lang: str) -> 
         rows.append({"indicator": _label(file, c["series"], lang), "date": fmt_date(c["date"], lang),
                      "value": _value(c["value"], _unit(file, c["series"], lang), lang),
                      "checked_in": cit.text(lang) if cit is not None else c["source"],
-                     "quote": " ".join(filter(None, (c["quote"], cit.language_note(lang) if cit is not None else "")))})
-    return pd.DataFrame(rows, columns=["indicator", "date", "value", "checked_in", "quote"])
+                     "publication_sentence": " ".join(filter(None, (c["quote"], cit.language_note(lang) if cit is not None else "")))})
+    return pd.DataFrame(rows, columns=["indicator", "date", "value", "checked_in", "publication_sentence"])
