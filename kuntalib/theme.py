@@ -49,6 +49,7 @@ __all__ = [
     "percent_axis",
     "set_theme",
     "add_caption",
+    "caption_texts",
     "caption_layout",
     "place_captions",
     "CAPTION_GAP",
@@ -246,6 +247,11 @@ def add_caption(ax: Axes, lines: list[str], *, fontsize: float = 8, width: int |
 CAPTION_GAP = 0.08
 
 
+def caption_texts(fig: Figure) -> list[Any]:
+    """The figure's caption lines as drawn (the visible texts :func:`add_caption` wrote)."""
+    return [t for t in fig.texts if getattr(t, "kuntalib_lines", None) and t.get_visible()]
+
+
 def caption_layout(fig: Figure, dpi: float | None = None) -> tuple[Bbox, Bbox, float] | None:
     """Where the caption lines (:func:`add_caption`) sit against the rest of the figure, as ``savefig`` measures.
 
@@ -253,7 +259,7 @@ def caption_layout(fig: Figure, dpi: float | None = None) -> tuple[Bbox, Bbox, f
     inches, and the top of the caption lines in inches; laid out at ``dpi`` (the figure's
     own by default). ``None`` when the figure has no caption lines.
     """
-    notes = [t for t in fig.texts if getattr(t, "kuntalib_lines", None) and t.get_visible()]
+    notes = caption_texts(fig)
     if not notes:
         return None
     old = fig.get_dpi()
@@ -281,9 +287,8 @@ def place_captions(fig: Figure) -> Figure:
     """
     layout = caption_layout(fig)
     if layout is not None and (overlap := layout[2] - (layout[1].y0 - CAPTION_GAP)) > 0:
-        for t in fig.texts:
-            if getattr(t, "kuntalib_lines", None):
-                t.set_y(t.get_position()[1] - overlap / fig.get_figheight())
+        for t in caption_texts(fig):
+            t.set_y(t.get_position()[1] - overlap / fig.get_figheight())
     return fig
 
 

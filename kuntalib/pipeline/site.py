@@ -88,7 +88,8 @@ def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
         for out in cell.get("outputs", []):
             if "image/png" in out.get("data", {}):
                 n = len(found) + 1
-                info = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {})
+                meta = out.get("metadata", {}).get("image/png", {})
+                info = meta.get("kuntalib", {})
                 name = info.get("name") or f"figure-{n}"
                 path = folder / f"{name}.png"
                 if any(path == p for _, p, _ in found):
@@ -98,7 +99,7 @@ def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 (full, _), (width, height) = struct.unpack(">II", raw[16:24]), struct.unpack(">II", data[16:24])
-                shown = round(int(out.get("metadata", {}).get("image/png", {}).get("width") or full) * width / full)
+                shown = round(int(meta.get("width") or full) * width / full)
                 found.append((out, path, (shown, round(height * shown / width))))
     return found
 
