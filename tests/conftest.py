@@ -133,7 +133,7 @@ class ShippedBuild:
 def shipped(tmp_path_factory) -> ShippedBuild:
     """Build all notebooks as shipped, in all three languages, into a scratch folder (slow: about 80 s).
 
-    Made once per test session: with pytest-xdist (``make test`` runs ``-n 2``) the first worker that needs it
+    Made once per test session: with pytest-xdist (``make test`` runs ``-n auto``) the first worker that needs it
     builds it under a file lock (filelock) in the session's shared temporary folder, and the others read it.
     """
     import pickle

@@ -29,7 +29,7 @@ RUN_WITHOUT_IMPORT = {
 }
 #: Declared development tools that no test imports.
 DEV_TOOLS = {"ruff": "the linter of make lint and make test",
-             "pytest-xdist": "runs the test suite on both cores (make test: pytest -n 2)"}
+             "pytest-xdist": "runs the test suite on every core (make test: pytest -n auto)"}
 
 
 def normalise(name: str) -> str:
