@@ -12,12 +12,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kuntalib import paths
 from kuntalib.i18n import LANGS
 from kuntalib.pipeline.params import ParameterError, parse_cli_value, read_parameters
 from kuntalib.pipeline.state import rel_path
+
+if TYPE_CHECKING:
+    from kuntalib.pipeline.runner import BuildReport
 
 __all__ = ["main", "build", "verify", "source_add", "source_check"]
 
@@ -51,12 +54,12 @@ def build(
     return run_jobs(plan(discover(notebooks), langs, overrides), force=force, workers=workers, progress=progress)
 
 
-def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
-    """Run planned jobs, publish pages of those that ran, rewrite the manifest; return the exit code.
+def build_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> BuildReport:
+    """Run planned jobs, publish pages of those that ran, rewrite the manifest; return the build's report.
 
     One build at a time per outputs folder (a second one waits). Leftovers of an interrupted
-    build's staging are removed first. Ctrl-C stops at once with exit code 130; every run that
-    finished before is recorded and the next build runs only the rest.
+    build's staging are removed first. On Ctrl-C every run that finished before is recorded
+    (and in the manifest), then ``KeyboardInterrupt`` goes on; the next build runs only the rest.
     """
     import shutil
 
@@ -65,16 +68,13 @@ def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: boo
     from kuntalib.pipeline.runner import run_build
     from kuntalib.pipeline.state import BuildState
 
-    t0 = time.perf_counter()
     with build_lock(paths.build_lock_file()):
         shutil.rmtree(paths.staging_dir(), ignore_errors=True)
         try:
             report = run_build(jobs, force=force, workers=workers, progress=progress)
         except KeyboardInterrupt:
             write_manifest(BuildState().produced())
-            print("kuntalib: interrupted; the notebooks that finished are recorded, 'kuntalib build' runs the rest",
-                  file=sys.stderr)
-            return 130
+            raise
         ran = [r.job.run_id for r in report.ran]
         failed = {r.job.run_id for r in report.failed}
         site = paths.site_dir()
@@ -87,6 +87,18 @@ def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: boo
             state.save()
         write_manifest(state.produced())
         shutil.rmtree(paths.staging_dir(), ignore_errors=True)
+    return report
+
+
+def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
+    """:func:`build_jobs`, then print its summary; return the exit code (130 after Ctrl-C)."""
+    t0 = time.perf_counter()
+    try:
+        report = build_jobs(jobs, force=force, workers=workers, progress=progress)
+    except KeyboardInterrupt:
+        print("kuntalib: interrupted; the notebooks that finished are recorded, 'kuntalib build' runs the rest",
+              file=sys.stderr)
+        return 130
     first, *rest = report.summary().split("\n")
     print("\n".join([f"{first} ({time.perf_counter() - t0:.1f} s)", *rest]))
     return 0 if report.ok else 1

@@ -205,18 +205,12 @@ def test_followup_page_is_in_its_language_and_escaped(file):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_followup_page_on_the_site_in_headless_chromium(tmp_path, monkeypatch):
+def test_followup_page_on_the_site_in_headless_chromium(shipped):
     """The notebook's follow-up section, as published on the site in each language, seen in a real browser."""
-    from kuntalib import paths
-    from kuntalib.cli import build
     from kuntalib.indicators.charts import STATUS_TEXT
     from tests.test_site import served
 
-    monkeypatch.setenv("KUNTALIB_ROOT", str(REPO))
-    monkeypatch.setenv("KUNTALIB_OUTPUTS", str(tmp_path / "out"))
-    monkeypatch.setenv("KUNTALIB_PROCESSED", str(tmp_path / "processed"))
-    assert build(["04_strategy_followup"], progress=False) == 0
-    with served(paths.site_dir()) as (base, browser):
+    with served(shipped.outputs / "site") as (base, browser):
         page = browser.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "data:")) else route.abort())
         for lang, heading in (("fi", "Tavoitteet ja toteutuma 30.6.2022"), ("sv", "Mål och utfall 30.6.2022"),

@@ -30,11 +30,22 @@ def test_build_writes_outputs_then_skips(project):
         assert (out / "site" / lang / "code" / "a_plot.html").exists()
     state = json.loads(paths.build_state_file().read_text())
     assert "data/raw/demo/values.csv" in state["runs"]["a_plot/fi"]["inputs"]
+    assert state["runs"]["a_plot/fi"]["steps"] == []  # the fixture notebook declares no step
     assert set(state["runs"]["a_plot/fi"]["outputs"]) >= {"figures/a_plot/fi/bars.png", "notebooks/fi/a_plot.ipynb"}
     manifest = read_manifest(paths.manifest_file())
     assert "figures/a_plot/fi/bars.png" in manifest and "site/index.html" in manifest
     report = _run(("fi", "sv"))
     assert [r.status for r in report.results] == ["skipped", "skipped"]
+
+
+def test_the_summary_counts_the_steps_each_run_computed_or_read(tmp_path):
+    from kuntalib.pipeline.runner import BuildReport, Job, JobResult
+
+    runs = [("fi", ("computed n/a", "computed n/b")), ("sv", ("read n/a", "read n/b")), ("en", ("read n/a", "read n/b"))]
+    report = BuildReport([JobResult(Job(tmp_path / "n.ipynb", lang, {}), "ok", steps=steps) for lang, steps in runs]
+                         + [JobResult(Job(tmp_path / "m.ipynb", "fi", {}), "skipped")])
+    assert report.summary().splitlines() == ["3 run, 1 up to date, 0 failed; steps: 2 computed, 4 read from data/processed",
+                                             "  n/a: computed 1, read 2", "  n/b: computed 1, read 2"]
 
 
 def test_reruns_when_params_data_or_notebook_change(project):

@@ -380,7 +380,7 @@ def run_build(
             state.save()  # a run being replaced is not current until its new outputs are recorded
             if status == "ok":
                 written = _promote(job)
-                state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], written))
+                state.set(job.run_id, RunRecord.from_run(static, job.params, [Path(p) for p in inputs], written, step_lines))
                 state.save()
             else:
                 message = _keep_failed(job, message)

@@ -4,12 +4,16 @@ A run is up to date when the notebook's source, its parameters, the kuntalib
 package and every data file it read last time hash as they did then, and every
 file it wrote is still there with the hash it had when the run wrote it.
 
-``outputs/.build-state.json`` (format 2)::
+``outputs/.build-state.json`` (format 3)::
 
-    {"format": 2,
+    {"format": 3,
      "runs": {"<stem>/<lang>": {"static": ..., "params": {...}, "inputs": {path: sha256},
-                                "outputs": {path under outputs/: sha256}}},
+                                "outputs": {path under outputs/: sha256},
+                                "steps": ["computed|read <notebook>/<step>", ...]}},
      "site": {path under outputs/: sha256}}
+
+A run's ``steps`` say which language-neutral steps it computed and which it read from
+``data/processed`` (kuntalib.pipeline.steps), so what a build did stays readable after it.
 
 The hashes are taken when the files are produced, never read back later from disk, so
 ``MANIFEST.sha256`` (made from this file) lists only what the build itself wrote. The
@@ -32,7 +36,7 @@ from kuntalib.provenance import sha256_file
 
 __all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint", "atomic_write_text", "rel_path", "FORMAT"]
 
-FORMAT = 2
+FORMAT = 3
 
 
 def package_hash() -> str:
@@ -83,6 +87,7 @@ class RunRecord:
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=list)
 
     def is_current(self, static: str) -> bool:
         """True when nothing this run depended on has changed and its outputs are as it wrote them."""
@@ -96,24 +101,27 @@ class RunRecord:
         return all((out / rel).is_file() and sha256_file(out / rel) == digest for rel, digest in self.outputs.items())
 
     @classmethod
-    def from_run(cls, static: str, params: dict[str, Any], inputs: list[Path], outputs: list[Path]) -> RunRecord:
-        """Record hashes of the inputs a run read and the outputs it wrote."""
+    def from_run(cls, static: str, params: dict[str, Any], inputs: list[Path], outputs: list[Path],
+                 steps: list[str] | tuple[str, ...] = ()) -> RunRecord:
+        """Record hashes of the inputs a run read and the outputs it wrote, and the steps it computed or read."""
         root, out = paths.proj_root(), paths.outputs_dir()
         ins = {rel_path(p, root): sha256_file(p) for p in sorted(set(inputs)) if p.exists()}
         outs = {rel_path(p, out): sha256_file(p) for p in sorted(outputs)}
-        return cls(static=static, params=dict(params), inputs=ins, outputs=outs)
+        return cls(static=static, params=dict(params), inputs=ins, outputs=outs, steps=list(steps))
 
     @classmethod
     def parse(cls, raw: Any) -> RunRecord:
         """A record from its JSON form; ``ValueError`` for any other shape."""
-        if not isinstance(raw, dict) or set(raw) != {"static", "params", "inputs", "outputs"}:
+        if not isinstance(raw, dict) or set(raw) != {"static", "params", "inputs", "outputs", "steps"}:
             raise ValueError("not a run record")
         if not isinstance(raw["static"], str) or not isinstance(raw["params"], dict):
             raise ValueError("not a run record")
         for key in ("inputs", "outputs"):
             if not isinstance(raw[key], dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw[key].items()):
                 raise ValueError(f"run record {key} must map paths to hashes")
-        return cls(raw["static"], raw["params"], raw["inputs"], raw["outputs"])
+        if not isinstance(raw["steps"], list) or not all(isinstance(s, str) for s in raw["steps"]):
+            raise ValueError("run record steps must be a list of lines")
+        return cls(raw["static"], raw["params"], raw["inputs"], raw["outputs"], raw["steps"])
 
 
 class BuildState:
