@@ -67,4 +67,4 @@ bench: $(STAMP)  ## benchmarks: ingest vs DuckDB/fhir.resources/fhiry, national-
 	$(BIN)/python benchmarks/run_all.py
 
 clean:  ## remove built outputs (not data/raw)
-	rm -rf outputs/* data/processed/* && touch outputs/.gitkeep data/processed/.gitkeep
+	rm -rf outputs/* outputs/.[!.]* data/processed/* data/processed/.[!.]* && touch outputs/.gitkeep data/processed/.gitkeep  # with the build state and locks

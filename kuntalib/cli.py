@@ -20,9 +20,9 @@ from kuntalib.pipeline.params import ParameterError, parse_cli_value, read_param
 from kuntalib.pipeline.state import rel_path
 
 if TYPE_CHECKING:
-    from kuntalib.pipeline.runner import BuildReport
+    from kuntalib.pipeline.runner import BuildReport, Job
 
-__all__ = ["main", "build", "verify", "source_add", "source_check"]
+__all__ = ["main", "build", "build_jobs", "run_jobs", "verify", "source_add", "source_check"]
 
 
 def _overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -54,12 +54,33 @@ def build(
     return run_jobs(plan(discover(notebooks), langs, overrides), force=force, workers=workers, progress=progress)
 
 
-def build_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> BuildReport:
+def build_jobs(jobs: list[Job], *, force: bool = False, workers: int = 2, progress: bool = True) -> BuildReport:
     """Run planned jobs, publish pages of those that ran, rewrite the manifest; return the build's report.
 
     One build at a time per outputs folder (a second one waits). Leftovers of an interrupted
-    build's staging are removed first. On Ctrl-C every run that finished before is recorded
-    (and in the manifest), then ``KeyboardInterrupt`` goes on; the next build runs only the rest.
+    build's staging are removed first.
+
+    Parameters
+    ----------
+    jobs
+        The runs, as :func:`kuntalib.pipeline.runner.plan` makes them.
+    force
+        Run every job, up to date or not.
+    workers
+        Runs at a time.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    BuildReport
+        Each job's outcome and the steps it computed or read.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, after every run that finished before is recorded (and in the manifest); the
+        next build runs only the rest.
     """
     import shutil
 
@@ -90,7 +111,7 @@ def build_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: b
     return report
 
 
-def run_jobs(jobs: list, *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
+def run_jobs(jobs: list[Job], *, force: bool = False, workers: int = 2, progress: bool = True) -> int:
     """:func:`build_jobs`, then print its summary; return the exit code (130 after Ctrl-C)."""
     t0 = time.perf_counter()
     try:

@@ -111,13 +111,17 @@ def project(tmp_path, monkeypatch) -> Path:
 
 
 class ShippedBuild:
-    """The build of every shipped notebook at its defaults in fi, sv and en, made once per test session."""
+    """The build of every shipped notebook at its defaults in fi, sv and en, made once per test session.
 
-    def __init__(self, root: Path, report) -> None:
+    ``fresh`` is true when it was built from nothing in this session (not from a copy of ``make build``'s).
+    """
+
+    def __init__(self, root: Path, report, fresh: bool) -> None:
         self.root = root
         self.outputs = root / "out"
         self.processed = root / "processed"
         self.report = report
+        self.fresh = fresh
 
     @contextlib.contextmanager
     def env(self):
@@ -129,41 +133,68 @@ class ShippedBuild:
             yield mp
 
 
+def whole_build_of(jobs: list) -> bool:
+    """True when ``outputs/`` is a whole, unedited build of exactly ``jobs`` whose steps are still in ``data/processed``.
+
+    That is: the build state records exactly these runs (none missing, none of a notebook no longer
+    here); every output is as the build wrote it (``MANIFEST.sha256``, as ``kuntalib verify`` checks);
+    and each step a run computed or read is still stored under the key the run used (a JupyterLab run
+    with other parameters replaces a step's folder).
+    """
+    from kuntalib.pipeline.manifest import collect, compare, read_manifest
+    from kuntalib.pipeline.state import BuildState
+
+    if not (paths.build_state_file().is_file() and paths.manifest_file().is_file()):
+        return False
+    records = BuildState().records
+    if set(records) != {job.run_id for job in jobs} or compare(read_manifest(paths.manifest_file()), collect()):
+        return False
+    for line in {line for rec in records.values() for line in rec.steps}:
+        _how, name, *key = line.split()
+        meta = paths.data_processed() / name / "metadata.json"
+        if not key or not meta.is_file() or json.loads(meta.read_text(encoding="utf-8")).get("key") != key[0]:
+            return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def shipped(tmp_path_factory) -> ShippedBuild:
     """Build all notebooks as shipped, in all three languages, into a scratch folder (slow: about 80 s).
 
     Made once per test session: with pytest-xdist (``make test`` runs ``-n auto``) the first worker that needs it
     builds it under a file lock (filelock) in the session's shared temporary folder, and the others read it.
-    Where the README's first command (``kuntalib build``) has built ``outputs/``, the scratch build starts from a
-    copy of that build and of ``data/processed``: the build then runs again only what is not up to date by its own
-    rule (the notebook, its parameters, the kuntalib package, the catalogue and every file read and written,
-    hashed), so the tests check what that build made, and a stale or partial ``outputs/`` is brought up to date
-    first. The repository's own folders are only read.
+    Where ``make build`` (``kuntalib build``) has left a whole build of every notebook (:func:`whole_build_of`),
+    the scratch build starts from a copy of ``outputs/`` and ``data/processed``, taken under the build's lock;
+    the build then runs again only what is not up to date by its own rule (the notebook, its parameters, the
+    kuntalib package, the installed packages, the catalogue and every file read and written, hashed), so the
+    tests check what that build made. Otherwise it builds from nothing. The repository's folders are only read.
     """
     import pickle
 
     from filelock import FileLock
 
     from kuntalib.cli import build_jobs
+    from kuntalib.pipeline.lock import build_lock
     from kuntalib.pipeline.runner import discover, plan
 
     base = tmp_path_factory.getbasetemp()
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shipped"
-    report = root / "report.pickle"  # written last: its presence means the build is whole
+    done = root / "report.pickle"  # written last: its presence means the build is whole
     with FileLock(f"{root}.lock"):
-        if report.exists():
-            return ShippedBuild(root, pickle.loads(report.read_bytes()))
+        if done.exists():
+            return ShippedBuild(root, *pickle.loads(done.read_bytes()))
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        build = ShippedBuild(root, None)
-        made = paths.outputs_dir()
-        if paths.build_state_file().is_file():
-            shutil.copytree(made, build.outputs, ignore=shutil.ignore_patterns(".build.lock", ".staging"))
-            shutil.copytree(paths.data_processed(), build.processed, ignore=shutil.ignore_patterns("*.lock", ".*.tmp-*"))
+        build = ShippedBuild(root, None, fresh=True)
+        jobs = plan(discover(), ("fi", "sv", "en"))
+        with build_lock(paths.build_lock_file()):
+            if whole_build_of(jobs):
+                shutil.copytree(paths.outputs_dir(), build.outputs, ignore=shutil.ignore_patterns(".build.lock", ".staging"))
+                shutil.copytree(paths.data_processed(), build.processed, ignore=shutil.ignore_patterns(".*"))
+                build.fresh = False
         with build.env():
-            build.report = build_jobs(plan(discover(), ("fi", "sv", "en")), progress=False)  # as kuntalib build does
-        report.write_bytes(pickle.dumps(build.report))
+            build.report = build_jobs(jobs, progress=False)  # as kuntalib build does
+        done.write_bytes(pickle.dumps((build.report, build.fresh)))
         return build
 
 

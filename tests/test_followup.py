@@ -210,6 +210,7 @@ def test_followup_page_on_the_site_in_headless_chromium(shipped):
     from kuntalib.indicators.charts import STATUS_TEXT
     from tests.test_site import served
 
+    assert shipped.report.ok, shipped.report.summary()  # a failed run would leave its last good page
     with served(shipped.outputs / "site") as (base, browser):
         page = browser.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "data:")) else route.abort())

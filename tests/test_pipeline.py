@@ -41,11 +41,25 @@ def test_build_writes_outputs_then_skips(project):
 def test_the_summary_counts_the_steps_each_run_computed_or_read(tmp_path):
     from kuntalib.pipeline.runner import BuildReport, Job, JobResult
 
-    runs = [("fi", ("computed n/a", "computed n/b")), ("sv", ("read n/a", "read n/b")), ("en", ("read n/a", "read n/b"))]
+    runs = [("fi", ("computed n/a 1f", "computed n/b 2e")), ("sv", ("read n/a 1f", "read n/b 2e")),
+            ("en", ("read n/a 1f", "read n/b 2e"))]
     report = BuildReport([JobResult(Job(tmp_path / "n.ipynb", lang, {}), "ok", steps=steps) for lang, steps in runs]
                          + [JobResult(Job(tmp_path / "m.ipynb", "fi", {}), "skipped")])
     assert report.summary().splitlines() == ["3 run, 1 up to date, 0 failed; steps: 2 computed, 4 read from data/processed",
                                              "  n/a: computed 1, read 2", "  n/b: computed 1, read 2"]
+
+
+def test_the_tests_reuse_only_a_whole_unedited_build(project):
+    """``whole_build_of`` (tests/conftest.py), which lets the shared test build start from ``make build``'s."""
+    from tests.conftest import whole_build_of
+
+    assert not whole_build_of(plan(discover(), ("fi",)))  # nothing built
+    assert build(langs=("fi",), progress=False) == 0
+    assert whole_build_of(plan(discover(), ("fi",)))
+    assert not whole_build_of(plan(discover(), ("fi", "sv")))  # a run missing
+    table = paths.tables_dir("a_plot", "fi") / "values.csv"
+    table.write_text(table.read_text(encoding="utf-8") + "9,9\n", encoding="utf-8")
+    assert not whole_build_of(plan(discover(), ("fi",)))  # an output edited since the build
 
 
 def test_reruns_when_params_data_or_notebook_change(project):

@@ -15,7 +15,7 @@ from typing import Any
 from kuntalib import paths
 from kuntalib.i18n import LANGS, check_lang
 from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides, validate_paths
-from kuntalib.pipeline.state import BuildState, RunRecord, package_hash, static_fingerprint
+from kuntalib.pipeline.state import BuildState, RunRecord, environment_digest, package_hash, static_fingerprint
 from kuntalib.pipeline.steps import STEP_LOG_ENV
 from kuntalib.pipeline.translate import ProseError, catalogue_digest, translate
 from kuntalib.provenance import INPUT_LOG_ENV
@@ -88,14 +88,14 @@ class BuildReport:
 
     @property
     def steps(self) -> list[str]:
-        """Every language-neutral step of the runs, as ``computed|read <notebook>/<step>``."""
+        """Every language-neutral step of the runs, as ``computed|read <notebook>/<step> <key>``."""
         return [s for r in self.results for s in r.steps]
 
     def step_table(self) -> list[str]:
         """One line per step of the runs: ``<notebook>/<step>: computed 1, read 2`` (in the order they first ran)."""
         counts: dict[str, list[int]] = {}
         for line in self.steps:
-            how, _, name = line.partition(" ")
+            how, name = line.split()[:2]
             counts.setdefault(name, [0, 0])[how != "computed"] += 1
         return [f"  {name}: computed {c}, read {r}" for name, (c, r) in counts.items()]
 
@@ -340,7 +340,7 @@ def run_build(
     import time
 
     state = BuildState()
-    pkg = package_hash()
+    pkg = package_hash() + environment_digest()
     report = BuildReport()
     todo: list[tuple[Job, str]] = []
     for job in jobs:

@@ -1,7 +1,8 @@
 """Content hashes that decide whether a notebook must run again, and what the build produced.
 
 A run is up to date when the notebook's source, its parameters, the kuntalib
-package and every data file it read last time hash as they did then, and every
+package, the installed packages and Python (:func:`environment_digest`) and every
+data file it read last time hash as they did then, and every
 file it wrote is still there with the hash it had when the run wrote it.
 
 ``outputs/.build-state.json`` (format 3)::
@@ -9,11 +10,13 @@ file it wrote is still there with the hash it had when the run wrote it.
     {"format": 3,
      "runs": {"<stem>/<lang>": {"static": ..., "params": {...}, "inputs": {path: sha256},
                                 "outputs": {path under outputs/: sha256},
-                                "steps": ["computed|read <notebook>/<step>", ...]}},
+                                "steps": ["computed|read <notebook>/<step> <key>", ...]}},
      "site": {path under outputs/: sha256}}
 
 A run's ``steps`` say which language-neutral steps it computed and which it read from
-``data/processed`` (kuntalib.pipeline.steps), so what a build did stays readable after it.
+``data/processed`` (kuntalib.pipeline.steps), each with the step's key, so what a build did
+stays readable after it. They are a record only: whether a run is up to date does not depend
+on them (nor on the order the runs happened to take the steps in).
 
 The hashes are taken when the files are produced, never read back later from disk, so
 ``MANIFEST.sha256`` (made from this file) lists only what the build itself wrote. The
@@ -27,6 +30,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,8 @@ from typing import Any
 from kuntalib import paths
 from kuntalib.provenance import sha256_file
 
-__all__ = ["RunRecord", "BuildState", "package_hash", "static_fingerprint", "atomic_write_text", "rel_path", "FORMAT"]
+__all__ = ["RunRecord", "BuildState", "package_hash", "environment_digest", "static_fingerprint", "atomic_write_text",
+           "rel_path", "FORMAT"]
 
 FORMAT = 3
 
@@ -49,6 +54,19 @@ def package_hash() -> str:
             h.update(b"\0")
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def environment_digest() -> str:
+    """SHA-256 over the Python version and every installed distribution's name and version.
+
+    Part of every run's static fingerprint: a notebook's figures and pages depend on pandas,
+    matplotlib, nbconvert and the rest, so after the lock is bumped (or the venv is re-made with
+    other versions) every notebook runs again.
+    """
+    from importlib.metadata import distributions
+
+    names = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in distributions() if d.metadata["Name"]})
+    return hashlib.sha256("\n".join([sys.version, *names]).encode()).hexdigest()
 
 
 def static_fingerprint(notebook: Path, params: dict[str, Any], pkg_hash: str) -> str:
@@ -81,7 +99,7 @@ def rel_path(path: Path, base: Path) -> str:
 
 @dataclass
 class RunRecord:
-    """What one successful run depended on and wrote (with the hashes of both)."""
+    """What one successful run depended on and wrote (with the hashes of both), and the steps it computed or read."""
 
     static: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -102,7 +120,7 @@ class RunRecord:
 
     @classmethod
     def from_run(cls, static: str, params: dict[str, Any], inputs: list[Path], outputs: list[Path],
-                 steps: list[str] | tuple[str, ...] = ()) -> RunRecord:
+                 steps: Sequence[str] = ()) -> RunRecord:
         """Record hashes of the inputs a run read and the outputs it wrote, and the steps it computed or read."""
         root, out = paths.proj_root(), paths.outputs_dir()
         ins = {rel_path(p, root): sha256_file(p) for p in sorted(set(inputs)) if p.exists()}
@@ -172,7 +190,7 @@ class BuildState:
         return dict(sorted(files.items()))
 
     def save(self) -> None:
-        """Replace the state file atomically, keys sorted, so it is itself reproducible."""
+        """Replace the state file atomically, keys sorted (readers see the old file or the new one, never half)."""
         data = {"format": FORMAT, "runs": {k: vars(v) for k, v in sorted(self.records.items())},
                 "site": dict(sorted(self.site.items()))}
         atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -269,17 +269,18 @@ def step_key(name: str, params: Mapping[str, Any], inputs: Mapping[str, str], up
 # --- storing and reading ------------------------------------------------------------------------
 
 
-def _log(notebook: str, name: str, computed: bool) -> None:
+def _log(notebook: str, name: str, key: str, computed: bool) -> None:
+    """Append ``computed|read <notebook>/<step> <key>`` to the build's step log (``$KUNTALIB_STEP_LOG``), if any."""
     log = os.environ.get(STEP_LOG_ENV)
     if log:
         with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"{'computed' if computed else 'read'} {notebook}/{name}\n")
+            fh.write(f"{'computed' if computed else 'read'} {notebook}/{name} {key}\n")
 
 
 def _read(folder: Path, meta: dict[str, Any], computed: bool) -> StepResult:
     import pandas as pd
 
-    _log(str(meta.get("notebook")), str(meta.get("step")), computed)
+    _log(str(meta.get("notebook")), str(meta.get("step")), str(meta.get("key")), computed)
     tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in meta["tables"]}
     work = folder / "work"
     return StepResult(tables, meta.get("values", {}), folder, work if work.is_dir() else None, meta, computed)
