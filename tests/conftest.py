@@ -150,9 +150,9 @@ def whole_build_of(jobs: list) -> bool:
     if set(records) != {job.run_id for job in jobs} or compare(read_manifest(paths.manifest_file()), collect()):
         return False
     for line in {line for rec in records.values() for line in rec.steps}:
-        _how, name, *key = line.split()
-        meta = paths.data_processed() / name / "metadata.json"
-        if not key or not meta.is_file() or json.loads(meta.read_text(encoding="utf-8")).get("key") != key[0]:
+        parts = line.split()
+        meta = paths.data_processed() / parts[1] / "metadata.json" if len(parts) == 3 else None
+        if meta is None or not meta.is_file() or json.loads(meta.read_text(encoding="utf-8")).get("key") != parts[2]:
             return False
     return True
 
@@ -167,7 +167,8 @@ def shipped(tmp_path_factory) -> ShippedBuild:
     the scratch build starts from a copy of ``outputs/`` and ``data/processed``, taken under the build's lock;
     the build then runs again only what is not up to date by its own rule (the notebook, its parameters, the
     kuntalib package, the installed packages, the catalogue and every file read and written, hashed), so the
-    tests check what that build made. Otherwise it builds from nothing. The repository's folders are only read.
+    tests check what that build made. Otherwise it builds from nothing. Nothing in the repository's folders is
+    written (the build's lock file, ``outputs/.build.lock``, is made if missing).
     """
     import pickle
 
@@ -186,12 +187,19 @@ def shipped(tmp_path_factory) -> ShippedBuild:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         build = ShippedBuild(root, None, fresh=True)
-        jobs = plan(discover(), ("fi", "sv", "en"))
-        with build_lock(paths.build_lock_file()):
-            if whole_build_of(jobs):
-                shutil.copytree(paths.outputs_dir(), build.outputs, ignore=shutil.ignore_patterns(".build.lock", ".staging"))
-                shutil.copytree(paths.data_processed(), build.processed, ignore=shutil.ignore_patterns(".*"))
-                build.fresh = False
+        with pytest.MonkeyPatch.context() as mp:  # the repository's own folders, whatever the shell has set
+            mp.setenv("KUNTALIB_ROOT", str(REPO))
+            mp.delenv("KUNTALIB_OUTPUTS", raising=False)
+            mp.delenv("KUNTALIB_PROCESSED", raising=False)
+            jobs = plan(discover(), ("fi", "sv", "en"))
+            with build_lock(paths.build_lock_file()):
+                if whole_build_of(jobs):
+                    shutil.copytree(paths.outputs_dir(), build.outputs,
+                                    ignore=shutil.ignore_patterns(".build.lock", ".staging"))
+                    # a step's lock and its half-written, replaced or working folders (kuntalib.pipeline.steps)
+                    shutil.copytree(paths.data_processed(), build.processed,
+                                    ignore=shutil.ignore_patterns(".*.lock", ".*.tmp-*", ".*.old-*", ".*.work-*"))
+                    build.fresh = False
         with build.env():
             build.report = build_jobs(jobs, progress=False)  # as kuntalib build does
         done.write_bytes(pickle.dumps((build.report, build.fresh)))

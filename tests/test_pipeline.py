@@ -51,12 +51,23 @@ def test_the_summary_counts_the_steps_each_run_computed_or_read(tmp_path):
 
 def test_the_tests_reuse_only_a_whole_unedited_build(project):
     """``whole_build_of`` (tests/conftest.py), which lets the shared test build start from ``make build``'s."""
+    from kuntalib.pipeline.state import BuildState
     from tests.conftest import whole_build_of
 
     assert not whole_build_of(plan(discover(), ("fi",)))  # nothing built
     assert build(langs=("fi",), progress=False) == 0
     assert whole_build_of(plan(discover(), ("fi",)))
     assert not whole_build_of(plan(discover(), ("fi", "sv")))  # a run missing
+    state = BuildState()
+    state.get("a_plot/fi").steps = ["read a_plot/s 1f"]  # as if the run had read a step stored under key 1f
+    state.save()
+    stored = paths.data_processed() / "a_plot" / "s" / "metadata.json"
+    stored.parent.mkdir(parents=True)
+    stored.write_text('{"key": "1f"}', encoding="utf-8")
+    assert whole_build_of(plan(discover(), ("fi",)))
+    stored.write_text('{"key": "2e"}', encoding="utf-8")  # the step's folder now holds another key
+    assert not whole_build_of(plan(discover(), ("fi",)))
+    stored.write_text('{"key": "1f"}', encoding="utf-8")
     table = paths.tables_dir("a_plot", "fi") / "values.csv"
     table.write_text(table.read_text(encoding="utf-8") + "9,9\n", encoding="utf-8")
     assert not whole_build_of(plan(discover(), ("fi",)))  # an output edited since the build

@@ -204,7 +204,7 @@ def _kernel_did_not_start(exc: Exception) -> bool:
 def _execute(job: Job, env: dict[str, str]) -> tuple[str, str, list[str], list[str]]:
     """Worker: run one job into its staging folder; return (status, message, inputs read, steps).
 
-    Steps are ``computed|read <notebook>/<step>`` lines. Nothing outside the staging folder
+    Steps are ``computed|read <notebook>/<step> <key>`` lines. Nothing outside the staging folder
     is touched: the outputs of the last good run stay in place whatever happens here.
     """
     import papermill as pm

@@ -61,12 +61,17 @@ def environment_digest() -> str:
 
     Part of every run's static fingerprint: a notebook's figures and pages depend on pandas,
     matplotlib, nbconvert and the rest, so after the lock is bumped (or the venv is re-made with
-    other versions) every notebook runs again.
+    other versions) every notebook runs again. A package installed in editable mode changes its code
+    without its version: such a change is not seen (kuntalib's own code is, by :func:`package_hash`).
     """
     from importlib.metadata import distributions
 
-    names = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in distributions() if d.metadata["Name"]})
-    return hashlib.sha256("\n".join([sys.version, *names]).encode()).hexdigest()
+    names = set()
+    for dist in distributions():
+        meta = dist.metadata  # parsed once per distribution; None or without a name for a broken one
+        if meta is not None and meta.get("Name"):
+            names.add(f"{meta['Name']}=={meta.get('Version')}".lower())
+    return hashlib.sha256("\n".join([sys.version, *sorted(names)]).encode()).hexdigest()
 
 
 def static_fingerprint(notebook: Path, params: dict[str, Any], pkg_hash: str) -> str:

@@ -63,7 +63,7 @@ __all__ = ["StepResult", "StepError", "run_step", "step_key", "code_files", "cod
            "FORMAT"]
 
 CACHE_ENV = "KUNTALIB_STEP_CACHE"
-#: The build sets this to a file; each run_step appends ``computed|read <notebook>/<step>``.
+#: The build sets this to a file; each run_step appends ``computed|read <notebook>/<step> <key>``.
 STEP_LOG_ENV = "KUNTALIB_STEP_LOG"
 #: Version of the key and of the stored layout; part of every key.
 FORMAT = 2
