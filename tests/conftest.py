@@ -138,11 +138,12 @@ def whole_build_of(jobs: list) -> bool:
 
     That is: the build state records exactly these runs (none missing, none of a notebook no longer
     here); every output is as the build wrote it (``MANIFEST.sha256``, as ``kuntalib verify`` checks);
-    and each step a run computed or read is still stored under the key the run used (a JupyterLab run
-    with other parameters replaces a step's folder).
+    and each step a run computed or read is still stored, whole, under the key the run used (a JupyterLab
+    run with other parameters replaces a step's folder).
     """
     from kuntalib.pipeline.manifest import collect, compare, read_manifest
     from kuntalib.pipeline.state import BuildState
+    from kuntalib.pipeline.steps import _stored  # the rule run_step reads a stored result by
 
     if not (paths.build_state_file().is_file() and paths.manifest_file().is_file()):
         return False
@@ -150,9 +151,8 @@ def whole_build_of(jobs: list) -> bool:
     if set(records) != {job.run_id for job in jobs} or compare(read_manifest(paths.manifest_file()), collect()):
         return False
     for line in {line for rec in records.values() for line in rec.steps}:
-        parts = line.split()
-        meta = paths.data_processed() / parts[1] / "metadata.json" if len(parts) == 3 else None
-        if meta is None or not meta.is_file() or json.loads(meta.read_text(encoding="utf-8")).get("key") != parts[2]:
+        parts = line.split()  # computed|read <notebook>/<step> <key>
+        if len(parts) != 3 or _stored(paths.data_processed() / parts[1], parts[2]) is None:
             return False
     return True
 

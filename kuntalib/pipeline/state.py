@@ -75,7 +75,8 @@ def environment_digest() -> str:
 
 
 def static_fingerprint(notebook: Path, params: dict[str, Any], pkg_hash: str) -> str:
-    """Hash of what is known before running: notebook bytes, parameters, package."""
+    """Hash of what is known before running: notebook bytes, parameters, and ``pkg_hash`` (the build passes the
+    package, :func:`environment_digest` and the notebook's catalogue in it)."""
     h = hashlib.sha256()
     h.update(notebook.read_bytes())
     h.update(json.dumps(params, sort_keys=True, ensure_ascii=False).encode())
