@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kuntalib import paths, present
 from kuntalib.i18n import LANGS, messages
@@ -349,6 +351,44 @@ p:-moz-unknown-state { color: red; }
     assert ":is(.jp-Cell:hover, .jp-Dialog) p" in kept  # a reader's state inside :is(): kept
     assert "@layer base{ .jp-Cell { margin: 0; } }" in kept.replace("base {", "base{") and "@property --angle" in kept
     assert used_css(out, pages) == out  # once is enough: the sheet kept is the sheet kept again
+
+
+_TAGS, _CLASSES = ("div", "p", "span"), ("a", "b", "c")
+
+
+@st.composite
+def _page_and_selectors(draw):
+    """A small page of nested elements with classes and ids, and selectors of up to three compounds."""
+    def element(depth: int) -> str:
+        tag = draw(st.sampled_from(_TAGS))
+        classes = draw(st.lists(st.sampled_from(_CLASSES), max_size=2, unique=True))
+        ident = draw(st.sampled_from(["", "", "x"]))
+        attrs = (f' class="{" ".join(classes)}"' if classes else "") + (f' id="{ident}"' if ident else "")
+        inner = "".join(element(depth + 1) for _ in range(draw(st.integers(0 if depth else 1, 2 if depth < 3 else 0))))
+        return f"<{tag}{attrs}>{inner}</{tag}>"
+
+    simple = st.sampled_from([*(f".{c}" for c in _CLASSES), "#x", ":hover", ":not(.a)"])
+    compound = st.tuples(st.sampled_from(["", *_TAGS, "*"]), st.lists(simple, max_size=2)).map(lambda t: t[0] + "".join(t[1]) or "*")
+    selector = st.tuples(compound, st.lists(st.tuples(st.sampled_from([" ", " > ", " + ", " ~ "]), compound), max_size=2)).map(
+        lambda t: t[0] + "".join(c + part for c, part in t[1]))
+    return f"<html><body>{element(0)}</body></html>", draw(st.lists(selector, min_size=1, max_size=12))
+
+
+@given(_page_and_selectors())
+def test_the_style_sheet_looks_a_selector_up_as_a_search_of_the_whole_page_finds_it(case):
+    """used_css tries a selector only on the elements its last compound names (class, id or tag): the same answer
+    as soupsieve's search of every element."""
+    import soupsieve
+    import tinycss2
+    from bs4 import BeautifulSoup
+
+    from kuntalib.pipeline.css import _matchable, _Pages
+
+    page, selectors = case
+    pages, soup = _Pages([page]), BeautifulSoup(page, "html.parser")
+    for selector in selectors:
+        prelude = tinycss2.parse_stylesheet(selector + " {}")[0].prelude
+        assert pages.used(prelude) == (soupsieve.select_one(_matchable(prelude), soup) is not None), (page, selector)
 
 
 def test_every_raw_file_has_a_public_citation_without_repository_paths(monkeypatch):

@@ -89,8 +89,16 @@ class _Pages:
 
     def __init__(self, pages: Iterable[str]) -> None:
         self.soups = [BeautifulSoup(page, "html.parser") for page in pages]
-        self.classes = {c for soup in self.soups for tag in soup.find_all(class_=True) for c in tag["class"]}
-        self.ids = {tag["id"] for soup in self.soups for tag in soup.find_all(id=True)}
+        #: Every element of the pages, and those of each class, id and tag name: a selector is tried only on the
+        #: elements its last compound could be (the whole sheet against every element of every page took seconds).
+        self.elements = [tag for soup in self.soups for tag in soup.find_all(True)]
+        self.by_key: dict[tuple[str, str], list] = {}
+        for tag in self.elements:
+            keys = [("tag", tag.name), *(("class", c) for c in tag.get("class", ())), ("id", tag.get("id"))]
+            for key in keys[:-1] if keys[-1][1] is None else keys:
+                self.by_key.setdefault(key, []).append(tag)
+        self.classes = {v for k, v in self.by_key if k == "class"}
+        self.ids = {v for k, v in self.by_key if k == "id" and v is not None}
         #: The custom properties the pages' own styles read (nbconvert's code colours are a ``<style>`` of the page).
         self.reads: set[str] = set()
         for soup in self.soups:
@@ -116,13 +124,36 @@ class _Pages:
                 continue
             if _nested_state(tokens):
                 return True  # a reader's state inside :is() and the like: soupsieve would call it never matched
+            text = _matchable(tokens)
             try:
-                compiled = soupsieve.compile(_matchable(tokens))
+                compiled = soupsieve.compile(text)
             except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError):
                 return True  # a selector soupsieve cannot read: kept
-            if any(compiled.select_one(soup) is not None for soup in self.soups):
+            if ":scope" in text.lower():  # relative to where the search starts: searched from each page's top
+                if any(compiled.select_one(soup) is not None for soup in self.soups):
+                    return True
+            elif any(compiled.match(tag) for tag in self._candidates(tokens)):
                 return True
         return False
+
+    def _candidates(self, tokens: list) -> list:
+        """The elements a selector's subject can be: those with a class, else the id, else the tag name its last
+        compound selector names (every element when it names none)."""
+        while tokens and tokens[-1].type == "whitespace":
+            tokens = tokens[:-1]
+        last = len(tokens)
+        while last and not (tokens[last - 1].type == "whitespace"
+                            or (tokens[last - 1].type == "literal" and tokens[last - 1].value in (">", "+", "~"))):
+            last -= 1
+        compound = tokens[last:]
+        if any(tok.type == "literal" and tok.value == "|" for tok in compound):  # a namespace: not looked up
+            return self.elements
+        keys = [("class", tok.value) for before, tok in zip([None, *compound[:-1]], compound, strict=True)
+                if tok.type == "ident" and before is not None and before.type == "literal" and before.value == "."]
+        keys += [("id", tok.value) for tok in compound if tok.type == "hash"]
+        if compound and compound[0].type == "ident":
+            keys.append(("tag", compound[0].lower_value))
+        return self.by_key.get(keys[0], []) if keys else self.elements
 
 
 def _rules(nodes: Iterable, pages: _Pages) -> list[tuple]:

@@ -20,13 +20,16 @@ widget scripts, and every link is relative.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
+import os
 import re
 import shutil
 import struct
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,24 +86,30 @@ def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
     image is ``figure-<n>.png``.
     """
     shutil.rmtree(folder, ignore_errors=True)
-    found: list[tuple[Any, Path, tuple[int, int]]] = []
+    images: list[tuple[Any, Path, bytes]] = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "image/png" in out.get("data", {}):
-                n = len(found) + 1
-                meta = out.get("metadata", {}).get("image/png", {})
-                info = meta.get("kuntalib", {})
-                name = info.get("name") or f"figure-{n}"
+                n = len(images) + 1
+                name = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("name") or f"figure-{n}"
                 path = folder / f"{name}.png"
-                if any(path == p for _, p, _ in found):
+                if any(path == p for _, p, _ in images):
                     path = folder / f"{name}-{n}.png"
-                raw = base64.b64decode(out["data"]["image/png"])
-                data = _web_png(raw, info.get("picture"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-                (full, _), (width, height) = struct.unpack(">II", raw[16:24]), struct.unpack(">II", data[16:24])
-                shown = round(int(meta.get("width") or full) * width / full)
-                found.append((out, path, (shown, round(height * shown / width))))
+                images.append((out, path, base64.b64decode(out["data"]["image/png"])))
+
+    def web(image: tuple[Any, Path, bytes]) -> bytes:
+        return _web_png(image[2], image[0].get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("picture"))
+
+    # Pillow lets go of Python's lock while it reduces the colours: threads use every core, each image its own bytes
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        webs = list(pool.map(web, images))
+    found: list[tuple[Any, Path, tuple[int, int]]] = []
+    for (out, path, raw), data in zip(images, webs, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        (full, _), (width, height) = struct.unpack(">II", raw[16:24]), struct.unpack(">II", data[16:24])
+        shown = round(int(out.get("metadata", {}).get("image/png", {}).get("width") or full) * width / full)
+        found.append((out, path, (shown, round(height * shown / width))))
     return found
 
 
@@ -177,6 +186,17 @@ def _stylesheet(path: Path, href: str) -> Callable[[str], str]:
     return link
 
 
+@functools.lru_cache(maxsize=8)
+def _exporter(templates: str, with_code: bool, lang: str) -> Any:
+    """nbconvert's HTML exporter with kuntalib's template, one per variant and language: made once, its Jinja
+    templates are compiled once for every page it exports (each new exporter compiles them again)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="kuntalib", extra_template_basedirs=[templates], exclude_input=not with_code,
+                        exclude_input_prompt=not with_code, exclude_output_prompt=True, embed_images=True,
+                        language_code=lang)
+
+
 def export_pages(nb_path: Path, *, lang: str, available: set[str], order: Sequence[str]) -> list[Path]:
     """Publish one executed notebook in ``lang``: its page without and with code, its figures and its tables.
 
@@ -197,7 +217,6 @@ def export_pages(nb_path: Path, *, lang: str, available: set[str], order: Sequen
         Every file written: both pages, the figures, the tables, the shared style sheet.
     """
     import nbformat
-    from nbconvert import HTMLExporter
 
     site, stem = paths.site_dir(), nb_path.stem
     nb = nbformat.read(nb_path, as_version=4)
@@ -210,15 +229,7 @@ def export_pages(nb_path: Path, *, lang: str, available: set[str], order: Sequen
         for n, (out, png, size) in enumerate(figures, 1):
             meta = out.get("metadata", {}).get("image/png", {})
             out["data"] = nbformat.NotebookNode({"text/html": _figure_html(n, f"{up}img/{stem}/{png.name}", size, meta, lang)})
-        exporter = HTMLExporter(
-            template_name="kuntalib",
-            extra_template_basedirs=[str(paths.package_dir() / "templates")],
-            exclude_input=not with_code,
-            exclude_input_prompt=not with_code,
-            exclude_output_prompt=True,
-            embed_images=True,
-            language_code=lang,
-        )
+        exporter = _exporter(str(paths.package_dir() / "templates"), with_code, lang)
         resources = {
             "kuntalib_nav": _nav(stem, lang, with_code, available),
             "kuntalib_footer": _downloads(tables, f"{up}data/{stem}/", lang) + _pager(stem, order, titles, lang, f"{up}index.html"),
