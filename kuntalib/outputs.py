@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -24,7 +25,7 @@ from kuntalib import paths
 from kuntalib.i18n import messages, text
 from kuntalib.provenance import read_provenance
 from kuntalib.sources import CitationError, citation_for
-from kuntalib.theme import check_lang, place_captions
+from kuntalib.theme import caption_layout, check_lang, place_captions
 
 __all__ = ["save_figure", "save_table", "write_workbook", "check_publishable", "IDENTIFIER_COLUMNS"]
 
@@ -40,14 +41,24 @@ def _check_name(name: str) -> str:
 
 def save_figure(fig: Figure | Axes, name: str, *, notebook: str, lang: str) -> list[Path]:
     """Write ``fig`` as PNG and SVG without date metadata, its caption lines clear of the plot
-    (:func:`kuntalib.theme.place_captions`); return the paths."""
+    (:func:`kuntalib.theme.place_captions`); return the paths.
+
+    A figure with caption lines, saved to its tight box, keeps the layout its PNG was saved with as
+    ``kuntalib_layout`` (``(dpi, caption_layout(...))``): the PNG is cut to that box, measured once, and
+    :func:`kuntalib.present.picture_box` reads the same (the box savefig would measure again: the same bytes).
+    """
     check_lang(lang)
     figure = place_captions(fig.figure if isinstance(fig, Axes) else fig)
     out = paths.figures_dir(notebook, lang)
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"{_check_name(name)}.png"
     svg = out / f"{name}.svg"
-    figure.savefig(png, format="png", metadata={"Software": None})
+    dpi = figure.get_dpi() if mpl.rcParams["savefig.dpi"] == "figure" else float(mpl.rcParams["savefig.dpi"])
+    tight = mpl.rcParams["savefig.bbox"] == "tight" and figure.get_layout_engine() is None
+    layout = caption_layout(figure, dpi) if tight else None
+    figure.kuntalib_layout = (dpi, layout)
+    box = layout[0].padded(mpl.rcParams["savefig.pad_inches"]) if layout else None
+    figure.savefig(png, format="png", metadata={"Software": None}, **({"bbox_inches": box} if box else {}))
     figure.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     return [png, svg]
 

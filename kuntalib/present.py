@@ -240,7 +240,11 @@ def picture_box(fig: Figure, size: tuple[int, int], dpi: float) -> list[int] | N
     """
     import matplotlib as mpl
 
-    layout = caption_layout(fig, dpi) if mpl.rcParams["savefig.bbox"] == "tight" else None
+    saved = getattr(fig, "kuntalib_layout", None)  # as kuntalib.outputs.save_figure measured it for the PNG
+    if saved is not None and saved[0] == dpi:
+        layout = saved[1]
+    else:
+        layout = caption_layout(fig, dpi) if mpl.rcParams["savefig.bbox"] == "tight" else None
     if layout is None:
         return None
     (whole, rest, caption_top), pad, (width, height) = layout, mpl.rcParams["savefig.pad_inches"], size

@@ -154,6 +154,12 @@ def test_a_caption_starts_below_the_plot_however_low_its_axis_label_reaches(tmp_
         save_figure(low, "low", notebook="n1", lang="fi")
         _, rest, top = caption_layout(low)
         assert top == pytest.approx(rest.y0 - CAPTION_GAP, abs=0.01)
+        # the PNG is cut to the box save_figure measured once: the bytes savefig gives when it measures its tight box
+        again = io.BytesIO()
+        low.savefig(again, format="png", metadata={"Software": None}, bbox_inches="tight")
+        assert (tmp_path / "out" / "figures" / "n1" / "fi" / "low.png").read_bytes() == again.getvalue()
+        (dpi, kept), now = low.kuntalib_layout, caption_layout(low, 150)
+        assert dpi == 150 and [kept[0].bounds, kept[1].bounds, kept[2]] == [now[0].bounds, now[1].bounds, now[2]]
         clear, ax = plt.subplots()
         add_caption(ax, ["Lähde: Kuntaliitto"])
         where = clear.texts[0].get_position()
