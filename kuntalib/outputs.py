@@ -43,9 +43,10 @@ def save_figure(fig: Figure | Axes, name: str, *, notebook: str, lang: str) -> l
     """Write ``fig`` as PNG and SVG without date metadata, its caption lines clear of the plot
     (:func:`kuntalib.theme.place_captions`); return the paths.
 
-    A figure with caption lines, saved to its tight box, keeps the layout its PNG was saved with as
-    ``kuntalib_layout`` (``(dpi, caption_layout(...))``): the PNG is cut to that box, measured once, and
-    :func:`kuntalib.present.picture_box` reads the same (the box savefig would measure again: the same bytes).
+    A figure with caption lines, saved to its tight box and without a layout engine, is measured once
+    (:func:`kuntalib.theme.caption_layout` at the saving dpi): the PNG is cut to that box (the box savefig
+    would measure itself: the same bytes), and ``figure.kuntalib_layout`` is ``(dpi, layout)``, which
+    :func:`kuntalib.present.figure` hands to :func:`kuntalib.present.picture_box` (``layout`` None: not measured).
     """
     check_lang(lang)
     figure = place_captions(fig.figure if isinstance(fig, Axes) else fig)

@@ -227,7 +227,8 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def picture_box(fig: Figure, size: tuple[int, int], dpi: float) -> list[int] | None:
+def picture_box(fig: Figure, size: tuple[int, int], dpi: float,
+                layout: tuple[Any, Any, float] | None = None) -> list[int] | None:
     """The part of the saved PNG that is the picture without its caption lines, as (left, top, right, bottom) pixels.
 
     The caption lines (:func:`kuntalib.theme.add_caption`) are a page's ``<figcaption>``, so the
@@ -236,14 +237,12 @@ def picture_box(fig: Figure, size: tuple[int, int], dpi: float) -> list[int] | N
     else the figure draws, with the same margin as the saved image, measured as ``savefig`` lays
     the figure out (tight box at ``dpi``). ``None`` when the figure has no caption lines, or is not
     saved to its tight box (:func:`kuntalib.theme.set_theme` saves so; otherwise the caption, drawn
-    below the figure's edge, is not in the image).
+    below the figure's edge, is not in the image). ``layout``: the figure's
+    :func:`kuntalib.theme.caption_layout` at ``dpi`` as the PNG was saved with it (measured here when not given).
     """
     import matplotlib as mpl
 
-    saved = getattr(fig, "kuntalib_layout", None)  # as kuntalib.outputs.save_figure measured it for the PNG
-    if saved is not None and saved[0] == dpi:
-        layout = saved[1]
-    else:
+    if layout is None:
         layout = caption_layout(fig, dpi) if mpl.rcParams["savefig.bbox"] == "tight" else None
     if layout is None:
         return None
@@ -289,7 +288,8 @@ def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str
     dpi = float(fig.get_dpi()) if fig.get_dpi() else DISPLAY_DPI
     saved_dpi = float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else dpi
     meta = {"alt": figure_description(fig, lang), "kuntalib": {"name": name, "title": title, "caption": caption}}
-    if caption and (box := picture_box(fig, (width, height), saved_dpi)):
+    measured, layout = getattr(fig, "kuntalib_layout", (None, None))  # as save_figure cut the PNG, just now
+    if caption and (box := picture_box(fig, (width, height), saved_dpi, layout if measured == saved_dpi else None)):
         meta["kuntalib"]["picture"] = box
     display(Image(data=data, format="png", width=round(width * DISPLAY_DPI / saved_dpi), metadata=meta))
     plt.close(fig)

@@ -195,6 +195,9 @@ def test_the_site_shows_a_figure_without_the_caption_lines_its_figcaption_gives(
         draw(caption=False).savefig(bare, format="png")
         plain, _ = plt.subplots(figsize=(2, 1))
         present.figure(plain, "plain", notebook="n1", lang="fi")
+        laid_out = draw(caption=True)
+        laid_out.tight_layout()  # leaves a layout engine: savefig measures its own box, picture_box measures too
+        present.figure(laid_out, "laid_out", notebook="n1", lang="fi")
     data, meta = shown[0]._repr_png_()
     assert "N = 178 · 2022" in meta["kuntalib"]["caption"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
@@ -210,8 +213,10 @@ def test_the_site_shows_a_figure_without_the_caption_lines_its_figcaption_gives(
     # ... and no sliver of the caption at its foot.
     assert np.asarray(web.convert("L"))[-3:].min() == 255
     assert size == (round(meta["width"] * web.width / saved.width), round(web.height * size[0] / web.width))
-    # A figure with no caption lines is kept whole.
+    # A figure with no caption lines is kept whole; one with a layout engine is cut too.
     assert "picture" not in shown[1]._repr_png_()[1]["kuntalib"]
+    laid_out_box = shown[2]._repr_png_()[1]["kuntalib"]["picture"]
+    assert laid_out_box[3] < Image.open(paths.figures_dir("n1", "fi") / "laid_out.png").height - 40
 
 
 def test_numbers_in_texts_follow_the_language():
@@ -341,6 +346,9 @@ p:-moz-unknown-state { color: red; }
 .x-none:checked { color: red; }
 @layer base { .jp-Cell { margin: 0; } .jp-Dialog { margin: 1px; } }
 @property --angle { syntax: "<angle>"; inherits: false; initial-value: 0deg; }
+.jp-Cell > :hover p { color: olive; }
+.jp-Cell :focus { color: navy; }
+& .jp-Cell { color: maroon; }
 """
     css += ":root { --code-ink: green; --attr-ink: teal; }"
     pages = ['<html><head><style>.highlight .k { color: var(--code-ink); }</style></head><body>'
@@ -356,6 +364,8 @@ p:-moz-unknown-state { color: red; }
     assert "@keyframes fade" in kept and "--fade-to: 0" in kept  # at-rules other than blocks are kept whole
     assert ":is(.jp-Cell:hover, .jp-Dialog) p" in kept  # a reader's state inside :is(): kept
     assert "@layer base{ .jp-Cell { margin: 0; } }" in kept.replace("base {", "base{") and "@property --angle" in kept
+    assert "olive" not in kept  # a state standing for a whole compound is any element: no p inside a child of .jp-Cell
+    assert ".jp-Cell :focus" in kept and "& .jp-Cell" in kept  # an element inside .jp-Cell; & is where the search starts
     assert used_css(out, pages) == out  # once is enough: the sheet kept is the sheet kept again
 
 
@@ -551,6 +561,8 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(shipped, lang):
             raise
         pytest.skip(f"axe-core not available: {exc}")
     site = shipped.outputs / "site"
+    # every page of the site is one language's, or the site's index: the three tests check them all
+    assert set(site.rglob("*.html")) == {site / "index.html", *(p for lg in LANGS for p in (site / lg).rglob("*.html"))}
     bad: dict[str, list] = {}
     n = cells = 0
     misaligned: list[str] = []

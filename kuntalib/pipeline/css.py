@@ -19,6 +19,7 @@ The same sheet and pages give the same bytes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import soupsieve
 import tinycss2
@@ -67,20 +68,25 @@ def _nested_state(tokens: list) -> bool:
                                            or _nested_state(tok.arguments)) for tok in tokens)
 
 
+def _combinator(tok: Any) -> bool:
+    return tok.type == "whitespace" or (tok.type == "literal" and tok.value in (">", "+", "~"))
+
+
 def _matchable(tokens: list) -> str:
-    """A selector without its pseudo-elements and reader-state pseudo-classes, as text for soupsieve."""
+    """A selector without its pseudo-elements and reader-state pseudo-classes, as text for soupsieve; a compound
+    that was only those is ``*`` (``.a > :hover span`` is ``.a > * span``, ``::before`` is ``*``)."""
     kept: list = []
     i = 0
     while i < len(tokens):
         found = _pseudo(tokens, i)
         if found:
             i += found[1]
+            if (not kept or _combinator(kept[-1])) and (i >= len(tokens) or _combinator(tokens[i])):
+                kept.append(tinycss2.ast.LiteralToken(0, 0, "*"))
             continue
         kept.append(tokens[i])
         i += 1
-    text = tinycss2.serialize(kept).strip()
-    # a selector that was only a pseudo-element applies to every element
-    return text if text and not text.endswith((">", "+", "~")) else "*"
+    return tinycss2.serialize(kept).strip() or "*"
 
 
 class _Pages:
@@ -129,7 +135,7 @@ class _Pages:
                 compiled = soupsieve.compile(text)
             except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError):
                 return True  # a selector soupsieve cannot read: kept
-            if ":scope" in text.lower():  # relative to where the search starts: searched from each page's top
+            if ":scope" in text.lower() or "&" in text:  # where the search starts (``&`` is ``:scope``): from each page's top
                 if any(compiled.select_one(soup) is not None for soup in self.soups):
                     return True
             elif any(compiled.match(tag) for tag in self._candidates(tokens)):
