@@ -72,6 +72,14 @@ def _combinator(tok: Any) -> bool:
     return tok.type == "whitespace" or (tok.type == "literal" and tok.value in (">", "+", "~"))
 
 
+def _names(tokens: list) -> list[tuple[str, str]]:
+    """The classes and ids a selector's ``tokens`` name outside brackets: ``("class", name)``, ``("id", name)``."""
+    return [("class", tok.value) if tok.type == "ident" else ("id", tok.value)
+            for before, tok in zip([None, *tokens[:-1]], tokens, strict=True)
+            if tok.type == "hash" or (tok.type == "ident" and before is not None and before.type == "literal"
+                                      and before.value == ".")]
+
+
 def _matchable(tokens: list) -> str:
     """A selector without its pseudo-elements and reader-state pseudo-classes, as text for soupsieve; a compound
     that was only those is ``*`` (``.a > :hover span`` is ``.a > * span``, ``::before`` is ``*``)."""
@@ -100,11 +108,9 @@ class _Pages:
         self.elements = [tag for soup in self.soups for tag in soup.find_all(True)]
         self.by_key: dict[tuple[str, str], list] = {}
         for tag in self.elements:
-            keys = [("tag", tag.name), *(("class", c) for c in tag.get("class", ())), ("id", tag.get("id"))]
-            for key in keys[:-1] if keys[-1][1] is None else keys:
+            keys = [("tag", tag.name), *(("class", c) for c in tag.get("class", ()))]
+            for key in keys + [("id", tag["id"])] if tag.get("id") is not None else keys:
                 self.by_key.setdefault(key, []).append(tag)
-        self.classes = {v for k, v in self.by_key if k == "class"}
-        self.ids = {v for k, v in self.by_key if k == "id" and v is not None}
         #: The custom properties the pages' own styles read (nbconvert's code colours are a ``<style>`` of the page).
         self.reads: set[str] = set()
         for soup in self.soups:
@@ -115,13 +121,7 @@ class _Pages:
                 self.reads |= _var_names(tinycss2.parse_component_value_list(tag["style"]))
 
     def _may_match(self, tokens: list) -> bool:
-        for before, tok in zip([None, *tokens[:-1]], tokens, strict=True):
-            if tok.type == "ident" and before is not None and before.type == "literal" and before.value == ".":
-                if tok.value not in self.classes:
-                    return False
-            elif tok.type == "hash" and tok.value not in self.ids:
-                return False
-        return True
+        return all(key in self.by_key for key in _names(tokens))
 
     def used(self, prelude: list) -> bool:
         """Whether a selector of a rule's ``prelude`` matches an element of some page (or cannot be read)."""
@@ -143,20 +143,17 @@ class _Pages:
         return False
 
     def _candidates(self, tokens: list) -> list:
-        """The elements a selector's subject can be: those with a class, else the id, else the tag name its last
+        """The elements a selector's subject can be: those with a class or id, else of the tag name, its last
         compound selector names (every element when it names none)."""
         while tokens and tokens[-1].type == "whitespace":
             tokens = tokens[:-1]
         last = len(tokens)
-        while last and not (tokens[last - 1].type == "whitespace"
-                            or (tokens[last - 1].type == "literal" and tokens[last - 1].value in (">", "+", "~"))):
+        while last and not _combinator(tokens[last - 1]):
             last -= 1
         compound = tokens[last:]
         if any(tok.type == "literal" and tok.value == "|" for tok in compound):  # a namespace: not looked up
             return self.elements
-        keys = [("class", tok.value) for before, tok in zip([None, *compound[:-1]], compound, strict=True)
-                if tok.type == "ident" and before is not None and before.type == "literal" and before.value == "."]
-        keys += [("id", tok.value) for tok in compound if tok.type == "hash"]
+        keys = _names(compound)
         if compound and compound[0].type == "ident":
             keys.append(("tag", compound[0].lower_value))
         return self.by_key.get(keys[0], []) if keys else self.elements
