@@ -45,8 +45,9 @@ def save_figure(fig: Figure | Axes, name: str, *, notebook: str, lang: str) -> l
 
     A figure with caption lines, saved to its tight box and without a layout engine, is measured once
     (:func:`kuntalib.theme.caption_layout` at the saving dpi): the PNG is cut to that box (the box savefig
-    would measure itself: the same bytes), and ``figure.kuntalib_layout`` is ``(dpi, layout)``, which
-    :func:`kuntalib.present.figure` hands to :func:`kuntalib.present.picture_box` (``layout`` None: not measured).
+    would measure itself: the same bytes). ``figure.kuntalib_layout`` is then the dpi the PNG was saved at and
+    that layout (None when not measured), which :func:`kuntalib.present.figure` reads for the image's size and
+    hands to :func:`kuntalib.present.picture_box`.
     """
     check_lang(lang)
     figure = place_captions(fig.figure if isinstance(fig, Axes) else fig)
@@ -54,7 +55,7 @@ def save_figure(fig: Figure | Axes, name: str, *, notebook: str, lang: str) -> l
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"{_check_name(name)}.png"
     svg = out / f"{name}.svg"
-    dpi = figure.get_dpi() if mpl.rcParams["savefig.dpi"] == "figure" else float(mpl.rcParams["savefig.dpi"])
+    dpi = float(figure.get_dpi()) if mpl.rcParams["savefig.dpi"] == "figure" else float(mpl.rcParams["savefig.dpi"])
     tight = mpl.rcParams["savefig.bbox"] == "tight" and figure.get_layout_engine() is None
     layout = caption_layout(figure, dpi) if tight else None
     figure.kuntalib_layout = (dpi, layout)

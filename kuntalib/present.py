@@ -285,11 +285,9 @@ def figure(ax: Figure | Axes, name: str, *, notebook: str, lang: str, about: str
     title, caption = figure_text(fig)
     data = png.read_bytes()
     width, height = _png_size(data)
-    dpi = float(fig.get_dpi()) if fig.get_dpi() else DISPLAY_DPI
-    saved_dpi = float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else dpi
+    saved_dpi, layout = fig.kuntalib_layout  # the dpi save_figure saved the PNG at, and the box it cut it to
     meta = {"alt": figure_description(fig, lang), "kuntalib": {"name": name, "title": title, "caption": caption}}
-    measured, layout = getattr(fig, "kuntalib_layout", (None, None))  # as save_figure cut the PNG, just now
-    if caption and (box := picture_box(fig, (width, height), saved_dpi, layout if measured == saved_dpi else None)):
+    if caption and (box := picture_box(fig, (width, height), saved_dpi, layout)):
         meta["kuntalib"]["picture"] = box
     display(Image(data=data, format="png", width=round(width * DISPLAY_DPI / saved_dpi), metadata=meta))
     plt.close(fig)

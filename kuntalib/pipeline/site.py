@@ -86,29 +86,26 @@ def _figures(nb: Any, folder: Path) -> list[tuple[Any, Path, tuple[int, int]]]:
     image is ``figure-<n>.png``.
     """
     shutil.rmtree(folder, ignore_errors=True)
-    images: list[tuple[Any, Path, bytes]] = []
+    images: list[tuple[Any, dict[str, Any], Path, bytes]] = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "image/png" in out.get("data", {}):
                 n = len(images) + 1
-                name = out.get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("name") or f"figure-{n}"
+                meta = out.get("metadata", {}).get("image/png", {})
+                name = meta.get("kuntalib", {}).get("name") or f"figure-{n}"
                 path = folder / f"{name}.png"
-                if any(path == p for _, p, _ in images):
+                if any(path == p for _, _, p, _ in images):
                     path = folder / f"{name}-{n}.png"
-                images.append((out, path, base64.b64decode(out["data"]["image/png"])))
-
-    def web(image: tuple[Any, Path, bytes]) -> bytes:
-        return _web_png(image[2], image[0].get("metadata", {}).get("image/png", {}).get("kuntalib", {}).get("picture"))
-
+                images.append((out, meta, path, base64.b64decode(out["data"]["image/png"])))
     # Pillow lets go of Python's lock while it reduces the colours: threads use every core, each image its own bytes
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        webs = list(pool.map(web, images))
+        webs = list(pool.map(lambda image: _web_png(image[3], image[1].get("kuntalib", {}).get("picture")), images))
     found: list[tuple[Any, Path, tuple[int, int]]] = []
-    for (out, path, raw), data in zip(images, webs, strict=True):
+    for (out, meta, path, raw), data in zip(images, webs, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         (full, _), (width, height) = struct.unpack(">II", raw[16:24]), struct.unpack(">II", data[16:24])
-        shown = round(int(out.get("metadata", {}).get("image/png", {}).get("width") or full) * width / full)
+        shown = round(int(meta.get("width") or full) * width / full)
         found.append((out, path, (shown, round(height * shown / width))))
     return found
 
