@@ -143,7 +143,7 @@ def whole_build_of(jobs: list) -> bool:
     """
     from kuntalib.pipeline.manifest import collect, compare, read_manifest
     from kuntalib.pipeline.state import BuildState
-    from kuntalib.pipeline.steps import _stored  # the rule run_step reads a stored result by
+    from kuntalib.pipeline.steps import _stored, step_line  # _stored: the rule run_step reads a stored result by
 
     if not (paths.build_state_file().is_file() and paths.manifest_file().is_file()):
         return False
@@ -151,8 +151,11 @@ def whole_build_of(jobs: list) -> bool:
     if set(records) != {job.run_id for job in jobs} or compare(read_manifest(paths.manifest_file()), collect()):
         return False
     for line in {line for rec in records.values() for line in rec.steps}:
-        parts = line.split()  # computed|read <notebook>/<step> <key>
-        if len(parts) != 3 or _stored(paths.data_processed() / parts[1], parts[2]) is None:
+        try:
+            _how, name, key = step_line(line)
+        except ValueError:
+            return False
+        if _stored(paths.data_processed() / name, key) is None:
             return False
     return True
 

@@ -240,6 +240,7 @@ def test_every_notebook_runs_as_shipped_and_computes_each_step_once(shipped):
     """
     from kuntalib import paths
     from kuntalib.pipeline.state import BuildState
+    from kuntalib.pipeline.steps import step_line
     from tests.conftest import REPO
 
     report = shipped.report
@@ -248,14 +249,14 @@ def test_every_notebook_runs_as_shipped_and_computes_each_step_once(shipped):
     assert {"02_device_data/simulate", "02_device_data/cost_benefit", "04_strategy_followup/rounds"} <= set(names)
     if shipped.fresh:
         assert {r.job.stem for r in report.ran} == set(NOTEBOOKS)
-        computed = [s.split()[1] for s in report.steps if s.startswith("computed ")]
-        read = [s.split()[1] for s in report.steps if s.startswith("read ")]
+        computed = [step_line(s)[1] for s in report.steps if step_line(s)[0] == "computed"]
+        read = [step_line(s)[1] for s in report.steps if step_line(s)[0] == "read"]
         assert sorted(computed) == names and sorted(read) == sorted(names * 2)
         assert f"steps: {len(names)} computed, {2 * len(names)} read" in report.summary()
     with shipped.env():
         records = BuildState().records
         assert set(records) == {f"{stem}/{lang}" for stem in NOTEBOOKS for lang in ("fi", "sv", "en")}
-        taken = sorted(line.split()[1] for rec in records.values() for line in rec.steps)
+        taken = sorted(step_line(line)[1] for rec in records.values() for line in rec.steps)
         assert taken == sorted(names * 3), "every run takes each step of its notebook once"
         for stem in NOTEBOOKS:
             drawn = {lang: {p.stem for p in paths.figures_dir(stem, lang).glob("*.png")} for lang in ("fi", "sv", "en")}

@@ -16,7 +16,7 @@ from kuntalib import paths
 from kuntalib.i18n import LANGS, check_lang
 from kuntalib.pipeline.params import ParameterError, read_parameters, validate_overrides, validate_paths
 from kuntalib.pipeline.state import BuildState, RunRecord, environment_digest, package_hash, static_fingerprint
-from kuntalib.pipeline.steps import STEP_LOG_ENV
+from kuntalib.pipeline.steps import STEP_LOG_ENV, step_line
 from kuntalib.pipeline.translate import ProseError, catalogue_digest, translate
 from kuntalib.provenance import INPUT_LOG_ENV
 
@@ -95,7 +95,7 @@ class BuildReport:
         """One line per step of the runs: ``<notebook>/<step>: computed 1, read 2`` (in the order they first ran)."""
         counts: dict[str, list[int]] = {}
         for line in self.steps:
-            how, name = line.split()[:2]
+            how, name, _key = step_line(line)
             counts.setdefault(name, [0, 0])[how != "computed"] += 1
         return [f"  {name}: computed {c}, read {r}" for name, (c, r) in counts.items()]
 

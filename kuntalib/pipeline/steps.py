@@ -59,8 +59,8 @@ from kuntalib.provenance import sha256_file, track_input
 if TYPE_CHECKING:  # pandas costs a no-op build ~0.4 s (python -X importtime): imported where tables are read or written
     import pandas as pd
 
-__all__ = ["StepResult", "StepError", "run_step", "step_key", "code_files", "code_version", "CACHE_ENV", "STEP_LOG_ENV",
-           "FORMAT"]
+__all__ = ["StepResult", "StepError", "run_step", "step_key", "step_line", "code_files", "code_version", "CACHE_ENV",
+           "STEP_LOG_ENV", "FORMAT"]
 
 CACHE_ENV = "KUNTALIB_STEP_CACHE"
 #: The build sets this to a file; each run_step appends ``computed|read <notebook>/<step> <key>``.
@@ -267,6 +267,14 @@ def step_key(name: str, params: Mapping[str, Any], inputs: Mapping[str, str], up
 
 
 # --- storing and reading ------------------------------------------------------------------------
+
+
+def step_line(line: str) -> tuple[str, str, str]:
+    """A line of the step log (:func:`_log`) as ``(computed|read, <notebook>/<step>, key)``; ``ValueError`` otherwise."""
+    parts = line.split()
+    if len(parts) != 3 or parts[0] not in ("computed", "read"):
+        raise ValueError(f"not a step line: {line!r}")
+    return parts[0], parts[1], parts[2]
 
 
 def _log(notebook: str, name: str, key: str, computed: bool) -> None:
