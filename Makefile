@@ -16,9 +16,8 @@ LINTED := kuntalib tests notebooks $(wildcard benchmarks)
 # uv (from PyPI, pinned) into the new venv with pip first. --compile-bytecode writes the .pyc files at
 # install time, as pip does: every kernel and test process then starts in about 1 s rather than 4 s,
 # also where PYTHONDONTWRITEBYTECODE is set (Python then reads .pyc files but never writes them).
-# setup.py builds the FHIR ingest's C fast path in place (kuntalib/fhir/_scan.c): a changed source rebuilds it.
 # `kuntalib kernel` registers the Jupyter kernel "kuntalib" inside .venv and quiets its kernels' TCP-transport warning.
-$(STAMP): requirements-lock.txt pyproject.toml setup.py kuntalib/fhir/_scan.c
+$(STAMP): requirements-lock.txt pyproject.toml
 	@set -e; test -x $(BIN)/python || $(PY) -m venv $(VENV); \
 	UV=$$(command -v uv || { test -x $(BIN)/uv && echo $(BIN)/uv; } || true); \
 	if [ -z "$$UV" ]; then $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \

@@ -5,10 +5,10 @@ Observation NDJSON, ``--repeat`` times (memory in up to three further runs of it
 prints median seconds, lines a second, median peak memory and the ratio of kuntalib's throughput to each peer's:
 
 * ``kuntalib`` — :func:`kuntalib.fhir.ingest.ingest_ndjson` as a user calls it (tidy Parquet, every
-  check, rejects with reasons, versions and de-duplication; ``workers`` threads, the compiled fast
-  path for the plain line and :class:`~kuntalib.fhir.parse.ObservationParser` for the rest);
+  check, rejects with reasons, versions and de-duplication; ``workers`` threads, Arrow's JSON reader
+  and whole-column checks for the plain line and :class:`~kuntalib.fhir.parse.ObservationParser` for the rest);
 * ``kuntalib-pyparser`` — the same with ``IngestOptions(fast_path=False)``: every line through the
-  reference parser, as on a machine without a C compiler (``workers`` processes);
+  reference parser (``workers`` processes);
 * ``kuntalib+dask`` — the same work units on a Dask LocalCluster (cluster start not timed);
 * ``duckdb`` — ``read_ndjson`` with DuckDB's defaults (what a user types), + ``unnest`` to the same
   tidy columns (LOINC picked by system, components unnested, times cast to TIMESTAMPTZ), written to
@@ -17,17 +17,17 @@ prints median seconds, lines a second, median peak memory and the ratio of kunta
   malformed lines skipped silently), as a second row;
 * ``msgspec-decode`` — decoding each line into the reference parser's typed structs, one core,
   nothing else (no checks, no output): the ceiling of the per-line Python path;
-* ``kuntalib-scan`` and ``parquet-write`` — two parts of ``kuntalib`` alone, one core each: the
-  compiled scanner over the file (read and scanned as the ingest does: one reused buffer, a chunk of
-  lines a call; no output), and writing the
-  ingest's own output (read back before the clock starts) to Parquet with the ingest's settings.
+* ``kuntalib-read`` and ``parquet-write`` — two parts of ``kuntalib`` alone: the columnar path over
+  the file (read as the ingest reads it: one reused buffer, a chunk of lines a call, Arrow's JSON
+  reader on its threads and the whole-column checks; no reference parser, no output), and writing the
+  ingest's own output (read back before the clock starts) to Parquet with the ingest's settings, one core.
   They are not peers: they show how much of the 0.75× target's CPU budget the two parts every run
   needs already take;
 * ``arrow-json`` and ``duckdb-parse`` — the first step of letting Arrow or DuckDB do the heavy lifting
   under kuntalib's accounting: parsing the file into Arrow columns, nothing else, with an explicit schema of
   the fields the ingest reads (:data:`READ_SCHEMA`; no schema inference) and each library's default
   threads (``pyarrow.json.read_json``; DuckDB ``read_json(..., columns=...)`` to an Arrow table). Compared
-  with ``kuntalib-scan``, not ratioed;
+  with ``kuntalib-read``, not ratioed;
 * ``duckdb-lines`` — the design #31 leans to: the lines cut as the ingest cuts them (a block of bytes, its
   line ends found by numpy), handed to DuckDB as one Arrow string column (no copy) and read there with
   ``json_transform`` into :data:`READ_SCHEMA`'s structure, one row per line, so that every line keeps its
@@ -65,6 +65,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from kuntalib.fhir import columns
+
 DUCKDB_SQL = """
 COPY (
   WITH o AS (SELECT * FROM read_ndjson('{path}'{options})),
@@ -90,25 +92,8 @@ COPY (
 """
 
 
-def _coding() -> pa.DataType:
-    return pa.list_(pa.struct([("system", pa.string()), ("code", pa.string())]))
-
-
-def _quantity() -> pa.DataType:
-    return pa.struct([(k, pa.float64() if k == "value" else pa.string()) for k in ("value", "unit", "system", "code", "comparator")])
-
-
-#: The Observation fields kuntalib's ingest reads, as an Arrow schema (for the parse-only rows).
-READ_SCHEMA = pa.schema([
-    ("resourceType", pa.string()), ("id", pa.string()), ("status", pa.string()),
-    ("meta", pa.struct([("versionId", pa.string()), ("lastUpdated", pa.string()), ("source", pa.string())])),
-    ("identifier", pa.list_(pa.struct([("system", pa.string()), ("value", pa.string())]))),
-    ("code", pa.struct([("coding", _coding())])),
-    ("subject", pa.struct([("reference", pa.string())])), ("device", pa.struct([("reference", pa.string())])),
-    ("effectiveDateTime", pa.string()), ("effectivePeriod", pa.struct([("start", pa.string()), ("end", pa.string())])),
-    ("issued", pa.string()), ("valueQuantity", _quantity()),
-    ("component", pa.list_(pa.struct([("code", pa.struct([("coding", _coding())])), ("valueQuantity", _quantity())]))),
-])
+#: The Observation fields kuntalib's ingest reads, as an Arrow schema (derived from the reference parser's structs).
+READ_SCHEMA = pa.schema(columns.READ_SCHEMA)
 
 
 def json_structure(t: pa.DataType) -> object:
@@ -121,11 +106,15 @@ def json_structure(t: pa.DataType) -> object:
 
 
 def duckdb_type(t: pa.DataType) -> str:
-    """The DuckDB type of an Arrow type of :data:`READ_SCHEMA` (strings, doubles, structs and lists of them)."""
+    """The DuckDB type of an Arrow type of :data:`READ_SCHEMA` (strings, numbers, booleans, structs and lists of them)."""
     if pa.types.is_string(t):
         return "VARCHAR"
     if pa.types.is_float64(t):
         return "DOUBLE"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
     if pa.types.is_list(t):
         return duckdb_type(t.value_type) + "[]"
     if pa.types.is_struct(t):
@@ -184,8 +173,8 @@ class _PeakMemory:
 #: kuntalib's whole ingest, three ways.
 _INGESTS = ("kuntalib", "kuntalib-pyparser", "kuntalib+dask")
 #: Parts of kuntalib timed alone (not peers: no ratio is printed against them).
-_PARTS = ("kuntalib-scan", "parquet-write")
-#: The parse alone by libraries that could take it over (compared with the scanner, not ratioed).
+_PARTS = ("kuntalib-read", "parquet-write")
+#: The parse alone by libraries that could take it over (compared with kuntalib-read, not ratioed).
 _DELEGATES = ("arrow-json", "duckdb-parse", "duckdb-lines")
 
 
@@ -221,16 +210,13 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
         import duckdb
     elif method == "msgspec-decode":
         from kuntalib.fhir.parse import _DECODER
-    elif method == "kuntalib-scan":
+    elif method == "kuntalib-read":
         from kuntalib.fhir import columns
-        from kuntalib.fhir.ingest import _BLOCK_BYTES, _line_spans, _read_into, _Stream
-        from kuntalib.fhir.parse import IngestOptions
+        from kuntalib.fhir.ingest import _BLOCK_BYTES, _line_spans, _read_into, _Stream, line_spans
+        from kuntalib.fhir.parse import IngestOptions, ObservationParser
 
-        if not columns.FAST_PATH:
-            raise RuntimeError("the compiled fast path is not built here")
         defaults = IngestOptions()
-        settings = columns.scan_settings(defaults)  # as the ingest calls the scanner by default
-        scan = columns._scan.scan
+        parser = ObservationParser(defaults)
     elif method == "arrow-json":
         import pyarrow.json as pj
 
@@ -298,13 +284,16 @@ def run_method(method: str, path: str, out: str, workers: int, sample: int, memo
             except Exception:  # noqa: BLE001, S112 - the ceiling counts decoding only
                 pass
             handled += 1
-    elif method == "kuntalib-scan":  # read as the ingest reads (one reused buffer), scanned a chunk at a time as it is
+    elif method == "kuntalib-read":  # read as the ingest reads (one reused buffer), a chunk of lines at a time as it is
         handled, stream = 0, _Stream()
         for f in files:
             for buf, pos, end in _line_spans(_read_into(f, 0, os.path.getsize(f), _BLOCK_BYTES, stream), stream):
-                while pos < end:
-                    out = scan(buf, pos, end, 1, defaults.chunk_lines, *settings)
-                    pos, handled = out[0], handled + out[1]
+                starts, ends, blank = line_spans(buf, pos, end)
+                full = np.flatnonzero(~blank)
+                for lo in range(0, len(full), defaults.chunk_lines):
+                    at = full[lo:lo + defaults.chunk_lines]
+                    columns.read_lines(buf, starts[at], ends[at], at, parser, None)
+                handled += len(full)
     elif method == "parquet-write":
         for i, table in enumerate(tables):
             write_observation_file(table, f"{out}-{i}.parquet")
@@ -374,7 +363,7 @@ def main() -> None:
     ap.add_argument("--files-of", type=int, default=0, metavar="N",
                     help="cut the Observation file into files of N lines, as a Bulk Data export (0: one file)")
     ap.add_argument("--methods", default="kuntalib,kuntalib-pyparser,kuntalib+dask,duckdb,duckdb-fullscan,msgspec-decode,"
-                                         "kuntalib-scan,parquet-write,arrow-json,duckdb-parse,duckdb-lines,fhir.resources,fhiry")
+                                         "kuntalib-read,parquet-write,arrow-json,duckdb-parse,duckdb-lines,fhir.resources,fhiry")
     ap.add_argument("--child")
     ap.add_argument("--file")
     ap.add_argument("--out")
@@ -449,25 +438,25 @@ def main() -> None:
                 print(f"  per-line Python ceiling (msgspec decode alone, one core): {rates['msgspec-decode']:,.0f} lines/s; "
                       f"kuntalib runs at {rates['kuntalib'] / rates['msgspec-decode']:.2f}× it with {args.workers} workers")
             if "kuntalib-pyparser" in rates:
-                print(f"  the compiled fast path: {rates['kuntalib'] / rates['kuntalib-pyparser']:.2f}× the reference parser alone")
+                print(f"  the columnar path: {rates['kuntalib'] / rates['kuntalib-pyparser']:.2f}× the reference parser alone")
             if "duckdb" in rates and all(p in results for p in _PARTS):
                 cpu = {m: statistics.median(r["cpu"] for r in results[m]) for m in ("kuntalib", *_PARTS)}
                 budget = args.workers * statistics.median(r["seconds"] for r in results["duckdb"]) / 0.75
-                rest = cpu["kuntalib"] - cpu["kuntalib-scan"] - cpu["parquet-write"]
-                left = budget - cpu["kuntalib-scan"] - cpu["parquet-write"]
+                rest = cpu["kuntalib"] - cpu["kuntalib-read"] - cpu["parquet-write"]
+                left = budget - cpu["kuntalib-read"] - cpu["parquet-write"]
                 print(f"  the 0.75× target's CPU budget: at most {budget:.2f} CPU-s on {args.workers} cores even if every core "
-                      f"were busy all the time; kuntalib used {cpu['kuntalib']:.2f}: the scanner alone "
-                      f"{cpu['kuntalib-scan']:.2f}, writing the output alone {cpu['parquet-write']:.2f}, everything else "
+                      f"were busy all the time; kuntalib used {cpu['kuntalib']:.2f}: the columnar read alone "
+                      f"{cpu['kuntalib-read']:.2f}, writing the output alone {cpu['parquet-write']:.2f}, everything else "
                       f"{rest:.2f} (times, versions and duplicates, staging, accounting; "
                       + (f"the budget leaves {left:.2f} for it)" if left >= 0 else
                          f"the two parts alone exceed the budget by {-left:.2f})"))
-            if "kuntalib-scan" in results and any(d in results for d in _DELEGATES):
-                scan_cpu = statistics.median(r["cpu"] for r in results["kuntalib-scan"])
+            if "kuntalib-read" in results and any(d in results for d in _DELEGATES):
+                scan_cpu = statistics.median(r["cpu"] for r in results["kuntalib-read"])
                 for d in _DELEGATES:
                     if d in results:
                         d_cpu = statistics.median(r["cpu"] for r in results[d])
                         print(f"  parsing by {d} (into Arrow columns, nothing else): {d_cpu:.2f} CPU-s, "
-                              f"{d_cpu / scan_cpu:.1f}× kuntalib's scanner ({scan_cpu:.2f})")
+                              f"{d_cpu / scan_cpu:.2f}× kuntalib's columnar read with its checks ({scan_cpu:.2f})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The compiled fast path of the FHIR ingest gives the reference parser's answer for every line.
+"""The FHIR ingest's columnar path (Arrow's JSON reader, :mod:`kuntalib.fhir.columns`) gives the reference parser's answer for every line.
 
-The scanner (``kuntalib/fhir/_scan.c``) may only take lines it fully understands and must leave
+The columnar path may only take lines whose columns show the reference parser's answer and must leave
 every other line to :class:`~kuntalib.fhir.parse.ObservationParser`. These tests compare the two
 line by line and whole ingest against whole ingest, on realistic lines, the Kanta PHR examples and
 random mutations of them (hypothesis).
@@ -9,9 +9,7 @@ random mutations of them (hypothesis).
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
-import os
 import random
 from pathlib import Path
 
@@ -25,18 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kuntalib.fhir import columns, ingest
-from kuntalib.fhir.ingest import OBSERVATION_COLUMNS, _to_utc, ingest_ndjson, local_runner, read_observations
+from kuntalib.fhir.ingest import OBSERVATION_COLUMNS, ingest_ndjson, local_runner, read_observations
 from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, IngestOptions, ObservationParser, Reject
-from tests.conftest import near_a_clock_change
-
-needs_fast_path = pytest.mark.skipif(not columns.FAST_PATH, reason="the compiled fast path is not built here (no C compiler?)")
-
-
-def test_the_fast_path_is_built_where_ci_requires_it():
-    if os.environ.get("KUNTALIB_REQUIRE_FAST_PATH"):
-        assert columns.FAST_PATH, "KUNTALIB_REQUIRE_FAST_PATH is set but kuntalib.fhir._scan was not built (make venv)"
-    else:
-        pytest.skip("KUNTALIB_REQUIRE_FAST_PATH is not set (CI sets it)")
 
 KANTA = Path(__file__).parent / "fixtures" / "kanta-phr"
 UCUM = "http://unitsofmeasure.org"
@@ -168,20 +156,19 @@ def _reference(raw: bytes, options: IngestOptions):
 
 
 def _check_line(raw: bytes, options: IngestOptions) -> bool:
-    """Compare the scanner with the reference parser on one line; True when the scanner took the line."""
-    buf = raw + b"\n"
-    _reached, n, _last, batch, slow = columns.scan_block(buf, 0, len(buf), 7, 10, ObservationParser(options),
-                                                         columns.device_arrays({"d1": ("acme", "scale")}))
+    """Compare the columnar path with the reference parser on one line; True when the columnar path took the line."""
+    buf = b"{}\n" + raw + b"\n{}"  # a line between two others, as in a block
+    starts = np.array([0, 3, 4 + len(raw)])
+    ends = starts + [2, len(raw), 2]
     ref = _reference(raw, options)
     if raw.strip() == b"" or raw.isspace():
-        assert n == 0 and not len(batch) and not slow
         return False
-    dropped = batch.drop is not None and bool(batch.drop.all())  # taken, then handed back (a unit, a range)
-    assert n == 1 and len(batch) - dropped + len(slow) == 1
-    if slow:
-        assert slow == [(7, 0, len(raw))]
+    batch, slow = columns.read_lines(buf, starts, ends, np.array([6, 7, 8]), ObservationParser(options, {"d1": ("acme", "scale")}),
+                                     columns.device_arrays({"d1": ("acme", "scale")}))
+    assert len(batch) + len(slow) == 3 and {0, 2} <= set(slow.tolist())
+    if 1 in slow:
         return False
-    assert not isinstance(ref, str), f"fast path accepted a line the reference parser rejects ({ref}): {raw!r}"
+    assert not isinstance(ref, str), f"columnar path accepted a line the reference parser rejects ({ref}): {raw!r}"
     head, values = ref
     got_head = tuple(batch.lines[f][0].as_py() for f in LINE_FIELDS[1:])
     assert batch.lines["line"][0].as_py() == 7
@@ -191,23 +178,15 @@ def _check_line(raw: bytes, options: IngestOptions) -> bool:
     for got, want in zip(got_rows, values, strict=True):
         assert got[:2] == want[:2] and got[3:] == want[3:], raw
         assert got[2] == pytest.approx(want[2], rel=0, abs=0) and np.signbit(got[2]) == np.signbit(want[2]), raw
-    for k, text in enumerate((head[6], head[7], head[8])):  # effective, period end, issued
-        micros = int(batch.utc[0, k])
-        if micros != columns.NO_TIME:  # the scanner's instant and local-time flag are the general conversion's
-            want, _date_only, naive = _to_utc([text], options.assume_timezone)
-            assert micros == want.cast("int64")[0].as_py(), (text, raw)
-            assert bool(batch.naive[0] >> k & 1) == bool(naive[0]), (text, raw)
     return True
 
 
-@needs_fast_path
-def test_realistic_lines_take_the_fast_path_and_agree():
+def test_realistic_lines_take_the_columnar_path_and_agree():
     options = IngestOptions()
     taken = [_check_line(orjson.dumps(d), options) for d in BASE]
     assert sum(taken) >= 5  # the plain shapes are not left to the slow path
 
 
-@needs_fast_path
 @settings(max_examples=800, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), assume=st.sampled_from(["Europe/Helsinki", None]), plausibility=st.booleans())
 def test_any_mutation_gives_the_reference_answer(seed, assume, plausibility):
@@ -216,7 +195,6 @@ def test_any_mutation_gives_the_reference_answer(seed, assume, plausibility):
     _check_line(mutate(r.choice(BASE), r), options)
 
 
-@needs_fast_path
 @settings(max_examples=200, deadline=None)
 @given(raw=st.binary(max_size=120))
 def test_random_bytes_are_left_to_the_reference_parser_or_agree(raw):
@@ -230,7 +208,6 @@ def _whole(res) -> tuple:
     return res.lines, res.accepted, res.rejected, res.rows, rej.to_csv(index=False), rows.to_csv(index=False)
 
 
-@needs_fast_path
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), workers=st.sampled_from([1, 2]), chunk=st.integers(1, 40),
        block=st.sampled_from([16, 100, 1000, 8 << 20]))
@@ -263,7 +240,6 @@ def test_whole_ingest_is_the_same_with_and_without_the_fast_path(tmp_path_factor
         assert (np.diff(line) >= 0).all()
 
 
-@needs_fast_path
 def test_threads_and_processes_give_the_same_answer(tmp_path):
     r = random.Random(5)
     path = tmp_path / "in.ndjson"
@@ -275,11 +251,10 @@ def test_threads_and_processes_give_the_same_answer(tmp_path):
     assert threads.buckets > 1 and _whole(threads) == _whole(processes)
 
 
-@needs_fast_path
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30), st.integers(0, 5))
-def test_string_hashes_are_pandas_hashes_with_or_without_the_compiled_path(texts, cut):
-    """The compiled hash of each string (any slice of an array) is pandas.util.hash_array's, nulls as "\\0"."""
+def test_string_hashes_are_pandas_hashes(texts, cut):
+    """The hash of each string (any slice of an array) is pandas.util.hash_array's, nulls as "\\0"."""
     texts = [t.encode("utf-8", "replace").decode("utf-8") if t is not None else None for t in texts]  # no lone surrogates
     arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))
     expected = pd.util.hash_array(np.array([t if t is not None else "\0" for t in arr.to_pylist()], object), categorize=False)
@@ -311,45 +286,3 @@ def test_identity_groups_stay_exact_when_hashes_collide(monkeypatch):
     for fake in (lambda a: np.zeros(len(a), np.uint64), lambda a: np.arange(len(a), dtype=np.uint64) % np.uint64(3)):
         monkeypatch.setattr(ingest, "_hash_strings", fake)  # every key collides with others
         assert ingest._identity_groups(patient, ids, idents, lkey).tolist() == exact.tolist()
-
-
-_LOCAL_ZONES = ["Europe/Helsinki", "Australia/Lord_Howe", "America/New_York", "Europe/Dublin", "Pacific/Apia",
-                "Asia/Kolkata", "America/Sao_Paulo"]  # half-hour and whole-day changes, "negative" DST, none
-
-
-@needs_fast_path
-@pytest.mark.parametrize("zone", _LOCAL_ZONES)
-def test_the_zone_table_misses_no_change(zone):
-    """The scanner's table of a zone's offsets is the same read every 12 hours as every hour."""
-    at_12h = np.frombuffer(columns.zone_table(zone), np.int64)
-    assert np.array_equal(at_12h, np.frombuffer(columns.zone_table(zone, step_hours=1), np.int64))
-    m = (len(at_12h) - 1) // 2
-    assert m > 0 and bool(np.all(np.diff(at_12h[:m]) > 0))
-
-
-@needs_fast_path
-@settings(max_examples=300, deadline=None)
-@given(st.datetimes(min_value=dt.datetime(1890, 1, 1), max_value=dt.datetime(2045, 12, 31)),
-       st.sampled_from(_LOCAL_ZONES), st.integers(0, 6), st.booleans())
-def test_the_scanner_reads_local_times_as_the_general_conversion_does(when, zone, digits, edge):
-    """A start without an offset, read in the assumed zone by the scanner (1900-2037), is the instant Arrow's
-    assume_timezone gives (the general conversion's rule): in a gap the end of the gap; a time that occurs
-    twice, or outside those years, is left to the general conversion (NO_TIME)."""
-    if edge:  # next to one of this zone's offset changes of that year, where readings could differ
-        when = near_a_clock_change(when, zone)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{when.microsecond:06d}"[: digits + 1] if digits else "")
-    line = orjson.dumps({"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p"},
-                         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "effectiveDateTime": text,
-                         "valueQuantity": {"value": 60, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}})
-    buf = line + b"\n"
-    _reached, n, _last, batch, slow = columns.scan_block(buf, 0, len(buf), 1, 10,
-                                                         ObservationParser(IngestOptions(assume_timezone=zone)), None)
-    assert n == 1 and len(batch) == 1 and not slow
-    got = int(batch.utc[0, 0])
-    want = ingest._cast_utc(pa.array([text]), zone)[0]
-    if not 1900 <= when.year <= 2037:
-        assert got == columns.NO_TIME and batch.naive[0] == 0
-    elif got == columns.NO_TIME:
-        assert np.isnat(want) and batch.naive[0] == 0  # occurs twice: the general conversion rejects it
-    else:
-        assert got == want.astype("datetime64[us]").astype(np.int64) and batch.naive[0] == 1

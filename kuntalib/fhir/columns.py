@@ -1,91 +1,69 @@
-"""Columnar batches of parsed Observation lines: from the C fast path, from the per-line parser, and merged.
+"""Observation lines into columns by Arrow's JSON reader, checked as whole columns; the rest left to the reference parser.
 
-A :class:`Batch` holds one entry per accepted line (``lines``: the LINE_FIELDS of
-:mod:`kuntalib.fhir.parse` as Arrow arrays) and one per value (``rows``: the ROW_FIELDS, with
-``row_line`` giving each row's line index). The fast path (:mod:`kuntalib.fhir._scan`, built from
-``_scan.c`` where a C compiler is found) turns the plain, common line into such columns without
-making a Python object per field; every other line goes through
-:class:`~kuntalib.fhir.parse.ObservationParser`, the reference implementation. The catalogue
-step here (unit translation and plausibility, the rules of ``ObservationParser._value``) runs on
-whole columns; a line it cannot settle (a unit it cannot translate, an implausible value) is
-handed back to the reference parser, which gives the exact reason. So both paths give the same
-answer for every line (the test suite compares them on random input).
+A block of NDJSON lines is read by :func:`pyarrow.json.read_json` (C++, on Arrow's threads, the GIL
+released) into the structure of :mod:`kuntalib.fhir.parse`'s msgspec structs (:data:`READ_SCHEMA`
+is derived from them, never written twice). Arrow's reader is strict where FHIR is: a JSON type that
+does not fit, invalid UTF-8, a key named twice in any object (every field is read, ``infer``) or a
+line that is not one object fails the read, which is then split in halves until the lines that
+cannot be read stand alone. :func:`read_lines` takes a line only where whole-column tests show that
+:class:`~kuntalib.fhir.parse.ObservationParser` accepts it and reads the same values: the plain,
+common line (a LOINC-coded quantity or panel of them, a ``Patient/<id>`` subject, full timestamps).
+Every other line, and every line a test cannot settle (a unit to translate that the catalogue does not
+know, an implausible value), goes to the reference parser, which names the reason. The test suite
+holds the two to the same answer line by line (random mutations of real lines) and file by file.
 """
 
 from __future__ import annotations
 
-import functools
-import locale
+import codecs
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
-from kuntalib.fhir.catalogue import BY_LOINC, UnitError, convert_unit
-from kuntalib.fhir.parse import LINE_FIELDS, ROW_FIELDS, VENDOR_SOURCE, IngestOptions, ObservationParser
+from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
+from kuntalib.fhir.parse import LINE_SCHEMA, ROW_SCHEMA, VENDOR_SOURCE, ObservationParser, _Observation
 
-try:  # the compiled fast path is optional: without it every line takes the reference parser
-    from kuntalib.fhir import _scan
-except ImportError:  # pragma: no cover - exercised where no C compiler was found at install
-    _scan = None
-
-__all__ = ["Batch", "NO_TIME", "FAST_PATH", "fast_path_usable", "LINE_TYPES", "ROW_TYPES", "from_tuples", "concat", "scan_block", "scan_settings",
-           "device_arrays", "hash_strings", "zone_table"]
-
-#: Whether the compiled scanner is available (``IngestOptions.fast_path`` uses it when :func:`fast_path_usable`).
-FAST_PATH = _scan is not None
+__all__ = ["Batch", "READ_SCHEMA", "arrow_type", "read_lines", "from_tuples", "concat", "device_arrays", "hash_strings"]
 
 
-def fast_path_usable() -> bool:
-    """Whether the compiled scanner may read numbers now: it is built and the process's numeric locale writes
-    decimals with a point (the C library's ``strtod`` follows that locale: after
-    ``locale.setlocale(locale.LC_ALL, "fi_FI.UTF-8")`` it would read ``80.5`` as 80)."""
-    return FAST_PATH and locale.localeconv()["decimal_point"] == "."
-
-LINE_TYPES: dict[str, pa.DataType] = {
-    "line": pa.int64(), "observation_id": pa.string(), "identifier": pa.string(), "patient": pa.string(),
-    "device": pa.string(), "vendor": pa.string(), "device_type": pa.string(), "effective": pa.string(),
-    "period_end": pa.string(), "issued": pa.string(), "synthetic": pa.bool_(), "precision": pa.string(),
-    "status": pa.string(), "components_skipped": pa.int32(), "version": pa.string(),
-}
-ROW_TYPES: dict[str, pa.DataType] = {
-    "panel": pa.string(), "code": pa.string(), "value": pa.float64(), "unit": pa.string(), "comparator": pa.string(),
-    "absent_reason": pa.string(), "unit_translated": pa.bool_(), "catalogued": pa.bool_(),
-}
-assert tuple(LINE_TYPES) == LINE_FIELDS and tuple(ROW_TYPES) == ROW_FIELDS
-_SCAN_LINE = ("observation_id", "identifier", "patient", "device", "effective", "period_end", "issued", "source", "status",
-              "version")
-_SCAN_ROW = ("panel", "code", "unit", "comparator")
-_PRECISION = pa.array([None, "second", "fraction"], pa.string())
+def arrow_type(info: msgspec.inspect.Type) -> pa.DataType:
+    """The Arrow type of a msgspec type (strings, numbers, booleans, structs, lists, optional ones)."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        (inner,) = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        return arrow_type(inner)
+    if isinstance(info, msgspec.inspect.StructType):
+        return pa.struct([(f.encode_name, arrow_type(f.type)) for f in info.fields])
+    if isinstance(info, msgspec.inspect.ListType):
+        return pa.list_(arrow_type(info.item_type))
+    return {msgspec.inspect.StrType: pa.string(), msgspec.inspect.FloatType: pa.float64(),
+            msgspec.inspect.IntType: pa.int64(), msgspec.inspect.BoolType: pa.bool_()}[type(info)]
 
 
-#: In :attr:`Batch.utc`: a time that is absent, or that the scanner left to the general conversion.
-NO_TIME = np.iinfo(np.int64).min
+#: The reference parser's structure of an Observation as an Arrow schema: what Arrow's reader reads.
+READ_SCHEMA = pa.schema(list(arrow_type(msgspec.inspect.type_info(_Observation))))
+#: Every field is read (``infer``), so that a key named twice anywhere fails the read.
+_PARSE = pj.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="infer")
+_READ = pj.ReadOptions(block_size=1 << 20)
+_SMALLEST = 8  # a range of this many lines that Arrow cannot read goes to the reference parser as it is
+_OK_STATUS = pa.array(["final", "amended", "corrected", "preliminary"])
+_SYNTHETIC = pa.array(["HTEST", "synthetic"])
+_DAY_CLOCK = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
+_TIME, _TIME_ZONED = _DAY_CLOCK + r"(Z|[+-](0\d|1[0-4]):[0-5]\d)?$", _DAY_CLOCK + r"(Z|[+-](0\d|1[0-4]):[0-5]\d)$"
 
 
 @dataclass
 class Batch:
-    """Accepted lines as columns: ``lines`` (LINE_FIELDS), ``rows`` (ROW_FIELDS) and ``row_line`` (row -> line index).
-
-    ``utc`` holds, per line, the start, period end and issued time as microseconds since the epoch
-    where the scanner computed them (times with an offset, and local times it read in the assumed
-    zone), else :data:`NO_TIME`; the ingest converts the rest from the strings. ``naive`` marks, per
-    line, the start (bit 0) and period end (bit 1) the scanner read as local times.
-    """
+    """Accepted lines as columns: ``lines`` (:data:`~kuntalib.fhir.parse.LINE_SCHEMA`), ``rows``
+    (:data:`~kuntalib.fhir.parse.ROW_SCHEMA`) and ``row_line`` (each row's line index)."""
 
     lines: dict[str, pa.Array]
     rows: dict[str, pa.Array]
     row_line: np.ndarray
-    utc: np.ndarray
-    #: Lines to leave out of the output (handed to the reference parser instead); None: none.
-    drop: np.ndarray | None = None
-    naive: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.naive is None:
-            self.naive = np.zeros(len(self.utc), np.uint8)
 
     def __len__(self) -> int:
         return len(self.lines["line"])
@@ -93,8 +71,8 @@ class Batch:
 
 def empty() -> Batch:
     """A batch of no lines, with the column types."""
-    return Batch({k: pa.array([], t) for k, t in LINE_TYPES.items()}, {k: pa.array([], t) for k, t in ROW_TYPES.items()},
-                 np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
+    return Batch({f.name: pa.array([], f.type) for f in LINE_SCHEMA}, {f.name: pa.array([], f.type) for f in ROW_SCHEMA},
+                 np.zeros(0, np.int64))
 
 
 def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row_line: list[int]) -> Batch:
@@ -102,45 +80,26 @@ def from_tuples(line_no: list[int], heads: list[tuple], values: list[tuple], row
     if not heads:
         return empty()
     lines = {"line": pa.array(line_no, pa.int64())}
-    for name, col in zip(LINE_FIELDS[1:], zip(*heads, strict=True), strict=True):
-        lines[name] = pa.array(col, LINE_TYPES[name])
-    rows = {name: pa.array(col, ROW_TYPES[name]) for name, col in zip(ROW_FIELDS, zip(*values, strict=True), strict=True)}
-    return Batch(lines, rows, np.asarray(row_line, dtype=np.int64), np.full((len(heads), 3), NO_TIME, np.int64))
+    for f, col in zip(list(LINE_SCHEMA)[1:], zip(*heads, strict=True), strict=True):
+        lines[f.name] = pa.array(col, f.type)
+    rows = {f.name: pa.array(col, f.type) for f, col in zip(ROW_SCHEMA, zip(*values, strict=True), strict=True)}
+    return Batch(lines, rows, np.asarray(row_line, dtype=np.int64))
 
 
 def concat(batches: list[Batch]) -> Batch:
     """One batch of several, in the order given (the ingest orders rows by line when it writes them)."""
     batches = [b for b in batches if len(b)]
-    if not batches:
-        return empty()
-    if len(batches) == 1:
-        b = batches[0]
-    else:
-        shift = np.cumsum([0] + [len(b) for b in batches[:-1]])
-        b = Batch({k: pa.concat_arrays([x.lines[k] for x in batches]) for k in LINE_TYPES},
-                  {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_TYPES},
-                  np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]),
-                  np.concatenate([x.utc for x in batches]),
-                  None if all(x.drop is None for x in batches)
-                  else np.concatenate([np.zeros(len(x), bool) if x.drop is None else x.drop for x in batches]),
-                  np.concatenate([x.naive for x in batches]))
-    return b
-
-
-def _strings(col: tuple) -> pa.Array:
-    n, offsets, data, valid = col
-    v = np.frombuffer(valid, np.uint8)
-    mask = None if v.all() else pa.py_buffer(np.packbits(v, bitorder="little"))
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+    if len(batches) <= 1:
+        return batches[0] if batches else empty()
+    shift = np.cumsum([0] + [len(b) for b in batches[:-1]])
+    return Batch({k: pa.concat_arrays([x.lines[k] for x in batches]) for k in LINE_SCHEMA.names},
+                 {k: pa.concat_arrays([x.rows[k] for x in batches]) for k in ROW_SCHEMA.names},
+                 np.concatenate([x.row_line + s for x, s in zip(batches, shift, strict=True)]))
 
 
 def hash_strings(arr: pa.Array) -> np.ndarray:
-    """A deterministic 64-bit hash (uint64) of each string of an Arrow array, whatever else is in the array.
-
-    The value is ``pandas.util.hash_array`` of the string's UTF-8 text (SipHash-2-4 with pandas' fixed
-    key, then its spread), computed by pandas a distinct value at a time: the same in every process, on
-    every machine. A null hashes as the one-character string ``"\\0"``.
-    """
+    """A deterministic 64-bit hash (uint64) of each string of an Arrow array: ``pandas.util.hash_array`` of its
+    text (SipHash-2-4 with pandas' fixed key), a distinct value at a time; a null hashes as ``"\\0"``."""
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     if len(arr) == 0:
@@ -150,164 +109,288 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     return pd.util.hash_array(uniq, categorize=False)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-@functools.lru_cache(maxsize=8)
-def zone_table(zone: str, step_hours: int = 12) -> bytes:
-    """The UTC offsets of ``zone`` from 1900 to 2037 as the scanner takes them: bytes of 2m + 1 int64.
-
-    The m instants (UTC seconds, ascending) at which the offset changes, then the m + 1 offsets
-    (seconds): before the first change and after each. They come from Arrow's time-zone rules, the
-    ones :func:`kuntalib.fhir.ingest._cast_utc` applies to the same times: the offset is read every
-    ``step_hours`` and each change is then found to the second by bisection (changes are months apart;
-    for every zone of the tz database 12 hours gives the same table as reading it every hour).
-    """
-    lo = int(np.datetime64("1899-12-25", "s").astype(np.int64))
-    hi = int(np.datetime64("2038-01-08", "s").astype(np.int64))
-    grid = np.arange(lo, hi, step_hours * 3600, dtype=np.int64)
-
-    def offsets(seconds: np.ndarray) -> np.ndarray:
-        local = pc.local_timestamp(pa.array(seconds, pa.timestamp("s", tz=zone)))
-        return local.cast(pa.int64()).to_numpy(zero_copy_only=False) - seconds
-
-    off = offsets(grid)
-    k = np.flatnonzero(off[1:] != off[:-1]) + 1
-    old, new, target = grid[k - 1], grid[k], off[k]  # the change lies in (old, new]
-    while len(k) and bool(np.any(new - old > 1)):
-        mid = (old + new) // 2
-        moved = offsets(mid) == target
-        new, old = np.where(moved, mid, new), np.where(moved, old, mid)
-    return np.concatenate([new, off[:1], target]).astype(np.int64).tobytes()
-
-
-def _zone_table_or_none(zone: str | None) -> bytes | None:
-    """:func:`zone_table`, or None where Arrow does not know the zone (its local times then take the general conversion)."""
-    if zone is None:
-        return None
-    try:
-        return zone_table(zone)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-
-
-#: The catalogue as the scanner takes it: (LOINC code, canonical unit, plausible low, high).
-_CATALOGUE = tuple((m.loinc, m.unit, float(m.plausible[0]), float(m.plausible[1])) for m in BY_LOINC.values())
-
-
-def scan_settings(options: IngestOptions) -> tuple:
-    """The scanner's arguments after ``max_lines`` for ``options``: (naive_ok, catalogue, plausibility[, zone table])."""
-    zone = options.assume_timezone
-    table = _zone_table_or_none(zone)
-    return (zone is not None, _CATALOGUE, options.plausibility, *((table,) if table else ()))
-
-
-def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, flags: np.ndarray, parser: ObservationParser
-               ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Unit translation and plausibility for the scanner's rows, by the reference parser's rule.
-
-    The scanner flags each value: catalogued (1) and, among those, a unit other than the canonical one
-    (2); it has already left a canonical value outside the plausible range to the reference parser.
-    The flagged values are translated a (code, unit) pair at a time with the rule of
-    :meth:`ObservationParser.canonical` (:func:`~kuntalib.fhir.catalogue.convert_unit` and
-    :meth:`ObservationParser.implausible`, both of which take whole arrays). Returns (value, unit,
-    translated, catalogued, unsettled): ``unsettled`` marks rows the reference parser must judge (a
-    unit it cannot translate, a translated value outside the plausible range).
-    """
-    catalogued = (flags & 1).astype(bool)
-    translated = np.zeros(len(value), bool)
-    unsettled = np.zeros(len(value), bool)
-    change = np.flatnonzero(flags & 2)
-    if not len(change):
-        return value, unit, translated, catalogued, unsettled
-    value = value.copy()
-    at = pa.array(change)
-    # one group per (code, unit); a missing unit translates as the empty one, as in canonical()
-    pair = pc.binary_join_element_wise(code.take(at), pc.fill_null(unit.take(at), ""), "\x00")
-    enc = pc.dictionary_encode(pair)
-    group = enc.indices.to_numpy(zero_copy_only=False)
-    targets = np.empty(len(change), object)
-    for g, text in enumerate(enc.dictionary.to_pylist()):  # a handful of pairs
-        c, u = text.split("\x00", 1)
-        members = group == g
-        rows = change[members]
-        measure = BY_LOINC[c]
-        targets[members] = measure.unit
-        try:
-            converted, was = convert_unit(value[rows], u, measure)
-        except UnitError:
-            unsettled[rows] = True
-            continue
-        value[rows] = converted
-        translated[rows] = was
-        unsettled[rows] = parser.implausible(c, converted)
-    mask = np.zeros(len(value), bool)
-    mask[change] = True
-    unit = pc.replace_with_mask(unit, pa.array(mask), pa.array(targets, pa.string()))
-    return value, unit, translated, catalogued, unsettled
-
-
 def device_arrays(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Array, pa.Array] | None:
-    """The device map as Arrow arrays (ids, vendors, types) for :func:`scan_block`; None for an empty map."""
+    """The device map as Arrow arrays (ids, vendors, types) for :func:`read_lines`; None for an empty map."""
     if not devices:
         return None
     return (pa.array(list(devices), pa.string()), pa.array([v[0] for v in devices.values()], pa.string()),
             pa.array([v[1] for v in devices.values()], pa.string()))
 
 
-def scan_block(buf: bytes, start: int, end: int, first_line: int, max_lines: int, parser: ObservationParser,
-               devices: tuple[pa.Array, pa.Array, pa.Array] | None) -> tuple[int, int, int, Batch, list[tuple[int, int, int]]]:
-    """Scan the lines of ``buf[start:end]`` numbered from ``first_line`` (at most ``max_lines`` physical lines).
+def _non_finite(arr: pa.Array) -> np.ndarray:
+    """Per element, whether a number in it, at any depth, is NaN or infinite (Arrow reads ``NaN`` and ``Infinity``,
+    which are not JSON, and a number too large for a double)."""
+    kind = arr.type
+    out = np.zeros(len(arr), bool)
+    if pa.types.is_floating(kind):
+        out = ~np.isfinite(arr.to_numpy(zero_copy_only=False)) & _valid(pc.is_valid(arr))
+    elif pa.types.is_struct(kind):
+        for k in range(kind.num_fields):
+            out |= _non_finite(pc.struct_field(arr, [k]))
+    elif pa.types.is_list(kind):
+        out[pc.list_parent_indices(arr).to_numpy()[_non_finite(pc.list_flatten(arr))]] = True
+    return out
 
-    ``parser`` is the reference parser whose options apply. Times without an offset take the fast
-    path only when ``assume_timezone`` is set: they are read in that zone (by the scanner with
-    :func:`zone_table` where it can, else by the ingest) and flagged, as the reference parser's are.
-    ``devices`` is the device map from :func:`device_arrays`.
 
-    Returns (offset reached, non-blank lines, last line number, the batch of fast lines, and
-    (line, start, end) of every line left to the reference parser).
+def _not_utf8(view: memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which lines are not UTF-8 (Arrow lets some through, such as an encoded surrogate)."""
+    out = np.zeros(len(starts), bool)
+    pos, hi = int(starts[0]), int(ends[-1])
+    while pos < hi:
+        try:
+            codecs.utf_8_decode(view[pos:hi], "strict", True)
+            break
+        except UnicodeDecodeError as exc:
+            k = int(np.searchsorted(starts, pos + exc.start, side="right")) - 1
+            out[k] = True
+            pos = int(ends[k]) + 1
+    return out
+
+
+def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tuple[pa.Table | None, np.ndarray]:
+    """Arrow's reading of the lines ``buf[starts[i]:ends[i]]`` (consecutive, non-blank): (table, line index of each row).
+
+    A range Arrow cannot read, or reads as another number of rows than it has lines, is halved until
+    it is read; a range of at most :data:`_SMALLEST` lines that still is not, is left out. So is a line
+    where Arrow allows what the reference parser does not: ``NaN`` and ``Infinity``, bytes that are not
+    UTF-8, a byte order mark at the start of what it is given (anywhere else it fails), and ``null``
+    (:func:`_nulls`).
     """
-    (reached, n_lines, last, line_no, span, utc, naive, synthetic, precision, lcols, row_line, value, flags, rcols,
-     slow) = _scan.scan(buf, start, end, first_line, max_lines, *scan_settings(parser.options))
-    slow_lines = [tuple(r) for r in np.frombuffer(slow, np.int64).reshape(-1, 3).tolist()]
-    n = len(line_no) // 8
-    if n == 0:
-        return reached, n_lines, last, empty(), slow_lines
-    s = dict(zip(_SCAN_LINE, (_strings(c) for c in lcols), strict=True))
-    r = dict(zip(_SCAN_ROW, (_strings(c) for c in rcols), strict=True))
-    row_line = np.frombuffer(row_line, np.int64)
-    code = r["code"]
-    # + 0.0: minus zero is zero (the reference parser's rule, so "value":-0 and "value":0 are the same content)
-    values, unit, translated, catalogued, unsettled = _catalogue(code, np.frombuffer(value, np.float64) + 0.0, r["unit"],
-                                                                 np.frombuffer(flags, np.uint8), parser)
-    device = s["device"]
+    tables, taken, todo = [], [], [(0, len(starts))]
+    view = memoryview(buf)
+    try:
+        while todo:
+            a, b = todo.pop()
+            try:  # (an error's text, or a field's name, may hold bytes that are not UTF-8)
+                table = pj.read_json(pa.BufferReader(view[starts[a]:ends[b - 1]]), read_options=_READ, parse_options=_PARSE)
+                odd = None if table.num_rows != b - a else _odd(table, view, starts[a:b], ends[a:b])
+            except (pa.ArrowException, UnicodeDecodeError):
+                odd = None
+            if odd is not None and not odd.all():
+                tables.append(table.select(READ_SCHEMA.names).filter(pa.array(~odd)).cast(READ_SCHEMA))  # inferred fields go
+                taken.append(np.flatnonzero(~odd) + a)
+            elif odd is None and b - a > _SMALLEST:
+                m = (a + b) // 2
+                todo += [(m, b), (a, m)]  # the first half first: rows stay in line order
+    finally:
+        view.release()
+    if not tables:
+        return None, np.zeros(0, np.int64)
+    return pa.concat_tables(tables).combine_chunks(), np.concatenate(taken)
+
+
+def _odd(table: pa.Table, view: memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which rows of Arrow's reading of the lines are what the reference parser refuses and Arrow allows."""
+    odd = _not_utf8(view, starts, ends) | _nulls(view.obj, starts, ends)
+    odd[0] |= view.obj.find(b"\xef\xbb\xbf", starts[0], ends[0]) >= 0
+    for column in table.itercolumns():
+        odd |= _non_finite(column.combine_chunks())
+    return odd
+
+
+def _nulls(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which lines hold ``null``: the reference parser's structs refuse one where a list or the resource type is due,
+    and Arrow reads it as absent."""
+    out = np.zeros(len(starts), bool)
+    at, hi = buf.find(b"null", int(starts[0]), int(ends[-1])), int(ends[-1])
+    while at >= 0:
+        k = int(np.searchsorted(starts, at, side="right")) - 1
+        out[k] = True
+        at = buf.find(b"null", max(int(ends[k]), at + 1), hi)
+    return out
+
+
+def _valid(arr: np.ndarray | pa.Array) -> np.ndarray:
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+
+
+def _times_ok(text: pa.Array, zoned: bool) -> np.ndarray:
+    """Which strings are full FHIR timestamps the reference accepts as they stand: a real date (not year 0), a clock time
+    to 23:59:59 (a leap second is left to it), an offset to ±14:59; with ``zoned``, only with an offset."""
+    ok = _valid(pc.match_substring_regex(text, _TIME_ZONED if zoned else _TIME))
+    late = np.flatnonzero(ok & _valid(pc.greater_equal(pc.utf8_slice_codeunits(text, 8, 10), "29")))
+    if len(late):  # the 29th to 31st: is it a day of that month?
+        day = pc.utf8_slice_codeunits(text.take(pa.array(late)), 0, 10)
+        ok[late] = _valid(pc.equal(pc.strftime(pc.strptime(day, "%Y-%m-%d", "s", error_is_null=True), "%Y-%m-%d"), day))
+    return ok & ~_valid(pc.starts_with(text, "0000"))
+
+
+def _first_loinc(coding: pa.Array) -> pa.Array:
+    """Per list of codings, the code of the first LOINC coding with a code (null where none)."""
+    flat = pc.list_flatten(coding)
+    code = pc.struct_field(flat, "code")
+    hit = np.flatnonzero(_valid(pc.and_(pc.equal(pc.struct_field(flat, "system"), LOINC),
+                                        pc.greater(pc.utf8_length(code), 0))))
+    parent = pc.list_parent_indices(coding).to_numpy()[hit]
+    first, at = np.unique(parent, return_index=True)
+    pick = np.full(len(coding), -1, np.int64)
+    pick[first] = hit[at]
+    return code.take(pa.array(pick, mask=pick < 0))
+
+
+def _last(lists: pa.Array) -> pa.Array:
+    """Per list, its last element (null for an empty or null list)."""
+    parent = pc.list_parent_indices(lists).to_numpy()
+    pick = np.full(len(lists), -1, np.int64)
+    pick[parent] = np.arange(len(parent))
+    return pc.list_flatten(lists).take(pa.array(pick, mask=pick < 0))
+
+
+def _any_of(values: pa.Array, lists: pa.Array, wanted: pa.Array) -> np.ndarray:
+    """Per list, whether any of its ``values`` (flattened alongside) is one of ``wanted``."""
+    hit = np.flatnonzero(_valid(pc.is_in(values, value_set=wanted)))
+    out = np.zeros(len(lists), bool)
+    out[pc.list_parent_indices(lists).to_numpy()[hit]] = True
+    return out
+
+
+def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, parser: ObservationParser
+               ) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Unit translation and plausibility of whole columns by :meth:`ObservationParser.canonical`'s rule, a (code, unit)
+    pair at a time: (value, unit, translated, catalogued, unsettled), where ``unsettled`` marks the rows whose
+    line the reference parser must judge (a unit it cannot translate, an implausible value)."""
+    catalogued = _valid(pc.is_in(code, value_set=pa.array(list(BY_LOINC))))
+    translated = np.zeros(len(value), bool)
+    unsettled = np.zeros(len(value), bool)
+    rows = np.flatnonzero(catalogued)
+    if not len(rows):
+        return value, unit, translated, catalogued, unsettled
+    value, targets = value.copy(), np.empty(len(rows), object)
+    at = pa.array(rows)
+    pair = pc.dictionary_encode(pc.binary_join_element_wise(code.take(at), pc.fill_null(unit.take(at), "\x01"), "\x00"))
+    group = pair.indices.to_numpy(zero_copy_only=False)
+    for g, text in enumerate(pair.dictionary.to_pylist()):  # a handful of pairs
+        c, u = text.split("\x00", 1)
+        members = rows[group == g]
+        measure = BY_LOINC[c]
+        targets[group == g] = measure.unit
+        if u != measure.unit:
+            try:
+                value[members], translated[members] = convert_unit(value[members], "" if u == "\x01" else u, measure)
+            except UnitError:
+                unsettled[members] = True
+                continue
+        unsettled[members] = parser.implausible(c, value[members])
+    mask = np.zeros(len(value), bool)
+    mask[rows] = True
+    unit = pc.replace_with_mask(unit, pa.array(mask), pa.array(targets, pa.string()))
+    return value, unit, translated, catalogued, unsettled
+
+
+def _quantity_rows(q: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """(value, unit, comparator) of Quantity structs: the UCUM code where the system is UCUM's or absent, else the unit text."""
+    value = pc.struct_field(q, "value").to_numpy(zero_copy_only=False).astype(np.float64) + 0.0  # minus zero is zero
+    system = pc.struct_field(q, "system")
+    ucum = pc.and_(pc.greater(pc.utf8_length(pc.struct_field(q, "code")), 0),
+                   pc.or_(pc.is_null(system), pc.fill_null(pc.match_substring(system, "unitsofmeasure"), False)))
+    unit = pc.if_else(pc.fill_null(ucum, False), pc.struct_field(q, "code"), pc.struct_field(q, "unit"))
+    return value, unit, pc.struct_field(q, "comparator")
+
+
+def read_lines(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, parser: ObservationParser,
+               devices: tuple[pa.Array, pa.Array, pa.Array] | None) -> tuple[Batch, np.ndarray]:
+    """Read the non-blank lines ``buf[starts[i]:ends[i]]``, numbered ``numbers``, as :class:`ObservationParser` would.
+
+    ``devices`` is the device map from :func:`device_arrays`. Returns the batch of the lines taken and
+    the indices (into ``starts``) of the lines left to the reference parser, ascending.
+    """
+    n = len(starts)
+    if not n:
+        return empty(), np.zeros(0, np.int64)
+    table, idx = _engine(buf, starts, ends)
+    if table is None:
+        return empty(), np.arange(n)
+    col = {name: table.column(name).combine_chunks() for name in READ_SCHEMA.names}
+    assume = parser.options.assume_timezone
+    field = pc.struct_field
+    ok = _valid(pc.equal(col["resourceType"], "Observation")) & _valid(pc.is_in(col["status"], value_set=_OK_STATUS))
+    ok &= _valid(pc.match_substring_regex(field(col["subject"], "reference"), r"^Patient/[^/]+$"))
+    patient = pc.utf8_slice_codeunits(field(col["subject"], "reference"), 8)
+    code = _first_loinc(field(col["code"], "coding"))
+    ok &= _valid(pc.is_valid(code))
+    # time: effectiveDateTime, else effectiveInstant, else effectivePeriod (a start, and an end if any)
+    period = col["effectivePeriod"]
+    start, end = field(period, "start"), field(period, "end")
+    instant = col["effectiveInstant"]
+    kind = np.select([_valid(pc.is_valid(col["effectiveDateTime"])), _valid(pc.is_valid(instant))], [0, 1], 2)
+    effective = pc.coalesce(col["effectiveDateTime"], instant, start)
+    by_period = pa.array(kind == 2)
+    ok &= _times_ok(effective, zoned=assume is None) & ((kind != 1) | _times_ok(instant, zoned=True))
+    period_end = pc.if_else(by_period, end, pa.scalar(None, pa.string()))
+    ok &= ~((kind == 2) & _valid(pc.is_null(start))) & (_valid(pc.is_null(period_end)) | _times_ok(period_end, zoned=assume is None))
+    ok &= _valid(pc.is_null(col["issued"])) | _times_ok(col["issued"], zoned=True)
+    # the resource's own identity: its id, one identifier (several are left to the reference parser), a numeric version
+    idents = col["identifier"]
+    ok &= pc.fill_null(pc.list_value_length(idents), 0).to_numpy(zero_copy_only=False) <= 1
+    first = _last(idents)
+    ident_value = field(first, "value")
+    identifier = pc.if_else(_valid(pc.greater(pc.utf8_length(ident_value), 0)),
+                            pc.binary_join_element_wise(pc.fill_null(field(first, "system"), ""), ident_value, "|"),
+                            pa.scalar(None, pa.string()))
+    meta = col["meta"]
+    version_id, updated = field(meta, "versionId"), field(meta, "lastUpdated")
+    ok &= _valid(pc.or_kleene(pc.is_null(version_id), pc.string_is_ascii(version_id)))
+    digits = _valid(pc.match_substring_regex(version_id, r"^[0-9]+$"))
+    number = pc.utf8_lpad(pc.replace_substring_regex(version_id, r"^0+([0-9])", r"\1"), 12, "0")
+    version = pc.if_else(digits, pc.binary_join_element_wise("v:", number, ""),
+                         pc.if_else(_valid(pc.greater(pc.utf8_length(updated), 0)),
+                                    pc.binary_join_element_wise("t:", updated, ""), pa.scalar(None, pa.string())))
+    tags = field(meta, "tag")
+    synthetic = _any_of(field(pc.list_flatten(tags), "code"), tags, _SYNTHETIC)
+    # the device: none, or Device/<id> (other references are left to the reference parser)
+    device_ref = field(col["device"], "reference")
+    plain_device = _valid(pc.match_substring_regex(device_ref, r"^Device/[^/]+$"))
+    ok &= plain_device | ~_valid(pc.greater(pc.utf8_length(device_ref), 0))
+    device = pc.if_else(plain_device, pc.utf8_slice_codeunits(device_ref, 7), pa.scalar(None, pa.string()))
+    # values: the components, each with a LOINC code and a value, else the quantity's value
+    comps = col["component"]
+    n_comp = pc.fill_null(pc.list_value_length(comps), 0).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(comps)
+    comp_line = pc.list_parent_indices(comps).to_numpy()
+    comp_code = _first_loinc(field(field(flat, "code"), "coding"))
+    comp_value, comp_unit, comp_cmp = _quantity_rows(field(flat, "valueQuantity"))
+    comp_bad = ~_valid(pc.is_valid(comp_code)) | ~np.isfinite(comp_value)
+    ok[comp_line[comp_bad]] = False
+    q_value, q_unit, q_cmp = _quantity_rows(col["valueQuantity"])
+    ok &= (n_comp > 0) | np.isfinite(q_value)
+    # one row per value: a line's quantity, or its components in order
+    simple = np.flatnonzero(n_comp == 0)
+    row_line = np.concatenate([simple, comp_line])
+    order = np.argsort(row_line, kind="stable")
+    row_line = row_line[order]
+    take = pa.array(order)
+    values = np.concatenate([q_value[simple], comp_value])[order]
+    units = pa.concat_arrays([q_unit.take(pa.array(simple)), comp_unit]).take(take)
+    codes = pa.concat_arrays([code.take(pa.array(simple)), comp_code]).take(take)
+    panel = pa.concat_arrays([pa.nulls(len(simple), pa.string()), code.take(pa.array(comp_line))]).take(take)
+    comparator = pa.concat_arrays([q_cmp.take(pa.array(simple)), comp_cmp]).take(take)
+    values, units, translated, catalogued, unsettled = _catalogue(codes, values, units, parser)
+    ok[row_line[unsettled]] = False
+    # the lines taken, and their rows
+    lines_at, rows_at = pa.array(np.flatnonzero(ok)), pa.array(np.flatnonzero(ok[row_line]))
+    n_ok = len(lines_at)
     if devices is not None:
         ids, vendors, types = devices
         at = pc.index_in(device, value_set=ids)
-        vendor = pc.fill_null(vendors.take(at), "unknown")
-        device_type = pc.fill_null(types.take(at), "unknown")
+        vendor, device_type = pc.fill_null(vendors.take(at), "unknown"), pc.fill_null(types.take(at), "unknown")
     else:
-        vendor = pa.array(np.full(n, "unknown", object), pa.string())
-        device_type = vendor
-    source = s["source"]
-    from_source = pc.fill_null(pc.and_(pc.equal(vendor, "unknown"), pc.starts_with(source, VENDOR_SOURCE)), False)
-    if pc.any(from_source).as_py():
-        vendor = pc.if_else(from_source, pc.utf8_slice_codeunits(source, len(VENDOR_SOURCE)), vendor)
+        vendor = device_type = pa.array(np.full(len(ok), "unknown", object), pa.string())
+    source = field(meta, "source")
+    from_source = _valid(pc.and_(pc.equal(vendor, "unknown"), pc.starts_with(source, VENDOR_SOURCE)))
+    vendor = pc.if_else(from_source, pc.utf8_slice_codeunits(source, len(VENDOR_SOURCE)), vendor)
     lines = {
-        "line": pa.array(np.frombuffer(line_no, np.int64)), "observation_id": s["observation_id"],
-        "identifier": s["identifier"], "patient": s["patient"], "device": device, "vendor": vendor,
-        "device_type": device_type, "effective": s["effective"], "period_end": s["period_end"], "issued": s["issued"],
-        "synthetic": pa.array(np.frombuffer(synthetic, np.uint8).astype(bool)),
-        "precision": _PRECISION.take(pa.array(np.frombuffer(precision, np.uint8))),
-        "status": s["status"], "components_skipped": pa.array(np.zeros(n, np.int32)), "version": s["version"],
+        "line": pa.array(numbers[idx]), "observation_id": col["id"], "identifier": identifier, "patient": patient,
+        "device": device, "vendor": vendor, "device_type": device_type, "effective": effective, "period_end": period_end,
+        "issued": col["issued"], "synthetic": pa.array(synthetic),
+        "precision": pc.if_else(_valid(pc.match_substring(effective, ".")), "fraction", "second"),
+        "status": col["status"], "components_skipped": pa.array(np.zeros(len(ok), np.int32)), "version": version,
     }
-    rows = {"panel": r["panel"], "code": code, "value": pa.array(values), "unit": unit, "comparator": r["comparator"],
+    rows = {"panel": panel, "code": codes, "value": pa.array(values), "unit": units, "comparator": comparator,
             "absent_reason": pa.nulls(len(values), pa.string()), "unit_translated": pa.array(translated),
             "catalogued": pa.array(catalogued)}
-    batch = Batch(lines, rows, row_line.copy(), np.frombuffer(utc, np.int64).reshape(-1, 3),
-                  naive=np.frombuffer(naive, np.uint8))
-    if unsettled.any():  # hand these lines to the reference parser
-        bad_lines = np.unique(row_line[unsettled])
-        spans = np.frombuffer(span, np.int64).reshape(-1, 2)
-        numbers = np.frombuffer(line_no, np.int64)
-        slow_lines = sorted(slow_lines + [(int(numbers[i]), int(spans[i, 0]), int(spans[i, 1])) for i in bad_lines])
-        batch.drop = np.zeros(n, bool)
-        batch.drop[bad_lines] = True
-    return reached, n_lines, last, batch, slow_lines
+    kept = Batch({k: v.take(lines_at).cast(LINE_SCHEMA.field(k).type) for k, v in lines.items()},
+                 {k: v.take(rows_at).cast(ROW_SCHEMA.field(k).type) for k, v in rows.items()},
+                 (np.cumsum(ok) - 1)[row_line[ok[row_line]]])
+    left = np.setdiff1d(np.arange(n), idx[ok], assume_unique=True)
+    assert len(kept) == n_ok
+    return kept, left

@@ -6,9 +6,9 @@ Two phases:
    are put several to a unit (:func:`plan_units`; a Bundle's entries are lines too, see
    :func:`parse_bundles`); each unit is
    read block by block into one reused buffer and up to ``chunk_lines`` lines at a time go
-   into columns: the plain, common line by the compiled scanner (:mod:`kuntalib.fhir.columns`,
-   ``_scan.c``), every other line by :class:`~kuntalib.fhir.parse.ObservationParser`, the
-   reference implementation (the two agree line for line; ``IngestOptions.fast_path=False``
+   into columns: the plain, common line by Arrow's JSON reader and whole-column checks
+   (:mod:`kuntalib.fhir.columns`), every other line by :class:`~kuntalib.fhir.parse.ObservationParser`,
+   the reference implementation (the two agree line for line; ``IngestOptions.fast_path=False``
    uses the reference parser alone). Units are translated and times converted to UTC for the
    whole chunk at once, and the rows are written to ``stage/bucket=K/`` by a stable hash of
    the patient. Units run in parallel when ``workers > 1`` (threads with the fast path,
@@ -58,7 +58,7 @@ from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, Observati
 
 __all__ = ["IngestResult", "MARKER", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
-           "plan_units", "parse_bundle", "parse_bundles", "read_lines"]
+           "plan_units", "parse_bundle", "parse_bundles", "read_lines", "line_spans"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
@@ -368,22 +368,6 @@ def _not_a_time(text: str | None, assume: str | None) -> str:
     return "not a time"
 
 
-def _times(strings: pa.Array, micros: np.ndarray, assume: str | None,
-           scanner_naive: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
-    """UTC times of a column: the scanner's microseconds where it computed them, else :func:`_to_utc` of the strings.
-
-    ``scanner_naive`` marks the times the scanner read as local times (None: none). Returns (times, is_naive).
-    """
-    todo = (micros == columns.NO_TIME) & pc.is_valid(strings).to_numpy(zero_copy_only=False)
-    naive = np.zeros(len(micros), bool) if scanner_naive is None else scanner_naive.astype(bool)
-    out = micros
-    if todo.any():
-        out = micros.copy()
-        sub, _date_only, naive[todo] = _to_utc(strings.filter(pa.array(todo)), assume)
-        out[todo] = pc.fill_null(sub.cast(pa.int64()), columns.NO_TIME).to_numpy(zero_copy_only=False)
-    return pa.array(out.view("datetime64[us]"), pa.timestamp("us", tz="UTC"), mask=out == columns.NO_TIME), naive
-
-
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
@@ -542,7 +526,7 @@ class _Sink:
             yield buf, n
 
     def _feed_blocks(self, parser: ObservationParser, blocks: Iterator[tuple[bytes | bytearray, int]], stream: _Stream) -> None:
-        if not (self.options.fast_path and columns.fast_path_usable()):
+        if not self.options.fast_path:
             self.feed(parser, _split_lines(blocks, stream))
             if stream.cut:
                 self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
@@ -553,7 +537,7 @@ class _Sink:
         try:
             line = 1
             for buf, a, z in _line_spans(blocks, stream):
-                line = self._scan(parser, buf, z, line, a)
+                line = self._read(parser, buf, a, z, line)
             self.flush()
             if stream.cut:
                 self.cut_off(line, stream.tail, stream.cut, parser.devices)
@@ -571,25 +555,27 @@ class _Sink:
         self.reject(line, Reject("truncated_file", f"{why}: {what}; any lines after it are missing"), tail,
                     _sender_hint(tail, devices), source)
 
-    def _scan(self, parser: ObservationParser, buf: bytes, end: int, line: int, pos: int = 0) -> int:
-        """Scan ``buf[pos:end]`` (whole lines) from line number ``line``; the next line number."""
+    def _read(self, parser: ObservationParser, buf: bytes | bytearray, a: int, z: int, line: int) -> int:
+        """Read the whole lines of ``buf[a:z]``, the first numbered ``line``, a chunk at a time; the next line number.
+
+        Arrow's reader takes the lines :func:`columns.read_lines` can settle; the rest go to the reference parser.
+        """
+        starts, ends, blank = line_spans(buf, a, z)
+        numbers = np.arange(line, line + len(starts))
+        full = np.flatnonzero(~blank)
         limit = self.options.chunk_lines
-        while pos < end:
-            room = max(1, limit - self.pending)
-            pos, n_lines, last, batch, slow = columns.scan_block(buf, pos, end, line, room, parser, self.device_arrays)
-            self.lines += n_lines
-            self.physical = max(self.physical, last)
-            line = last + 1
+        for lo in range(0, len(full), limit):
+            at = full[lo:lo + limit]
+            batch, slow = columns.read_lines(buf, starts[at], ends[at], numbers[at], parser, self.device_arrays)
             if len(batch):
                 self.batches.append(batch)
                 self.pending += len(batch)
-            if slow:
-                view = memoryview(buf)
-                self._feed(parser, ((ln, bytes(view[a:b])) for ln, a, b in slow), count=False)
-                view.release()
+            self._feed(parser, ((int(numbers[k]), bytes(buf[starts[k]:ends[k]])) for k in at[slow].tolist()), count=False)
             if self.pending + len(self.heads) >= limit:
                 self.flush()
-        return line
+        self.lines += len(full)
+        self.physical = max(self.physical, line + len(starts) - 1)
+        return line + len(starts)
 
     def _feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]], count: bool = True) -> None:
         parse = parser.parse
@@ -643,9 +629,9 @@ class _Sink:
         has_end = pc.fill_null(pc.greater(pc.utf8_length(ends), 0), False)
         ends = pc.if_else(has_end, ends, pa.scalar(None, pa.string()))
         has_end = has_end.to_numpy(zero_copy_only=False)
-        when, naive = _times(lc["effective"], batch.utc[:, 0], assume, batch.naive & 1)
-        end_utc, end_naive = _times(ends, batch.utc[:, 1], assume, batch.naive & 2)
-        issued_utc, issued_naive = _times(lc["issued"], batch.utc[:, 2], assume)
+        when, _, naive = _to_utc(lc["effective"], assume)
+        end_utc, _, end_naive = _to_utc(ends, assume)
+        issued_utc, _, issued_naive = _to_utc(lc["issued"], assume)
         has_issued = pc.is_valid(lc["issued"]).to_numpy(zero_copy_only=False)
         naive = naive | (end_naive & has_end) | (issued_naive & has_issued)
         start_np = when.to_numpy(zero_copy_only=False)
@@ -654,15 +640,14 @@ class _Sink:
         bad = when.is_null().to_numpy(zero_copy_only=False) & ~withdrawn
         backwards = has_end & ~bad & ~np.isnat(end_np) & (end_np < start_np)
         bad_end = has_end & np.isnat(end_np)
-        dropped = batch.drop if batch.drop is not None else np.zeros(n, bool)  # judged by the reference parser instead
-        for i in np.nonzero((bad | backwards | bad_end) & ~dropped)[0].tolist():
+        for i in np.nonzero(bad | backwards | bad_end)[0].tolist():
             eff, end = lc["effective"][i].as_py(), ends[i].as_py()
             why = (f"effective {eff!r}: {_not_a_time(eff, assume)}" if bad[i]
                    else f"effectivePeriod.end {end!r} is before the start {eff!r}" if backwards[i]
                    else f"effectivePeriod.end {end!r}: {_not_a_time(end, assume)}")
             self.rejects.append((*self._where(lc["line"][i].as_py()), "bad_time", why, lc["vendor"][i].as_py(),
                                  lc["device_type"][i].as_py(), ""))
-        bad = bad | backwards | bad_end | dropped
+        bad = bad | backwards | bad_end
         patient_hash = _hash_strings(lc["patient"])
         line_hash = _content_keys(patient_hash, start_np, row_line, rc, n)
         rows = np.flatnonzero(~bad[row_line])  # the rows written, by bucket, then line (rows of a line in their order)
@@ -741,6 +726,24 @@ def _sender_hint(raw: bytes, devices: dict[str, tuple[str, str]]) -> tuple[str, 
     return raw[i + len(prefix): raw.find(b'"', i)].decode("utf-8", "replace"), "unknown"
 
 
+def line_spans(buf: bytes | bytearray, a: int, z: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines of ``buf[a:z]`` (whole lines; the last may lack its newline): (starts, ends, is blank).
+
+    A blank line is empty or white space alone (``bytes.isspace``), as the reference parser skips it.
+    """
+    if z <= a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+    data = np.frombuffer(buf, np.uint8, count=z - a, offset=a)
+    ends = np.flatnonzero(data == 0x0A) + a
+    if buf[z - 1] != 0x0A:  # a last line without its newline
+        ends = np.append(ends, z)
+    starts = np.r_[a, ends[:-1] + 1]
+    blank = ends == starts
+    for k in np.flatnonzero(~blank & np.isin(data[np.minimum(starts, ends - 1) - a], _SPACE)).tolist():
+        blank[k] = bytes(buf[starts[k]:ends[k]]).isspace()
+    return starts, ends, blank
+
+
 def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream | None = None
                  ) -> Iterator[tuple[int, bytes]]:
     """(line number, from 1; raw line) for every physical line of consecutive (buffer, bytes in it) blocks.
@@ -787,6 +790,8 @@ def _line_spans(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream
         yield rest, 0, len(rest)
 
 
+#: The bytes a line of white space may start with (such a line is skipped, as the reference parser skips it).
+_SPACE = np.frombuffer(b" \t\r\x0b\x0c", np.uint8)
 #: Bytes read at a time from an NDJSON file (memory per work unit is a few times this).
 _BLOCK_BYTES = 8 << 20
 
@@ -1085,7 +1090,7 @@ def parse_bundles(paths: list[str], stage: str, tag: str, buckets: int, options:
                   devices: dict[str, tuple[str, str]], sources: list[str] | None = None) -> tuple[int, int, int, pa.Table]:
     """Phase 1 for Bundle files: each entry's resource counts as a line (its 1-based entry number in its file).
 
-    The entries are read as NDJSON lines (the plain line by the compiled scanner), the files of the
+    The entries are read as NDJSON lines (the plain line by Arrow's JSON reader), the files of the
     unit one after another, each line keeping its file and entry number. A file that is not a Bundle
     is one rejected line (``not_bundle``, line 0); so is a gzip file that is cut off
     (``truncated_file``) or damaged (``corrupt_file``), as its Bundle cannot be read.
@@ -1342,7 +1347,7 @@ Runner = Callable[[Callable, list[tuple]], list]
 def local_runner(workers: int = 1, threads: bool = False) -> Runner:
     """Run work units in this process (``workers`` <= 1) or on ``workers`` processes (``threads``: threads).
 
-    The ingest asks for threads where the compiled fast path is built and used: the scanner, Arrow and
+    The ingest asks for threads with the columnar path: Arrow's JSON reader, its compute functions and
     Parquet release the GIL for much of the work, and threads share one copy of the libraries and of
     the device map. Work that holds the GIL (the per-line parser, the simulator) wants processes.
     """
@@ -1413,7 +1418,7 @@ def _swap_in(work: Path, out_dir: Path) -> None:
 def _ingest(kind: str, paths: list[Path], out_dir: Path, options: IngestOptions, devices: dict[str, tuple[str, str]],
             workers: int, range_bytes: int, rows_per_bucket: int, runner: Runner | None = None,
             sources: list[str] | None = None) -> IngestResult:
-    run = runner or local_runner(workers, threads=options.fast_path and columns.fast_path_usable())
+    run = runner or local_runner(workers, threads=options.fast_path)
     out_dir = Path(out_dir)
     _check_inputs(paths, out_dir)
     _check_out_dir(out_dir)

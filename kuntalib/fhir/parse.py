@@ -43,9 +43,9 @@ Rules, in the order they are applied (the reason code is in brackets):
 Duplicates are found after parsing, per patient (see :mod:`kuntalib.fhir.ingest`).
 
 This parser is the reference implementation. On NDJSON the ingest reads the plain, common
-line with a compiled scanner instead (:mod:`kuntalib.fhir.columns`), which takes a line only
-when these rules accept it unchanged and leaves every other line to this parser; the test
-suite holds the two to the same answer.
+line with Arrow's JSON reader instead (:mod:`kuntalib.fhir.columns`, in the structure of the structs
+below), which takes a line only where whole-column checks show that these rules accept it
+unchanged, and leaves every other line to this parser; the test suite holds the two to the same answer.
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 import orjson
+import pyarrow as pa
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
 
-__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "VENDOR_SOURCE", "has_utc_offset",
+__all__ = ["IngestOptions", "Reject", "REASONS", "ObservationParser", "LINE_FIELDS", "ROW_FIELDS", "LINE_SCHEMA", "ROW_SCHEMA", "VENDOR_SOURCE", "has_utc_offset",
            "check_datetime", "parse_reference", "duplicate_key"]
 
 REASONS: dict[str, str] = {
@@ -174,8 +175,8 @@ class IngestOptions:
     check_duplicate_keys : bool
         Reject lines whose JSON names a key twice (see :func:`duplicate_key`).
     fast_path : bool
-        Read the plain, common NDJSON line with the compiled scanner where it is built
-        (:mod:`kuntalib.fhir.columns`); False sends every line through :class:`ObservationParser`.
+        Read the plain, common NDJSON line with Arrow's JSON reader (:mod:`kuntalib.fhir.columns`);
+        False sends every line through :class:`ObservationParser`.
         The answer is the same either way.
     """
 
@@ -263,10 +264,19 @@ class _Observation(msgspec.Struct, gc=False):
     dataAbsentReason: _Concept | None = None
 
 
-#: Line-level fields (one per accepted line) and row-level fields (one per value), in order.
-LINE_FIELDS = ("line", "observation_id", "identifier", "patient", "device", "vendor", "device_type", "effective", "period_end",
-               "issued", "synthetic", "precision", "status", "components_skipped", "version")
-ROW_FIELDS = ("panel", "code", "value", "unit", "comparator", "absent_reason", "unit_translated", "catalogued")
+#: What the parser gives for an accepted line (:meth:`ObservationParser.parse`'s head tuple, after the line number) and
+#: for each of its values (its value tuples), in order and with their Arrow types: the one declaration of them.
+LINE_SCHEMA = pa.schema([
+    ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()), ("patient", pa.string()),
+    ("device", pa.string()), ("vendor", pa.string()), ("device_type", pa.string()), ("effective", pa.string()),
+    ("period_end", pa.string()), ("issued", pa.string()), ("synthetic", pa.bool_()), ("precision", pa.string()),
+    ("status", pa.string()), ("components_skipped", pa.int32()), ("version", pa.string()),
+])
+ROW_SCHEMA = pa.schema([
+    ("panel", pa.string()), ("code", pa.string()), ("value", pa.float64()), ("unit", pa.string()), ("comparator", pa.string()),
+    ("absent_reason", pa.string()), ("unit_translated", pa.bool_()), ("catalogued", pa.bool_()),
+])
+LINE_FIELDS, ROW_FIELDS = tuple(LINE_SCHEMA.names), tuple(ROW_SCHEMA.names)
 
 _DECODER = msgspec.json.Decoder(_Observation)
 

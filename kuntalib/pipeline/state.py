@@ -45,7 +45,7 @@ FORMAT = 3
 
 
 def package_hash() -> str:
-    """SHA-256 over every source and template file of the kuntalib package (compiled modules are built from the C source, which counts)."""
+    """SHA-256 over every source and template file of the kuntalib package."""
     h = hashlib.sha256()
     root = paths.package_dir()
     for p in sorted(root.rglob("*")):

@@ -130,10 +130,10 @@ def _check_name(kind: str, name: str) -> str:
 
 
 def _module_file(module: str, root: Path) -> Path | None:
-    """The source of kuntalib module ``module`` under the package folder ``root`` (a compiled one: its C source)."""
+    """The source of kuntalib module ``module`` under the package folder ``root``."""
     parts = module.split(".")[1:]
     base = root.joinpath(*parts)
-    candidates = [base / "__init__.py"] if not parts else [base.with_suffix(".py"), base / "__init__.py", base.with_suffix(".c")]
+    candidates = [base / "__init__.py"] if not parts else [base.with_suffix(".py"), base / "__init__.py"]
     return next((p for p in candidates if p.is_file()), None)
 
 
@@ -167,8 +167,7 @@ def code_files(func: Callable[..., Any], root: Path | None = None) -> dict[str, 
     """The source files a step function's result depends on, by name.
 
     The file of ``func``'s module and of every kuntalib module it imports, transitively, found by
-    reading import statements (at module level or in functions) with :mod:`ast`; a compiled module
-    counts by its C source. Nothing else: no translation catalogue, template or unrelated module.
+    reading import statements (at module level or in functions) with :mod:`ast`. Nothing else: no translation catalogue, template or unrelated module.
 
     Parameters
     ----------
