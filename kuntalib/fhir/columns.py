@@ -119,17 +119,23 @@ def device_arrays(devices: dict[str, tuple[str, str]]) -> tuple[pa.Array, pa.Arr
 
 def _non_finite(arr: pa.Array) -> np.ndarray:
     """Per element, whether a number in it, at any depth, is NaN or infinite (Arrow reads ``NaN`` and ``Infinity``,
-    which are not JSON, and a number too large for a double)."""
+    which are not JSON, and a number too large for a double). Only the number columns are looked at."""
     kind = arr.type
     out = np.zeros(len(arr), bool)
     if pa.types.is_floating(kind):
         out = ~np.isfinite(arr.to_numpy(zero_copy_only=False)) & _valid(pc.is_valid(arr))
     elif pa.types.is_struct(kind):
-        for k in range(kind.num_fields):
-            out |= _non_finite(pc.struct_field(arr, [k]))
-    elif pa.types.is_list(kind):
+        for k, f in enumerate(kind):
+            if _has_float(f.type):
+                out |= _non_finite(pc.struct_field(arr, [k]))
+    elif pa.types.is_list(kind) and _has_float(kind.value_type):
         out[pc.list_parent_indices(arr).to_numpy()[_non_finite(pc.list_flatten(arr))]] = True
     return out
+
+
+def _has_float(kind: pa.DataType) -> bool:
+    return (pa.types.is_floating(kind) or (pa.types.is_struct(kind) and any(_has_float(f.type) for f in kind))
+            or (pa.types.is_list(kind) and _has_float(kind.value_type)))
 
 
 def _not_utf8(view: memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -167,7 +173,8 @@ def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tup
             except (pa.ArrowException, UnicodeDecodeError):
                 odd = None
             if odd is not None and not odd.all():
-                tables.append(table.select(READ_SCHEMA.names).filter(pa.array(~odd)).cast(READ_SCHEMA))  # inferred fields go
+                table = table.select(READ_SCHEMA.names)
+                tables.append(table.filter(pa.array(~odd)) if odd.any() else table)
                 taken.append(np.flatnonzero(~odd) + a)
             elif odd is None and b - a > _SMALLEST:
                 m = (a + b) // 2
@@ -176,6 +183,8 @@ def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tup
         view.release()
     if not tables:
         return None, np.zeros(0, np.int64)
+    if len(tables) > 1:  # the fields inferred beside ours may differ between ranges: they go
+        tables = [t.cast(READ_SCHEMA) for t in tables]
     return pa.concat_tables(tables).combine_chunks(), np.concatenate(taken)
 
 
@@ -184,7 +193,8 @@ def _odd(table: pa.Table, view: memoryview, starts: np.ndarray, ends: np.ndarray
     odd = _not_utf8(view, starts, ends) | _nulls(view.obj, starts, ends)
     odd[0] |= view.obj.find(b"\xef\xbb\xbf", starts[0], ends[0]) >= 0
     for column in table.itercolumns():
-        odd |= _non_finite(column.combine_chunks())
+        if _has_float(column.type):
+            odd |= np.concatenate([_non_finite(chunk) for chunk in column.chunks])
     return odd
 
 

@@ -451,17 +451,6 @@ class _Sink:
         k = bisect.bisect_right(self.starts, line) - 1
         return self.files[k], line - self.starts[k] + 1
 
-    def feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
-        """Parse every line with the reference parser; the cyclic garbage collector pauses meanwhile (no cycles are made)."""
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._feed(parser, items)
-            self.flush()
-        finally:
-            if enabled:
-                gc.enable()
-
     def feed_file(self, parser: ObservationParser, path: Path, start: int, end: int) -> None:
         """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line.
 
@@ -526,14 +515,9 @@ class _Sink:
             yield buf, n
 
     def _feed_blocks(self, parser: ObservationParser, blocks: Iterator[tuple[bytes | bytearray, int]], stream: _Stream) -> None:
-        if not self.options.fast_path:
-            self.feed(parser, _split_lines(blocks, stream))
-            if stream.cut:
-                self.cut_off(stream.tail_line, stream.tail, stream.cut, parser.devices)
-            return
         self.device_arrays = columns.device_arrays(parser.devices)
         enabled = gc.isenabled()
-        gc.disable()
+        gc.disable()  # the cyclic garbage collector pauses meanwhile (the parsers make no cycles)
         try:
             line = 1
             for buf, a, z in _line_spans(blocks, stream):
@@ -566,7 +550,10 @@ class _Sink:
         limit = self.options.chunk_lines
         for lo in range(0, len(full), limit):
             at = full[lo:lo + limit]
-            batch, slow = columns.read_lines(buf, starts[at], ends[at], numbers[at], parser, self.device_arrays)
+            if self.options.fast_path:
+                batch, slow = columns.read_lines(buf, starts[at], ends[at], numbers[at], parser, self.device_arrays)
+            else:  # every line to the reference parser
+                batch, slow = columns.empty(), np.arange(len(at))
             if len(batch):
                 self.batches.append(batch)
                 self.pending += len(batch)
@@ -749,7 +736,7 @@ def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Strea
     """(line number, from 1; raw line) for every physical line of consecutive (buffer, bytes in it) blocks.
 
     The lines are cut from :func:`_line_spans`: if ``stream`` says the data was cut off, the text
-    after the last newline is not a line but ``stream.tail`` (its number in ``stream.tail_line``).
+    after the last newline is not a line but ``stream.tail``.
     """
     stream = stream or _Stream()
     line = 1
@@ -760,7 +747,6 @@ def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Strea
         for raw in parts:
             yield line, raw
             line += 1
-    stream.tail_line = line
 
 
 def _line_spans(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream
@@ -864,13 +850,12 @@ def _gz_pieces(path: Path, block: int, stream: _Stream | None) -> Iterator[bytes
 class _Stream:
     """How the read of one range ended.
 
-    ``cut`` holds why a gzip stream ended early (None: it did not); the reference path then leaves
-    the incomplete last line in ``tail`` (line number ``tail_line``) instead of parsing it.
+    ``cut`` holds why a gzip stream ended early (None: it did not); the incomplete last line is then
+    left in ``tail`` instead of being read.
     """
 
     cut: str | None = None
     tail: bytes = b""
-    tail_line: int = 0
 
 
 def _read_into(path: Path, start: int, end: int, block: int, stream: _Stream | None = None
