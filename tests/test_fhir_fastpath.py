@@ -286,3 +286,31 @@ def test_identity_groups_stay_exact_when_hashes_collide(monkeypatch):
     for fake in (lambda a: np.zeros(len(a), np.uint64), lambda a: np.arange(len(a), dtype=np.uint64) % np.uint64(3)):
         monkeypatch.setattr(ingest, "_hash_strings", fake)  # every key collides with others
         assert ingest._identity_groups(patient, ids, idents, lkey).tolist() == exact.tolist()
+
+
+def test_lines_that_are_not_one_object_each_or_nest_deep_give_the_reference_answer(tmp_path):
+    """Arrow's reader takes two objects on a line and an object over two lines; its rows must not slide onto other
+    lines. A unit that is a control character is not a missing unit. Deep nesting in a field no one reads neither
+    crashes the process nor changes the answer."""
+    x = orjson.dumps({**BASE[0], "id": "x"})
+    y, z = x.replace(b'"id":"x"', b'"id":"y"'), x.replace(b'"id":"x"', b'"id":"z"')
+
+    def reasons(lines: list[bytes]) -> list[str | None]:
+        d = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+        path = d / "in.ndjson"
+        d.mkdir()
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        fast = ingest_ndjson(path, d / "fast", source_ids=["s"])
+        slow = ingest_ndjson(path, d / "slow", source_ids=["s"], options=IngestOptions(fast_path=False))
+        assert _whole(fast) == _whole(slow)
+        got = dict(zip(fast.rejects["line"], fast.rejects["reason"], strict=True))
+        return [got.get(k) for k in range(1, len(lines) + 1)]
+
+    assert reasons([x[:30], x[30:], y + b" " + z]) == ["invalid_json"] * 3
+    assert reasons([b"\xef\xbb\xbf", x + y]) == ["invalid_json"] * 2
+    odd_unit = orjson.dumps({**BASE[0], "code": _coding("85354-9"), "valueQuantity": {"value": 1, "unit": "\x01"}})
+    assert reasons([x, odd_unit]) == [None, "unit_unknown"]
+    for depth, kind in ((40, None), (300, None), (1200, "unreadable"), (30_000, "unreadable")):
+        deep_objects = b'{"note":' + b'{"a":' * depth + b"1" + b"}" * depth + b"," + x[1:].replace(b"80.5", b"81.5")
+        deep_arrays = b'{"note":' + b"[" * depth + b"]" * depth + b"," + y[1:].replace(b"80.5", b"82.5")
+        assert reasons([z, deep_objects, deep_arrays]) == [None, kind, kind]

@@ -2,15 +2,18 @@
 
 A block of NDJSON lines is read by :func:`pyarrow.json.read_json` (C++, on Arrow's threads, the GIL
 released) into the structure of :mod:`kuntalib.fhir.parse`'s msgspec structs (:data:`READ_SCHEMA`
-is derived from them, never written twice). Arrow's reader is strict where FHIR is: a JSON type that
-does not fit, invalid UTF-8, a key named twice in any object (every field is read, ``infer``) or a
-line that is not one object fails the read, which is then split in halves until the lines that
-cannot be read stand alone. :func:`read_lines` takes a line only where whole-column tests show that
+is derived from them, never written twice). Only lines that start with ``{`` and end with ``}`` and
+nest shallowly are given to it, so that the rows it reads are the lines, one each (:func:`_plain`).
+Arrow's reader is strict where FHIR is: a JSON type that does not fit, invalid UTF-8 (but for encoded
+surrogates) and a key named twice in any object (every field is read, ``infer``) fail the read, which
+is then halved until ranges of :data:`_SMALLEST` lines, whose lines go to the reference parser.
+:func:`read_lines` then takes a line only where whole-column checks show that
 :class:`~kuntalib.fhir.parse.ObservationParser` accepts it and reads the same values: the plain,
 common line (a LOINC-coded quantity or panel of them, a ``Patient/<id>`` subject, full timestamps).
-Every other line, and every line a test cannot settle (a unit to translate that the catalogue does not
-know, an implausible value), goes to the reference parser, which names the reason. The test suite
-holds the two to the same answer line by line (random mutations of real lines) and file by file.
+These checks are a conservative filter, not the rules: every other line, and every line a check cannot
+settle (a unit the catalogue cannot translate, an implausible value), goes to the reference parser,
+which names the reason. The test suite holds the two to the same answer line by line (random mutations
+of real lines) and file by file.
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from kuntalib.fhir.catalogue import BY_LOINC, LOINC, UnitError, convert_unit
-from kuntalib.fhir.parse import LINE_SCHEMA, ROW_SCHEMA, VENDOR_SOURCE, ObservationParser, _Observation
+from kuntalib.fhir.parse import (
+    LINE_SCHEMA,
+    OK_STATUS,
+    ROW_SCHEMA,
+    SYNTHETIC_TAGS,
+    VENDOR_SOURCE,
+    ObservationParser,
+    _Observation,
+)
 
-__all__ = ["Batch", "READ_SCHEMA", "arrow_type", "read_lines", "from_tuples", "concat", "device_arrays", "hash_strings"]
+__all__ = ["Batch", "READ_SCHEMA", "arrow_type", "read_lines", "empty", "from_tuples", "concat", "device_arrays", "hash_strings"]
 
 
 def arrow_type(info: msgspec.inspect.Type) -> pa.DataType:
@@ -48,10 +59,13 @@ def arrow_type(info: msgspec.inspect.Type) -> pa.DataType:
 READ_SCHEMA = pa.schema(list(arrow_type(msgspec.inspect.type_info(_Observation))))
 #: Every field is read (``infer``), so that a key named twice anywhere fails the read.
 _PARSE = pj.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="infer")
-_READ = pj.ReadOptions(block_size=1 << 20)
+_READ = pj.ReadOptions(block_size=1 << 20)  # a line longer than a block is left to the reference parser
 _SMALLEST = 8  # a range of this many lines that Arrow cannot read goes to the reference parser as it is
-_OK_STATUS = pa.array(["final", "amended", "corrected", "preliminary"])
-_SYNTHETIC = pa.array(["HTEST", "synthetic"])
+#: Deeper nesting is left to the reference parser: a range Arrow reads into deeper types is halved as if refused, and
+#: a long line with more opening brackets is not given to Arrow at all (its inference recurses into nesting).
+_MAX_DEPTH, _MAX_BRACKETS = 32, 128
+#: The statuses a line is taken with (an entered-in-error line withdraws its resource: the reference parser's).
+_TAKEN_STATUS = pa.array(sorted(OK_STATUS - {"entered-in-error"}))
 _DAY_CLOCK = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
 _TIME, _TIME_ZONED = _DAY_CLOCK + r"(Z|[+-](0\d|1[0-4]):[0-5]\d)?$", _DAY_CLOCK + r"(Z|[+-](0\d|1[0-4]):[0-5]\d)$"
 
@@ -156,21 +170,23 @@ def _not_utf8(view: memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndar
 def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tuple[pa.Table | None, np.ndarray]:
     """Arrow's reading of the lines ``buf[starts[i]:ends[i]]`` (consecutive, non-blank): (table, line index of each row).
 
-    A range Arrow cannot read, or reads as another number of rows than it has lines, is halved until
-    it is read; a range of at most :data:`_SMALLEST` lines that still is not, is left out. So is a line
-    where Arrow allows what the reference parser does not: ``NaN`` and ``Infinity``, bytes that are not
-    UTF-8, a byte order mark at the start of what it is given (anywhere else it fails), and ``null``
-    (:func:`_nulls`).
+    Only runs of :func:`_plain` lines are read. A range Arrow cannot read, or reads as another number
+    of rows than it has lines, is halved until it is read; a range of at most :data:`_SMALLEST` lines
+    that still is not, is left out. So is a line where Arrow allows what the reference parser does not
+    (:func:`_odd`).
     """
-    tables, taken, todo = [], [], [(0, len(starts))]
+    plain = _plain(buf, starts, ends)
+    edges = np.flatnonzero(np.diff(np.r_[0, plain.view(np.int8), 0]))
+    tables, taken, todo = [], [], [(int(a), int(b)) for a, b in zip(edges[-2::-2], edges[::-2], strict=True)]
     view = memoryview(buf)
     try:
         while todo:
             a, b = todo.pop()
             try:  # (an error's text, or a field's name, may hold bytes that are not UTF-8)
                 table = pj.read_json(pa.BufferReader(view[starts[a]:ends[b - 1]]), read_options=_READ, parse_options=_PARSE)
-                odd = None if table.num_rows != b - a else _odd(table, view, starts[a:b], ends[a:b])
-            except (pa.ArrowException, UnicodeDecodeError):
+                shallow = max(_depth(f.type) for f in table.schema) <= _MAX_DEPTH
+                odd = _odd(table, view, starts[a:b], ends[a:b]) if table.num_rows == b - a and shallow else None
+            except (pa.ArrowException, UnicodeDecodeError, RecursionError):
                 odd = None
             if odd is not None and not odd.all():
                 table = table.select(READ_SCHEMA.names)
@@ -188,10 +204,33 @@ def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tup
     return pa.concat_tables(tables).combine_chunks(), np.concatenate(taken)
 
 
+def _plain(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which lines Arrow's reader is given: those that start with ``{`` and end with ``}`` (white space aside; so each
+    holds one object or more, and no object spans lines: then as many rows as lines means one object a line), shorter
+    than a read block, and, if long, with at most :data:`_MAX_BRACKETS` opening brackets (Arrow's inference recurses
+    into nesting; a line must be long to nest deep enough to exhaust it)."""
+    data = np.frombuffer(buf, np.uint8)
+    length = ends - starts
+    plain = (data[starts] == 0x7B) & (data[ends - 1] == 0x7D) & (length < _READ.block_size)
+    for k in np.flatnonzero(~plain & (length < _READ.block_size)).tolist():  # white space at an end (\r\n, say)
+        text = bytes(buf[starts[k]:ends[k]]).strip()
+        plain[k] = text[:1] == b"{" and text[-1:] == b"}"
+    for k in np.flatnonzero(plain & (length > 64 * _MAX_BRACKETS)).tolist():
+        plain[k] = buf.count(b"{", starts[k], ends[k]) + buf.count(b"[", starts[k], ends[k]) <= _MAX_BRACKETS
+    return plain
+
+
+def _depth(kind: pa.DataType) -> int:
+    """How deep a type nests (a string: 0)."""
+    if pa.types.is_struct(kind):
+        return 1 + max((_depth(f.type) for f in kind), default=0)
+    return 1 + _depth(kind.value_type) if pa.types.is_list(kind) else 0
+
+
 def _odd(table: pa.Table, view: memoryview, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Which rows of Arrow's reading of the lines are what the reference parser refuses and Arrow allows."""
+    """Which rows of Arrow's reading of the lines are what the reference parser refuses and Arrow allows: ``null``,
+    ``NaN``/``Infinity`` (and a number too large), bytes that are not UTF-8."""
     odd = _not_utf8(view, starts, ends) | _nulls(view.obj, starts, ends)
-    odd[0] |= view.obj.find(b"\xef\xbb\xbf", starts[0], ends[0]) >= 0
     for column in table.itercolumns():
         if _has_float(column.type):
             odd |= np.concatenate([_non_finite(chunk) for chunk in column.chunks])
@@ -266,21 +305,23 @@ def _catalogue(code: pa.Array, value: np.ndarray, unit: pa.Array, parser: Observ
     if not len(rows):
         return value, unit, translated, catalogued, unsettled
     value, targets = value.copy(), np.empty(len(rows), object)
-    at = pa.array(rows)
-    pair = pc.dictionary_encode(pc.binary_join_element_wise(code.take(at), pc.fill_null(unit.take(at), "\x01"), "\x00"))
-    group = pair.indices.to_numpy(zero_copy_only=False)
-    for g, text in enumerate(pair.dictionary.to_pylist()):  # a handful of pairs
-        c, u = text.split("\x00", 1)
-        members = rows[group == g]
+    codes, units = pc.dictionary_encode(code.take(pa.array(rows))), pc.dictionary_encode(unit.take(pa.array(rows)))
+    code_names, unit_names = codes.dictionary.to_pylist(), [None, *units.dictionary.to_pylist()]  # 0: no unit
+    pair = (codes.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(unit_names)
+            + pc.fill_null(units.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1)
+    for key in np.unique(pair).tolist():  # a handful of pairs
+        members = pair == key
+        at = rows[members]
+        c, u = code_names[key // len(unit_names)], unit_names[key % len(unit_names)]
         measure = BY_LOINC[c]
-        targets[group == g] = measure.unit
+        targets[members] = measure.unit
         if u != measure.unit:
             try:
-                value[members], translated[members] = convert_unit(value[members], "" if u == "\x01" else u, measure)
+                value[at], translated[at] = convert_unit(value[at], u or "", measure)
             except UnitError:
-                unsettled[members] = True
+                unsettled[at] = True
                 continue
-        unsettled[members] = parser.implausible(c, value[members])
+        unsettled[at] = parser.implausible(c, value[at])
     mask = np.zeros(len(value), bool)
     mask[rows] = True
     unit = pc.replace_with_mask(unit, pa.array(mask), pa.array(targets, pa.string()))
@@ -313,7 +354,7 @@ def read_lines(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, num
     col = {name: table.column(name).combine_chunks() for name in READ_SCHEMA.names}
     assume = parser.options.assume_timezone
     field = pc.struct_field
-    ok = _valid(pc.equal(col["resourceType"], "Observation")) & _valid(pc.is_in(col["status"], value_set=_OK_STATUS))
+    ok = _valid(pc.equal(col["resourceType"], "Observation")) & _valid(pc.is_in(col["status"], value_set=_TAKEN_STATUS))
     ok &= _valid(pc.match_substring_regex(field(col["subject"], "reference"), r"^Patient/[^/]+$"))
     patient = pc.utf8_slice_codeunits(field(col["subject"], "reference"), 8)
     code = _first_loinc(field(col["code"], "coding"))
@@ -346,7 +387,7 @@ def read_lines(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, num
                          pc.if_else(_valid(pc.greater(pc.utf8_length(updated), 0)),
                                     pc.binary_join_element_wise("t:", updated, ""), pa.scalar(None, pa.string())))
     tags = field(meta, "tag")
-    synthetic = _any_of(field(pc.list_flatten(tags), "code"), tags, _SYNTHETIC)
+    synthetic = _any_of(field(pc.list_flatten(tags), "code"), tags, pa.array(sorted(SYNTHETIC_TAGS)))
     # the device: none, or Device/<id> (other references are left to the reference parser)
     device_ref = field(col["device"], "reference")
     plain_device = _valid(pc.match_substring_regex(device_ref, r"^Device/[^/]+$"))
@@ -378,7 +419,6 @@ def read_lines(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, num
     ok[row_line[unsettled]] = False
     # the lines taken, and their rows
     lines_at, rows_at = pa.array(np.flatnonzero(ok)), pa.array(np.flatnonzero(ok[row_line]))
-    n_ok = len(lines_at)
     if devices is not None:
         ids, vendors, types = devices
         at = pc.index_in(device, value_set=ids)
@@ -401,6 +441,4 @@ def read_lines(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, num
     kept = Batch({k: v.take(lines_at).cast(LINE_SCHEMA.field(k).type) for k, v in lines.items()},
                  {k: v.take(rows_at).cast(ROW_SCHEMA.field(k).type) for k, v in rows.items()},
                  (np.cumsum(ok) - 1)[row_line[ok[row_line]]])
-    left = np.setdiff1d(np.arange(n), idx[ok], assume_unique=True)
-    assert len(kept) == n_ok
-    return kept, left
+    return kept, np.setdiff1d(np.arange(n), idx[ok], assume_unique=True)

@@ -58,7 +58,7 @@ from kuntalib.fhir.parse import REASONS, VENDOR_SOURCE, IngestOptions, Observati
 
 __all__ = ["IngestResult", "MARKER", "OBSERVATION_COLUMNS", "ingest_ndjson", "ingest_bundles", "ingest_bulk_export", "BulkExportError", "local_runner", "Runner", "load_devices", "plan_ranges", "TIDY_SCHEMA", "REJECT_SCHEMA",
            "read_observations", "finalize_bucket", "parse_range", "parse_files", "parse_unit",
-           "plan_units", "parse_bundle", "parse_bundles", "read_lines", "line_spans"]
+           "plan_units", "parse_bundles", "read_lines", "line_spans"]
 
 TIDY_SCHEMA = pa.schema([
     ("source", pa.string()), ("line", pa.int64()), ("observation_id", pa.string()), ("identifier", pa.string()),
@@ -452,7 +452,7 @@ class _Sink:
         return self.files[k], line - self.starts[k] + 1
 
     def feed_file(self, parser: ObservationParser, path: Path, start: int, end: int) -> None:
-        """Read the NDJSON lines of ``path[start:end]``: the fast path where built and allowed, else line by line.
+        """Read the NDJSON lines of ``path[start:end]`` (see :meth:`_read`).
 
         A gzip stream that is cut off gives its complete lines as usual and one ``truncated_file``
         line where it breaks off (see :meth:`cut_off`); a damaged one raises :class:`CorruptFile`.
@@ -557,22 +557,18 @@ class _Sink:
             if len(batch):
                 self.batches.append(batch)
                 self.pending += len(batch)
-            self._feed(parser, ((int(numbers[k]), bytes(buf[starts[k]:ends[k]])) for k in at[slow].tolist()), count=False)
+            self._parse(parser, ((int(numbers[k]), bytes(buf[starts[k]:ends[k]])) for k in at[slow].tolist()))
             if self.pending + len(self.heads) >= limit:
                 self.flush()
         self.lines += len(full)
         self.physical = max(self.physical, line + len(starts) - 1)
         return line + len(starts)
 
-    def _feed(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]], count: bool = True) -> None:
+    def _parse(self, parser: ObservationParser, items: Iterable[tuple[int, bytes]]) -> None:
+        """Parse (line number, non-blank line) pairs with the reference parser, keeping what it accepts and rejects."""
         parse = parser.parse
-        limit = self.options.chunk_lines
         line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
-        line = n_lines = 0
         for line, raw in items:
-            if not raw or raw.isspace():
-                continue
-            n_lines += 1
             try:
                 head, values = parse(raw)
             except Reject as exc:
@@ -590,12 +586,6 @@ class _Sink:
             else:
                 vals.extend(values)
                 row_line.extend([k] * len(values))
-            if count and k + 1 >= limit:
-                self.flush()
-                line_no, heads, vals, row_line = self.line_no, self.heads, self.values, self.row_line
-        if count:
-            self.physical = max(self.physical, line)
-            self.lines += n_lines
 
     def flush(self) -> None:
         if self.heads:
@@ -731,16 +721,11 @@ def line_spans(buf: bytes | bytearray, a: int, z: int) -> tuple[np.ndarray, np.n
     return starts, ends, blank
 
 
-def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream | None = None
-                 ) -> Iterator[tuple[int, bytes]]:
-    """(line number, from 1; raw line) for every physical line of consecutive (buffer, bytes in it) blocks.
-
-    The lines are cut from :func:`_line_spans`: if ``stream`` says the data was cut off, the text
-    after the last newline is not a line but ``stream.tail``.
-    """
-    stream = stream or _Stream()
+def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]]) -> Iterator[tuple[int, bytes]]:
+    """(line number, from 1; raw line) for every physical line of consecutive (buffer, bytes in it) blocks, cut
+    from :func:`_line_spans`."""
     line = 1
-    for buf, a, z in _line_spans(blocks, stream):
+    for buf, a, z in _line_spans(blocks, _Stream()):
         parts = bytes(buf[a:z]).split(b"\n")
         if buf[z - 1] == 0x0A:  # a span of whole lines ends at a newline: nothing follows it
             parts.pop()
@@ -1100,12 +1085,6 @@ def parse_bundles(paths: list[str], stage: str, tag: str, buckets: int, options:
 
     sink._feed_blocks(ObservationParser(options, devices), blocks(), _Stream())
     return sink.result()
-
-
-def parse_bundle(path: str, stage: str, tag: str, buckets: int, options: IngestOptions,
-                 devices: dict[str, tuple[str, str]], source: str | None = None) -> tuple[int, int, int, pa.Table]:
-    """Phase 1 for one Bundle file (see :func:`parse_bundles`)."""
-    return parse_bundles([path], stage, tag, buckets, options, devices, [source or path])
 
 
 _DETAIL = {"superseded": "replaced by {s} line {ln}", "retracted": "withdrawn by {s} line {ln}",

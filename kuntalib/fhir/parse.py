@@ -95,7 +95,7 @@ REASONS: dict[str, str] = {
     "identifier_conflict": "identifier already used by an earlier line with other content",
     "duplicate_content": "same patient, time, codes and values as an earlier line",
 }
-_OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "entered-in-error"})
+OK_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "entered-in-error"})
 
 
 class _DuplicateKey(Exception):
@@ -124,7 +124,7 @@ def duplicate_key(raw: bytes) -> str | None:
         loose = b'" ' in raw or b'"\t' in raw or b'"\n' in raw or b'"\r' in raw or b"\\u" in raw  # "k" : or \u0022
         if not loose and raw.count(b'":') == orjson.dumps(orjson.loads(raw)).count(b'":'):
             return None
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # (not JSON to orjson, or nested too deep for it)
         pass
     try:
         json.loads(raw, object_pairs_hook=_no_duplicates)
@@ -138,7 +138,7 @@ def duplicate_key(raw: bytes) -> str | None:
 _UNKNOWN = ("unknown", "unknown")
 #: ``meta.source`` (and Device identifier systems) of the simulator's vendors: this prefix, then the vendor.
 VENDOR_SOURCE = "urn:kuntalib:vendor:"
-_SYNTHETIC = frozenset({"HTEST", "synthetic"})
+SYNTHETIC_TAGS = frozenset({"HTEST", "synthetic"})
 
 
 class Reject(Exception):
@@ -461,7 +461,7 @@ class ObservationParser:
             raise Reject("not_observation", f"resourceType {obs.resourceType!r}")
         if self.options.check_duplicate_keys and (key := duplicate_key(raw)) is not None:
             raise Reject("duplicate_keys", f"key {key!r} appears twice in one object")
-        if obs.status not in _OK_STATUS:
+        if obs.status not in OK_STATUS:
             raise Reject("status", f"status {obs.status!r}")
         subject = obs.subject
         patient = parse_reference(subject.reference if subject is not None else None, "subject")
@@ -511,7 +511,7 @@ class ObservationParser:
             if vendor == "unknown" and meta.source and meta.source.startswith(VENDOR_SOURCE):
                 vendor = meta.source[len(VENDOR_SOURCE):]
             for tag in meta.tag:
-                if tag.code in _SYNTHETIC:
+                if tag.code in SYNTHETIC_TAGS:
                     synthetic = True
                     break
         skipped = 0
