@@ -61,9 +61,9 @@ READ_SCHEMA = pa.schema(list(arrow_type(msgspec.inspect.type_info(_Observation))
 _PARSE = pj.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="infer")
 _READ = pj.ReadOptions(block_size=1 << 20)  # a line longer than a block is left to the reference parser
 _SMALLEST = 8  # a range of this many lines that Arrow cannot read goes to the reference parser as it is
-#: Deeper nesting is left to the reference parser: a range Arrow reads into deeper types is halved as if refused, and
-#: a long line with more opening brackets is not given to Arrow at all (its inference recurses into nesting).
-_MAX_DEPTH, _MAX_BRACKETS = 32, 128
+#: Deeper nesting is left to the reference parser: a line with more opening brackets is not given to Arrow, and a
+#: range Arrow reads into deeper types is halved as if refused.
+_MAX_DEPTH, _MAX_BRACKETS = 32, 256
 #: The statuses a line is taken with (an entered-in-error line withdraws its resource: the reference parser's).
 _TAKEN_STATUS = pa.array(sorted(OK_STATUS - {"entered-in-error"}))
 _DAY_CLOCK = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
@@ -207,17 +207,17 @@ def _engine(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> tup
 def _plain(buf: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Which lines Arrow's reader is given: those that start with ``{`` and end with ``}`` (white space aside; so each
     holds one object or more, and no object spans lines: then as many rows as lines means one object a line), shorter
-    than a read block, and, if long, with at most :data:`_MAX_BRACKETS` opening brackets (Arrow's inference recurses
-    into nesting; a line must be long to nest deep enough to exhaust it)."""
+    than a read block, with at most :data:`_MAX_BRACKETS` opening brackets (Arrow's type inference slows with the
+    square of the nesting depth, and the depth is at most the brackets)."""
     data = np.frombuffer(buf, np.uint8)
     length = ends - starts
     plain = (data[starts] == 0x7B) & (data[ends - 1] == 0x7D) & (length < _READ.block_size)
     for k in np.flatnonzero(~plain & (length < _READ.block_size)).tolist():  # white space at an end (\r\n, say)
         text = bytes(buf[starts[k]:ends[k]]).strip()
         plain[k] = text[:1] == b"{" and text[-1:] == b"}"
-    for k in np.flatnonzero(plain & (length > 64 * _MAX_BRACKETS)).tolist():
-        plain[k] = buf.count(b"{", starts[k], ends[k]) + buf.count(b"[", starts[k], ends[k]) <= _MAX_BRACKETS
-    return plain
+    lo, hi = int(starts[0]), int(ends[-1])
+    brackets = np.flatnonzero((data[lo:hi] == 0x7B) | (data[lo:hi] == 0x5B)) + lo
+    return plain & (np.diff(np.searchsorted(brackets, np.r_[starts, hi])) <= _MAX_BRACKETS)
 
 
 def _depth(kind: pa.DataType) -> int:
