@@ -726,12 +726,10 @@ def _split_lines(blocks: Iterable[tuple[bytes | bytearray, int]]) -> Iterator[tu
     from :func:`_line_spans`."""
     line = 1
     for buf, a, z in _line_spans(blocks, _Stream()):
-        parts = bytes(buf[a:z]).split(b"\n")
-        if buf[z - 1] == 0x0A:  # a span of whole lines ends at a newline: nothing follows it
-            parts.pop()
-        for raw in parts:
-            yield line, raw
-            line += 1
+        starts, ends, _blank = line_spans(buf, a, z)
+        for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True), line):
+            yield k, bytes(buf[start:end])
+        line += len(starts)
 
 
 def _line_spans(blocks: Iterable[tuple[bytes | bytearray, int]], stream: _Stream

@@ -167,7 +167,8 @@ def code_files(func: Callable[..., Any], root: Path | None = None) -> dict[str, 
     """The source files a step function's result depends on, by name.
 
     The file of ``func``'s module and of every kuntalib module it imports, transitively, found by
-    reading import statements (at module level or in functions) with :mod:`ast`. Nothing else: no translation catalogue, template or unrelated module.
+    reading import statements (at module level or in functions) with :mod:`ast`. Nothing else: no
+    translation catalogue, template or unrelated module.
 
     Parameters
     ----------
